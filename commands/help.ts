@@ -1,0 +1,31 @@
+import { defineCommand, usageOf } from '../src/core/command.js';
+
+export default defineCommand({
+  name: 'help',
+  description: 'What this bot can do, or how to use one command',
+  options: [{ name: 'command', description: 'A command name, e.g. status', type: 'string', maxLength: 40 }],
+  examples: ['help', 'help status'],
+  run({ commands, prefix }, args) {
+    const wanted = typeof args.command === 'string' ? args.command.replace(/^[/!]/, '').toLowerCase() : undefined;
+    if (wanted) {
+      const c = commands.find((x) => x.name === wanted || x.aliases?.includes(wanted));
+      if (!c) return { kind: 'no-match', summary: `There is no command "${wanted}".`, suggestions: ['help'], private: true };
+      const opts = (c.subcommands?.flatMap((s) => s.options ?? []) ?? c.options ?? []).map((o) => `  ${o.name}${o.required ? '' : ' (optional)'}: ${o.description}`);
+      return {
+        kind: 'info',
+        title: `${prefix}${c.name}`,
+        summary: c.description,
+        lines: [`Usage: ${usageOf(c, prefix)}`, ...opts, ...c.examples.map((e) => `Example: ${prefix}${e}`)],
+      };
+    }
+    return {
+      kind: 'info',
+      title: 'Commands',
+      summary: 'I answer questions about a talk on the state of Linux kernel development. Mention me with a question, or use a command.',
+      lines: [
+        ...commands.map((c) => `${usageOf(c, prefix)}: ${c.description}`),
+        `Options also go as name:value, e.g. ${prefix}status topic:fs; quote values with spaces.`,
+      ],
+    };
+  },
+});

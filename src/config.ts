@@ -1,0 +1,64 @@
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const optional = <T extends z.ZodTypeAny>(schema: T) =>
+  z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+
+/**
+ * Every environment variable the bot reads, with defaults. `.env.example`
+ * and the README list the same set.
+ */
+const schema = z.object({
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  KNOWLEDGE_DIR: z.string().min(1).default('knowledge'),
+  KNOWLEDGE_WATCH: bool.default(true),
+  DATA_DIR: z.string().min(1).default('data'),
+  MAX_INPUT_CHARS: int(10, 100_000).default(2000),
+  RATE_LIMIT_BURST: int(1, 1000).default(5),
+  RATE_LIMIT_PER_MINUTE: int(1, 60_000).default(20),
+
+  DISCORD_TOKEN: optional(z.string().min(1)),
+  DISCORD_API_URL: optional(z.url({ protocol: /^https?$/ })),
+  DISCORD_GUILD_ID: optional(z.string().regex(/^\d{15,25}$/, 'must be a Discord server (guild) id: digits only')),
+
+  MATRIX_HOMESERVER_URL: optional(z.url({ protocol: /^https?$/ })),
+  MATRIX_ACCESS_TOKEN: optional(z.string().min(1)),
+  MATRIX_COMMAND_PREFIX: z.string().min(1).max(5).regex(/^\S+$/, 'must not contain spaces').default('!'),
+  MATRIX_INVITE_ALLOW: optional(z.string()),
+  MATRIX_GRACE_SECONDS: int(0, 86_400).default(300),
+
+  DIGEST_MIN_INTERVAL_SECONDS: int(1, 31_536_000).default(3600),
+  DIGEST_MAX_PER_CHANNEL: int(1, 1000).default(10),
+  DIGEST_CATCHUP_GRACE_SECONDS: int(0, 31_536_000).default(3600),
+
+  HTTP_PORT: optional(int(0, 65_535)),
+  HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+});
+
+export type Config = z.infer<typeof schema>;
+
+/** Thrown for an invalid environment; the message names every bad variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Validates the environment; never echoes values (they may be secrets). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const c = result.data;
+  if (c.MATRIX_ACCESS_TOKEN && !c.MATRIX_HOMESERVER_URL) throw new ConfigError('invalid configuration:\n  MATRIX_HOMESERVER_URL: required when MATRIX_ACCESS_TOKEN is set');
+  if (c.MATRIX_HOMESERVER_URL && !c.MATRIX_ACCESS_TOKEN) throw new ConfigError('invalid configuration:\n  MATRIX_ACCESS_TOKEN: required when MATRIX_HOMESERVER_URL is set');
+  return c;
+}
+
+/** True when some chat platform is configured (then the console adapter stays off). */
+export function hasChatAdapter(c: Config): boolean {
+  return Boolean(c.DISCORD_TOKEN || c.MATRIX_ACCESS_TOKEN);
+}

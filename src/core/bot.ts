@@ -1,0 +1,147 @@
+import Fuse from 'fuse.js';
+import type { Logger } from 'pino';
+import type { KnowledgeBase } from '../knowledge/base.js';
+import type { Args, CommandContext, CommandDef, IncomingMessage, Services } from './command.js';
+import { permissionOf, usageOf } from './command.js';
+import { parseArgs, splitCommand } from './parse.js';
+import { RateLimiter } from './rate-limit.js';
+import type { Reply } from './reply.js';
+import { replies } from './reply.js';
+
+export interface BotOptions {
+  commands: CommandDef[];
+  knowledge: KnowledgeBase;
+  logger: Logger;
+  services?: Services;
+  maxInputChars?: number;
+  rateLimit?: { burst: number; perMinute: number };
+  /** Called once per handled message (metrics). */
+  onHandled?: (e: HandledEvent) => void;
+}
+
+export interface HandledEvent {
+  platform: string;
+  command: string;
+  outcome: Outcome;
+  ms: number;
+}
+
+export type Outcome = 'ok' | 'no-match' | 'usage' | 'denied' | 'rate-limited' | 'dropped' | 'error' | 'too-long';
+
+// Control characters other than tab and newline, and lone surrogates.
+const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * The platform-neutral bot: turns a message into a command invocation and a
+ * reply model. Applies input caps, the per-user rate limit and permissions,
+ * and guarantees that no handler error reaches an adapter.
+ */
+export class Bot {
+  readonly commands: readonly CommandDef[];
+  private readonly byName = new Map<string, CommandDef>();
+  private readonly commandFuse: Fuse<string>;
+  private readonly limiter: RateLimiter;
+  private readonly maxInput: number;
+
+  constructor(private readonly opts: BotOptions) {
+    this.commands = opts.commands;
+    for (const c of opts.commands) for (const n of [c.name, ...(c.aliases ?? [])]) this.byName.set(n, c);
+    this.commandFuse = new Fuse([...this.byName.keys()], { threshold: 0.4, includeScore: true });
+    const rl = opts.rateLimit ?? { burst: 5, perMinute: 20 };
+    this.limiter = new RateLimiter(rl.burst, rl.perMinute);
+    this.maxInput = opts.maxInputChars ?? 2000;
+  }
+
+  get knowledge(): KnowledgeBase {
+    return this.opts.knowledge;
+  }
+
+  command(name: string): CommandDef | undefined {
+    return this.byName.get(name.toLowerCase());
+  }
+
+  /**
+   * A text message (console, Matrix, Discord mention). `prefixes` are the
+   * command prefixes of the platform. Resolves to null when the bot stays
+   * silent (not addressed, or rate-limited after the warning); never rejects.
+   */
+  async handle(msg: IncomingMessage, prefixes: readonly string[]): Promise<Reply | null> {
+    const started = performance.now();
+    const text = msg.text.replace(CONTROL, '').trim();
+    const line = splitCommand(text, prefixes);
+    const prefix = line ? text.trimStart()[0]! : prefixes[0] ?? '/';
+    const def = line ? this.command(line.name) : undefined;
+    if (!def && !msg.addressed) return null; // someone else's command, or chat not meant for us
+    if (text.length === 0) return this.finish(msg, 'help', 'usage', started, { kind: 'usage', summary: `Ask me about the state of Linux kernel development, or try ${prefix}help.` });
+    if (text.length > this.maxInput) {
+      return this.limited(msg, started, def?.name ?? 'ask', () =>
+        this.finish(msg, def?.name ?? 'ask', 'too-long', started, replies.error(`That message is too long (${text.length.toLocaleString('en')} characters; I read at most ${this.maxInput.toLocaleString('en')}). Ask a shorter question.`)),
+      );
+    }
+    if (line && !def) {
+      const near = this.commandFuse.search(line.name.slice(0, 32), { limit: 1 })[0];
+      const hint = near ? ` Did you mean ${prefix}${near.item}?` : '';
+      const shown = line.name.length > 30 ? `${line.name.slice(0, 29)}…` : line.name;
+      return this.limited(msg, started, 'unknown', () =>
+        this.finish(msg, 'unknown', 'usage', started, replies.usage(`There is no command "${prefix}${shown}".${hint}`, `${prefix}help`)),
+      );
+    }
+    const command = def ?? this.byName.get('ask')!;
+    const rest = line ? line.rest : text;
+    const parsed = line ? parseArgs(command, rest) : { ok: true as const, args: { question: rest } };
+    if (!parsed.ok) {
+      return this.limited(msg, started, command.name, () =>
+        this.finish(msg, command.name, 'usage', started, replies.usage(`Sorry, ${parsed.error}.`, usageOf(command, prefix))),
+      );
+    }
+    return this.invokeTimed(command, parsed.args, msg, prefix, started);
+  }
+
+  /** A structured invocation (Discord slash commands); same limits, permissions and error guarantee. */
+  invoke(command: CommandDef, args: Args, msg: IncomingMessage, prefix = '/'): Promise<Reply | null> {
+    return this.invokeTimed(command, args, msg, prefix, performance.now());
+  }
+
+  /** Autocomplete values for an option that declares `autocomplete: 'topics'`. */
+  complete(input: string, limit = 25): { name: string; value: string }[] {
+    return this.opts.knowledge.current.search.completeTopics(input, limit).map((t) => ({ name: t.title, value: t.id }));
+  }
+
+  private async invokeTimed(command: CommandDef, args: Args, msg: IncomingMessage, prefix: string, started: number): Promise<Reply | null> {
+    return this.limited(msg, started, command.name, async () => {
+      if (permissionOf(command, args.subcommand) === 'manager' && !msg.canManage) {
+        const what = [command.name, args.subcommand].filter(Boolean).join(' ');
+        return this.finish(msg, command.name, 'denied', started, replies.denied(`Only people who manage this channel or room may use ${prefix}${what}.`));
+      }
+      const { knowledge, search } = this.opts.knowledge.current;
+      const ctx: CommandContext = { knowledge, search, message: msg, prefix, commands: this.commands, services: this.opts.services ?? {} };
+      let reply: Reply;
+      try {
+        reply = await command.run(ctx, args);
+      } catch (err) {
+        this.opts.logger.error({ err, command: command.name, platform: msg.platform }, 'command failed');
+        return this.finish(msg, command.name, 'error', started, replies.error('Something went wrong on my side while answering that. It has been logged; please try again later.'));
+      }
+      const outcome: Outcome = reply.kind === 'no-match' ? 'no-match' : reply.kind === 'usage' ? 'usage' : reply.kind === 'denied' ? 'denied' : reply.kind === 'error' ? 'error' : 'ok';
+      return this.finish(msg, command.name, outcome, started, reply);
+    });
+  }
+
+  /** Runs `answer` if the user's rate limit allows; one "slow down", then silence. */
+  private async limited(msg: IncomingMessage, started: number, command: string, answer: () => Reply | Promise<Reply | null>): Promise<Reply | null> {
+    const decision = msg.unlimited ? 'allow' : this.limiter.take(`${msg.platform}:${msg.userId}`);
+    if (decision === 'allow') return answer();
+    if (decision === 'warn') {
+      return this.finish(msg, command, 'rate-limited', started, { kind: 'rate-limited', summary: 'You are sending messages faster than I answer them. Please slow down; I will answer again in a little while.', private: true });
+    }
+    this.finish(msg, command, 'dropped', started, null);
+    return null;
+  }
+
+  private finish<R extends Reply | null>(msg: IncomingMessage, command: string, outcome: Outcome, started: number, reply: R): R {
+    const ms = performance.now() - started;
+    this.opts.logger.info({ platform: msg.platform, command, outcome, ms: Math.round(ms * 1000) / 1000 }, 'handled');
+    this.opts.onHandled?.({ platform: msg.platform, command, outcome, ms });
+    return reply;
+  }
+}

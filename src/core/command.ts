@@ -1,0 +1,111 @@
+import type { Knowledge } from '../knowledge/model.js';
+import type { SearchIndex } from '../knowledge/search.js';
+import type { Reply } from './reply.js';
+
+export type OptionType = 'string' | 'integer' | 'boolean';
+
+/** A typed option of a command or subcommand. */
+export interface OptionDef {
+  readonly name: string;
+  readonly description: string;
+  readonly type: OptionType;
+  readonly required?: boolean;
+  readonly choices?: readonly string[];
+  /** Where autocomplete takes its values from. */
+  readonly autocomplete?: 'topics';
+  readonly maxLength?: number;
+}
+
+/** Who may run a command: anyone, or people who manage the channel/room. */
+export type Permission = 'everyone' | 'manager';
+
+export interface SubcommandDef {
+  readonly name: string;
+  readonly description: string;
+  readonly options?: readonly OptionDef[];
+  readonly permission?: Permission;
+  /** Replies go to the asker only (Discord: ephemeral). */
+  readonly private?: boolean;
+}
+
+export type ArgValue = string | number | boolean;
+export interface Args {
+  readonly subcommand?: string;
+  readonly [name: string]: ArgValue | undefined;
+}
+
+/** A message as the core sees it, whatever platform it came from. */
+export interface IncomingMessage {
+  readonly platform: string;
+  readonly text: string;
+  readonly userId: string;
+  /** Where a reply or digest goes: a Discord channel id, a Matrix room id, "console". */
+  readonly channelId: string;
+  /** The message was addressed to the bot (mention, DM, console): free text is a question. */
+  readonly addressed: boolean;
+  /** The sender manages this channel or room (platform-resolved; console: true). */
+  readonly canManage?: boolean;
+  /** The local operator (console, CLI): no rate limit. */
+  readonly unlimited?: boolean;
+}
+
+/** What a handler gets: the current knowledge and the services, never a platform SDK. */
+export interface CommandContext {
+  readonly knowledge: Knowledge;
+  readonly search: SearchIndex;
+  readonly message: IncomingMessage;
+  /** The command prefix the user typed on this platform ("/" or "!"), for replies that name commands. */
+  readonly prefix: string;
+  readonly commands: readonly CommandDef[];
+  readonly services: Services;
+}
+
+/** Optional services that commands can use; absent ones answer "not available here". */
+export interface Services {
+  reload?: () => { ok: true; version: string; topics: number } | { ok: false; reason: string };
+}
+
+/**
+ * A chat command: its platform-neutral definition and its handler. Discord
+ * registrations, the text parser, help and autocomplete are derived from it.
+ */
+export interface CommandDef {
+  readonly name: string;
+  readonly description: string;
+  readonly options?: readonly OptionDef[];
+  readonly subcommands?: readonly SubcommandDef[];
+  readonly permission?: Permission;
+  /** Text aliases ("board" for "status"). */
+  readonly aliases?: readonly string[];
+  readonly examples: readonly string[];
+  /** Discord adds a `hide` (ephemeral) option to commands that reply; default true. */
+  readonly hideable?: boolean;
+  run(ctx: CommandContext, args: Args): Reply | Promise<Reply>;
+}
+
+/** Identity function that keeps a command definition's literal types. */
+export function defineCommand(def: CommandDef): CommandDef {
+  return def;
+}
+
+/** The options of a command, or of one of its subcommands. */
+export function optionsOf(def: CommandDef, subcommand?: string): readonly OptionDef[] {
+  if (def.subcommands) return def.subcommands.find((s) => s.name === subcommand)?.options ?? [];
+  return def.options ?? [];
+}
+
+/** The permission needed for an invocation (a subcommand's own permission wins). */
+export function permissionOf(def: CommandDef, subcommand?: string): Permission {
+  const sub = def.subcommands?.find((s) => s.name === subcommand);
+  return sub?.permission ?? def.permission ?? 'everyone';
+}
+
+/** One-line usage of a command, e.g. `/status [topic]`. */
+export function usageOf(def: CommandDef, prefix: string): string {
+  const opts = (list: readonly OptionDef[] = []) =>
+    list.map((o) => (o.required ? `<${o.name}>` : `[${o.name}]`)).join(' ');
+  if (def.subcommands) {
+    return def.subcommands.map((s) => `${prefix}${def.name} ${s.name} ${opts(s.options)}`.trim()).join(' | ');
+  }
+  return `${prefix}${def.name} ${opts(def.options)}`.trim();
+}

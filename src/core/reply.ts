@@ -1,0 +1,69 @@
+import type { Verdict } from '../knowledge/model.js';
+
+/** A bullet quoted from the talk, with where it stands. */
+export interface Citation {
+  text: string;
+  page: number;
+  topicId: string;
+  topicTitle: string;
+  /** For a sub-bullet: the bullet it hangs under. */
+  parent?: string;
+}
+
+/** One line of a status board or topic list. */
+export interface BoardRow {
+  topicId: string;
+  title: string;
+  verdict: Verdict;
+  summary: string;
+}
+
+export type ReplyKind =
+  | 'status'
+  | 'board'
+  | 'answer'
+  | 'topics'
+  | 'info'
+  | 'no-match'
+  | 'usage'
+  | 'denied'
+  | 'rate-limited'
+  | 'error';
+
+/**
+ * What a command answers, free of any platform: adapters render it (plain
+ * text, Discord embeds, Matrix HTML) and apply their own limits.
+ */
+export interface Reply {
+  kind: ReplyKind;
+  title?: string;
+  verdict?: Verdict;
+  /** The quote a verdict rests on. */
+  verdictQuote?: { text: string; page: number };
+  summary?: string;
+  points?: Citation[];
+  rows?: BoardRow[];
+  /** Free lines (help, about, digest lists). */
+  lines?: string[];
+  /** "Did you mean" candidates, as command lines the user can type. */
+  suggestions?: string[];
+  footer?: string;
+  /** Only the asker should see it (Discord: ephemeral). */
+  private?: boolean;
+  /** Where to read on when a renderer has to cut the reply, e.g. "status filesystems". */
+  more?: string;
+}
+
+export const VERDICT_LABEL: Record<Verdict, string> = {
+  good: 'good',
+  mixed: 'mixed',
+  concern: 'concern',
+  unrated: 'not rated',
+};
+
+/** Short reply helpers for the common cases. */
+export const replies = {
+  error: (text: string): Reply => ({ kind: 'error', summary: text, private: true }),
+  usage: (text: string, usage: string): Reply => ({ kind: 'usage', summary: text, lines: [`Usage: ${usage}`], private: true }),
+  denied: (text: string): Reply => ({ kind: 'denied', summary: text, private: true }),
+};

@@ -1,0 +1,81 @@
+import type { Knowledge, Point, Topic } from '../knowledge/model.js';
+import type { QuestionResult } from '../knowledge/search.js';
+import type { Citation, Reply } from './reply.js';
+
+/** Names the talk (or talks) for reply footers. */
+export function talkFooter(k: Knowledge): string {
+  if (k.talks.length !== 1) return `From ${k.talks.length} talks on Linux kernel development`;
+  const t = k.talks[0]!;
+  return `From the talk “${t.title}”${t.era ? `, ${t.era.replace(/ \(.*\)$/, '')}` : ''}`;
+}
+
+/** A point of the talk as a reply citation. */
+export function cite(p: Point, topic: Topic): Citation {
+  return { text: p.text, page: p.page, topicId: topic.id, topicTitle: topic.title, ...(p.parent ? { parent: p.parent } : {}) };
+}
+
+/** `/status <topic>`: verdict, the quote it rests on, summary, and every point with its page. */
+export function statusReply(k: Knowledge, topic: Topic): Reply {
+  const quote = topic.verdictQuote;
+  const quotePage = quote ? topic.points.find((p) => p.text.includes(quote))?.page : undefined;
+  return {
+    kind: 'status',
+    title: topic.title,
+    verdict: topic.verdict,
+    summary: topic.summary,
+    ...(quote && quotePage ? { verdictQuote: { text: quote, page: quotePage } } : {}),
+    points: topic.points.map((p) => cite(p, topic)),
+    footer: talkFooter(k),
+    more: `status ${topic.id}`,
+  };
+}
+
+/** `/status` without a topic: each topic with its verdict and one line. */
+export function boardReply(k: Knowledge, topics: readonly Topic[], title = 'Status board'): Reply {
+  return {
+    kind: 'board',
+    title,
+    rows: topics.map((t) => ({ topicId: t.id, title: t.title, verdict: t.verdict, summary: t.summary })),
+    footer: talkFooter(k),
+    more: 'status <topic>',
+  };
+}
+
+/** A topic query that matched nothing: "did you mean" with up to three topics. */
+export function noTopicReply(k: Knowledge, query: string, suggestions: readonly Topic[]): Reply {
+  const shown = query.length > 60 ? `${query.slice(0, 59)}…` : query;
+  return {
+    kind: 'no-match',
+    summary: `No topic matches “${shown}”.`,
+    ...(suggestions.length
+      ? { suggestions: suggestions.slice(0, 3).map((t) => `status ${t.id}`) }
+      : { lines: [`Topics: ${k.topics.map((t) => t.id).join(', ')}`] }),
+    private: true,
+  };
+}
+
+/** A free-text question: the best points across topics, or "no match". */
+export function answerReply(k: Knowledge, question: string, result: QuestionResult): Reply {
+  if (question.trim() === '') {
+    return { kind: 'usage', summary: 'Ask me a question about the talk, e.g. “what does the talk say about btrfs?”', private: true };
+  }
+  const best = result.hits[0];
+  if (!best) {
+    return {
+      kind: 'no-match',
+      summary: 'I found nothing in the talk that answers that.',
+      ...(result.suggestions.length
+        ? { suggestions: result.suggestions.map((t) => `status ${t.id}`) }
+        : { lines: ['Try a topic name (filesystems, mm, kvm, tracing, …) or see the list of topics.'], suggestions: ['topics'] }),
+      private: true,
+    };
+  }
+  return {
+    kind: 'answer',
+    title: best.topic.title,
+    verdict: best.topic.verdict,
+    points: result.hits.map((h) => cite(h.point, h.topic)),
+    footer: talkFooter(k),
+    more: `status ${best.topic.id}`,
+  };
+}

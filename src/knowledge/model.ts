@@ -1,0 +1,59 @@
+import type { Verdict } from './schema.js';
+
+export type { Verdict };
+
+/** One bullet or sub-bullet of the talk, with the page it stands on. */
+export interface Point {
+  /** Stable within a load: `<topicId>#<n>`. */
+  readonly id: string;
+  readonly topicId: string;
+  readonly text: string;
+  readonly page: number;
+  readonly slideTitle: string;
+  /** For a sub-bullet: the bullet it hangs under. */
+  readonly parent?: string;
+}
+
+export interface Topic {
+  readonly id: string;
+  readonly talkId: string;
+  readonly title: string;
+  readonly aliases: readonly string[];
+  readonly summary: string;
+  readonly verdict: Verdict;
+  readonly verdictQuote: string | null;
+  readonly pages: readonly number[];
+  /** Top-level bullets only, in talk order (what `/status` shows). */
+  readonly keyPoints: readonly Point[];
+  /** Every bullet and sub-bullet, in talk order. */
+  readonly points: readonly Point[];
+  /** Hash of the topic's content: digests use it to mark what changed. */
+  readonly hash: string;
+}
+
+export interface Talk {
+  readonly id: string;
+  readonly file: string;
+  readonly title: string;
+  readonly titleNote?: string;
+  readonly speaker: string | null;
+  readonly speakerNote?: string;
+  readonly era?: string;
+  readonly pages: number;
+  readonly source: string;
+  readonly topics: readonly Topic[];
+  readonly pointCount: number;
+}
+
+/** Everything the bot knows, immutable once loaded; reload swaps the whole object. */
+export interface Knowledge {
+  readonly talks: readonly Talk[];
+  /** Every topic of every talk, in talk order. */
+  readonly topics: readonly Topic[];
+  readonly topicById: ReadonlyMap<string, Topic>;
+  readonly points: readonly Point[];
+  /** Short hash of all content: changes whenever any file changes. */
+  readonly version: string;
+  readonly loadedAt: Date;
+  readonly loadMs: number;
+}

@@ -1,0 +1,54 @@
+import { z } from 'zod';
+
+/** A bullet of a slide, with optional sub-bullets (the speaker's own words). */
+const bullet = z.strictObject({
+  text: z.string().trim().min(1),
+  sub: z.array(z.string().trim().min(1)).default([]),
+});
+
+const slide = z.strictObject({
+  page: z.number().int().positive(),
+  title: z.string().trim().min(1),
+  bullets: z.array(bullet).min(1),
+});
+
+export const VERDICTS = ['good', 'mixed', 'concern', 'unrated'] as const;
+export type Verdict = (typeof VERDICTS)[number];
+
+const topicId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,48}$/, 'must be lowercase letters, digits and dashes (at most 49)');
+
+const topic = z
+  .strictObject({
+    id: topicId,
+    title: z.string().trim().min(1).max(90),
+    aliases: z.array(z.string().trim().min(1).max(60)).default([]),
+    summary: z.string().trim().min(1).max(300),
+    verdict: z.enum(VERDICTS),
+    verdict_quote: z.string().trim().min(1).nullable(),
+    slides: z.array(slide),
+  })
+  .refine((t) => t.verdict === 'unrated' || t.verdict_quote !== null, {
+    message: 'a rated topic needs a verdict_quote',
+    path: ['verdict_quote'],
+  });
+
+/** One knowledge file: a talk and its topics. */
+export const talkFileSchema = z.strictObject({
+  talk: z.strictObject({
+    id: topicId,
+    title: z.string().trim().min(1),
+    title_note: z.string().optional(),
+    speaker: z.string().nullable(),
+    speaker_note: z.string().optional(),
+    era: z.string().optional(),
+    pages: z.number().int().positive(),
+    source: z.string().min(1),
+    overview: slide.optional(),
+  }),
+  topics: z.array(topic).min(1),
+});
+
+export type TalkFile = z.infer<typeof talkFileSchema>;
+export type SlideData = z.infer<typeof slide>;

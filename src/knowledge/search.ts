@@ -1,0 +1,227 @@
+import Fuse from 'fuse.js';
+import type { Knowledge, Point, Topic } from './model.js';
+import { normalizeKey } from './load.js';
+import { terms } from './text.js';
+
+/** Fuse score at or below which a topic name counts as a match (0 = exact). */
+const TOPIC_ACCEPT = 0.3;
+/** Fuse score at or below which a topic name is offered as a suggestion. */
+const TOPIC_SUGGEST = 0.6;
+/** Fuzzy term correction: only words this long, and at most this Fuse score (≈ one typo in five letters). */
+const FUZZY_MIN_LENGTH = 5;
+const FUZZY_ACCEPT = 0.21;
+/** Weight of a point's context (topic title, aliases, slide title, parent bullet) next to its own words. */
+const CONTEXT_WEIGHT = 0.35;
+/** BM25 parameters. */
+const K1 = 1.2;
+const B = 0.75;
+/** A question whose best point scores below this is "no match". */
+const MIN_SCORE = 1.2;
+/** Other points are cited when they score at least this share of the best. */
+const CITE_RATIO = 0.45;
+/** Longest question considered: the rest is ignored. */
+const MAX_QUERY_TERMS = 24;
+
+export type TopicLookup =
+  | { kind: 'match'; topic: Topic; exact: boolean }
+  | { kind: 'none'; suggestions: Topic[] };
+
+export interface PointHit {
+  point: Point;
+  topic: Topic;
+  score: number;
+}
+
+export interface QuestionResult {
+  /** Best points first (at most `limit`); empty when nothing matched. */
+  hits: PointHit[];
+  /** Topics offered when nothing matched. */
+  suggestions: Topic[];
+  /** Query words that were understood (after stop-words), for logs and debugging. */
+  terms: string[];
+}
+
+interface KeyEntry {
+  key: string;
+  topicId: string;
+}
+
+/**
+ * The search indexes over one Knowledge, built once (at start-up or reload):
+ * topic lookup (exact keys, then fuse.js over ids, titles and aliases) and
+ * question answering (BM25 over an inverted index of points, with fuse.js
+ * correcting misspelt words against the vocabulary).
+ */
+export class SearchIndex {
+  private readonly exactKeys = new Map<string, Topic>();
+  private readonly topicFuse: Fuse<KeyEntry>;
+  private readonly postings = new Map<string, { doc: Int32Array; tf: Float32Array }>();
+  private readonly docLength: Float32Array;
+  private readonly avgLength: number;
+  private readonly vocabByInitial = new Map<string, Fuse<string>>();
+  private readonly scores: Float64Array;
+
+  constructor(readonly knowledge: Knowledge) {
+    const entries: KeyEntry[] = [];
+    for (const t of knowledge.topics) {
+      for (const key of [t.id, t.title, ...t.aliases]) {
+        const k = normalizeKey(key);
+        if (!this.exactKeys.has(k)) this.exactKeys.set(k, t);
+        entries.push({ key: k, topicId: t.id });
+      }
+    }
+    this.topicFuse = new Fuse(entries, { keys: ['key'], includeScore: true, threshold: TOPIC_SUGGEST, ignoreLocation: false });
+
+    const points = knowledge.points;
+    this.docLength = new Float32Array(points.length);
+    this.scores = new Float64Array(points.length);
+    const lists = new Map<string, { doc: number[]; tf: number[] }>();
+    const contextCache = new Map<string, string[]>();
+    points.forEach((p, i) => {
+      const topic = knowledge.topicById.get(p.topicId)!;
+      const ctxKey = `${topic.id}\u0000${p.slideTitle}`;
+      let ctx = contextCache.get(ctxKey);
+      if (!ctx) {
+        ctx = terms([topic.id, topic.title, ...topic.aliases, p.slideTitle].join(' '));
+        contextCache.set(ctxKey, ctx);
+      }
+      const tf = new Map<string, number>();
+      for (const w of terms(p.text)) tf.set(w, (tf.get(w) ?? 0) + 1);
+      const extra = p.parent ? [...ctx, ...terms(p.parent)] : ctx;
+      for (const w of new Set(extra)) tf.set(w, (tf.get(w) ?? 0) + CONTEXT_WEIGHT);
+      let len = 0;
+      for (const [w, f] of tf) {
+        len += f;
+        let list = lists.get(w);
+        if (!list) lists.set(w, (list = { doc: [], tf: [] }));
+        list.doc.push(i);
+        list.tf.push(f);
+      }
+      this.docLength[i] = len;
+    });
+    for (const [w, l] of lists) this.postings.set(w, { doc: Int32Array.from(l.doc), tf: Float32Array.from(l.tf) });
+    this.avgLength = points.length ? this.docLength.reduce((a, b) => a + b, 0) / points.length : 1;
+
+    const byInitial = new Map<string, string[]>();
+    for (const w of this.postings.keys()) {
+      if (w.length < FUZZY_MIN_LENGTH - 1) continue;
+      const initial = w[0]!;
+      const list = byInitial.get(initial) ?? [];
+      list.push(w);
+      byInitial.set(initial, list);
+    }
+    for (const [initial, words] of byInitial) {
+      this.vocabByInitial.set(initial, new Fuse(words, { includeScore: true, threshold: FUZZY_ACCEPT, ignoreLocation: true }));
+    }
+  }
+
+  /** `/status <query>`: exact id, title or alias first, then fuzzy; below the confidence threshold, suggestions. */
+  findTopic(query: string): TopicLookup {
+    const k = normalizeKey(query);
+    const exact = this.exactKeys.get(k);
+    if (exact) return { kind: 'match', topic: exact, exact: true };
+    if (k.length === 0) return { kind: 'none', suggestions: [] };
+    const ranked = this.rankTopics(k, 3);
+    const best = ranked[0];
+    if (best && best.score <= TOPIC_ACCEPT) return { kind: 'match', topic: best.topic, exact: false };
+    return { kind: 'none', suggestions: ranked.map((r) => r.topic) };
+  }
+
+  /** Autocomplete choices for a topic option: talk order for empty input, best first otherwise. */
+  completeTopics(input: string, limit = 25): Topic[] {
+    const k = normalizeKey(input);
+    if (k.length === 0) return this.knowledge.topics.slice(0, limit);
+    const exact = this.exactKeys.get(k);
+    const ranked = this.rankTopics(k, limit).map((r) => r.topic);
+    return exact ? [exact, ...ranked.filter((t) => t !== exact)].slice(0, limit) : ranked;
+  }
+
+  private rankTopics(k: string, limit: number): { topic: Topic; score: number }[] {
+    const seen = new Set<string>();
+    const out: { topic: Topic; score: number }[] = [];
+    for (const r of this.topicFuse.search(k.slice(0, 64))) {
+      if (seen.has(r.item.topicId)) continue;
+      seen.add(r.item.topicId);
+      out.push({ topic: this.knowledge.topicById.get(r.item.topicId)!, score: r.score ?? 1 });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** Free-text question: the best matching points across all topics. */
+  ask(question: string, limit = 3): QuestionResult {
+    const query = [...new Set(terms(question))].slice(0, MAX_QUERY_TERMS);
+    const weighted = new Map<string, number>();
+    for (const w of query) {
+      if (this.postings.has(w)) weighted.set(w, Math.max(weighted.get(w) ?? 0, 1));
+      else {
+        const fix = this.correct(w);
+        if (fix) weighted.set(fix.term, Math.max(weighted.get(fix.term) ?? 0, fix.weight));
+      }
+    }
+    const n = this.knowledge.points.length;
+    const scores = this.scores;
+    const touched: number[] = [];
+    for (const [w, weight] of weighted) {
+      const list = this.postings.get(w)!;
+      const idf = Math.log(1 + (n - list.doc.length + 0.5) / (list.doc.length + 0.5));
+      for (let j = 0; j < list.doc.length; j++) {
+        const d = list.doc[j]!;
+        const f = list.tf[j]!;
+        if (scores[d] === 0) touched.push(d);
+        scores[d]! += weight * idf * ((f * (K1 + 1)) / (f + K1 * (1 - B + (B * this.docLength[d]!) / this.avgLength)));
+      }
+    }
+    const top: Ranked[] = [];
+    for (const d of touched) {
+      const score = scores[d]!;
+      scores[d] = 0;
+      if (score >= MIN_SCORE) insertTop(top, { d, score }, limit);
+    }
+    const hits = top.map(({ d, score }): PointHit => {
+      const point = this.knowledge.points[d]!;
+      return { point, topic: this.knowledge.topicById.get(point.topicId)!, score };
+    });
+    const best = hits[0]?.score ?? 0;
+    const cited = hits.filter((h) => h.score >= best * CITE_RATIO);
+    return {
+      hits: cited,
+      suggestions: cited.length === 0 ? this.suggestFor(question) : [],
+      terms: [...weighted.keys()],
+    };
+  }
+
+  /** Nearest vocabulary word for a misspelt one (same initial letter), with a weight that falls with distance. */
+  private correct(w: string): { term: string; weight: number } | undefined {
+    if (w.length < FUZZY_MIN_LENGTH || w.length > 32) return undefined;
+    const best = this.vocabByInitial.get(w[0]!)?.search(w, { limit: 1 })[0];
+    if (!best || (best.score ?? 1) > FUZZY_ACCEPT) return undefined;
+    return { term: best.item, weight: 1 - (best.score ?? 0) * 2 };
+  }
+
+  private suggestFor(question: string): Topic[] {
+    const words = terms(question, true).filter((w) => w.length >= 2).slice(0, 4);
+    const seen = new Map<Topic, number>();
+    for (const w of words) {
+      for (const r of this.rankTopics(w, 3)) {
+        if (r.score <= 0.5) seen.set(r.topic, Math.min(seen.get(r.topic) ?? 1, r.score));
+      }
+    }
+    return [...seen.entries()].sort((a, b) => a[1] - b[1]).slice(0, 3).map(([t]) => t);
+  }
+}
+
+interface Ranked {
+  d: number;
+  score: number;
+}
+
+/** Keeps `top` sorted best first (ties: talk order) with at most `limit` entries. */
+function insertTop(top: Ranked[], r: Ranked, limit: number): void {
+  const worse = (a: Ranked, b: Ranked) => a.score < b.score || (a.score === b.score && a.d > b.d);
+  if (top.length >= limit && !worse(top[top.length - 1]!, r)) return;
+  let i = top.length;
+  while (i > 0 && worse(top[i - 1]!, r)) i--;
+  top.splice(i, 0, r);
+  if (top.length > limit) top.pop();
+}
