@@ -8,13 +8,15 @@ const TOPIC_ACCEPT = 0.3;
 /** Fuse score at or below which a topic name is offered as a suggestion. */
 const TOPIC_SUGGEST = 0.6;
 /** Fuzzy term correction: only words this long, and at most this Fuse score (≈ one typo in five letters). */
-const FUZZY_MIN_LENGTH = 5;
+const FUZZY_MIN_LENGTH = 6;
 const FUZZY_ACCEPT = 0.21;
 /** Weight of a point's context (topic title, aliases, slide title, parent bullet) next to its own words. */
 const CONTEXT_WEIGHT = 0.35;
 /** BM25 parameters. */
 const K1 = 1.2;
 const B = 0.75;
+/** Added to every point of a topic that the question names by id, title or alias ("is ext4 any good?"). */
+const ALIAS_BONUS = 1.5;
 /** A question whose best point scores below this is "no match". */
 const MIN_SCORE = 1.2;
 /** Other points are cited when they score at least this share of the best. */
@@ -60,6 +62,10 @@ export class SearchIndex {
   private readonly avgLength: number;
   private readonly vocabByInitial = new Map<string, Fuse<string>>();
   private readonly scores: Float64Array;
+  private readonly pointIndex = new Map<Point, number>();
+  private readonly ownMatch: Uint8Array;
+  private readonly stemKeys = new Map<string, Topic>();
+  private readonly longestKey: number;
 
   constructor(readonly knowledge: Knowledge) {
     const entries: KeyEntry[] = [];
@@ -67,17 +73,22 @@ export class SearchIndex {
       for (const key of [t.id, t.title, ...t.aliases]) {
         const k = normalizeKey(key);
         if (!this.exactKeys.has(k)) this.exactKeys.set(k, t);
+        const stemmed = terms(key).join(' ');
+        if (stemmed && !this.stemKeys.has(stemmed)) this.stemKeys.set(stemmed, t);
         entries.push({ key: k, topicId: t.id });
       }
     }
+    this.longestKey = Math.min(4, Math.max(...[...this.exactKeys.keys()].map((k) => k.split(' ').length)));
     this.topicFuse = new Fuse(entries, { keys: ['key'], includeScore: true, threshold: TOPIC_SUGGEST, ignoreLocation: false });
 
     const points = knowledge.points;
     this.docLength = new Float32Array(points.length);
     this.scores = new Float64Array(points.length);
+    this.ownMatch = new Uint8Array(points.length);
     const lists = new Map<string, { doc: number[]; tf: number[] }>();
     const contextCache = new Map<string, string[]>();
     points.forEach((p, i) => {
+      this.pointIndex.set(p, i);
       const topic = knowledge.topicById.get(p.topicId)!;
       const ctxKey = `${topic.id}\u0000${p.slideTitle}`;
       let ctx = contextCache.get(ctxKey);
@@ -162,6 +173,7 @@ export class SearchIndex {
     const n = this.knowledge.points.length;
     const scores = this.scores;
     const touched: number[] = [];
+    const own = this.ownMatch;
     for (const [w, weight] of weighted) {
       const list = this.postings.get(w)!;
       const idf = Math.log(1 + (n - list.doc.length + 0.5) / (list.doc.length + 0.5));
@@ -169,16 +181,29 @@ export class SearchIndex {
         const d = list.doc[j]!;
         const f = list.tf[j]!;
         if (scores[d] === 0) touched.push(d);
+        if (f >= 1) own[d] = 1;
         scores[d]! += weight * idf * ((f * (K1 + 1)) / (f + K1 * (1 - B + (B * this.docLength[d]!) / this.avgLength)));
+      }
+    }
+    for (const topic of this.topicsNamedIn(question)) {
+      for (const p of topic.points) {
+        const d = this.pointIndex.get(p)!;
+        if (scores[d] === 0) touched.push(d);
+        scores[d]! += ALIAS_BONUS;
       }
     }
     const top: Ranked[] = [];
     for (const d of touched) {
       const score = scores[d]!;
       scores[d] = 0;
-      if (score >= MIN_SCORE) insertTop(top, { d, score }, limit);
+      if (score >= MIN_SCORE) insertTop(top, { d, score, own: own[d] === 1 }, limit * 3);
+      own[d] = 0;
     }
-    const hits = top.map(({ d, score }): PointHit => {
+    // Within a topic, cite the points whose own words matched, not those that only share its name.
+    const topicOf = (r: Ranked) => this.knowledge.points[r.d]!.topicId;
+    const ownTopics = new Set(top.filter((r) => r.own).map(topicOf));
+    const ranked = top.filter((r) => r.own || !ownTopics.has(topicOf(r))).slice(0, limit);
+    const hits = ranked.map(({ d, score }): PointHit => {
       const point = this.knowledge.points[d]!;
       return { point, topic: this.knowledge.topicById.get(point.topicId)!, score };
     });
@@ -191,11 +216,31 @@ export class SearchIndex {
     };
   }
 
+  /** Topics whose id, title or alias appears word for word in the text (n-grams up to the longest key). */
+  private topicsNamedIn(text: string): Set<Topic> {
+    const words = normalizeKey(text).split(/[^\p{L}\p{N}.+\-_/]+/u).filter(Boolean).slice(0, 64);
+    const found = new Set<Topic>();
+    for (let i = 0; i < words.length; i++) {
+      for (let n = 1; n <= this.longestKey && i + n <= words.length; n++) {
+        const t = this.exactKeys.get(words.slice(i, i + n).join(' ')) ?? this.exactKeys.get(words.slice(i, i + n).join(' ').replace(/[?.!,:;]+$/, ''));
+        if (t) found.add(t);
+      }
+    }
+    const stems = terms(text).slice(0, 64);
+    for (let i = 0; i < stems.length; i++) {
+      for (let n = 1; n <= this.longestKey && i + n <= stems.length; n++) {
+        const t = this.stemKeys.get(stems.slice(i, i + n).join(' '));
+        if (t) found.add(t);
+      }
+    }
+    return found;
+  }
+
   /** Nearest vocabulary word for a misspelt one (same initial letter), with a weight that falls with distance. */
   private correct(w: string): { term: string; weight: number } | undefined {
     if (w.length < FUZZY_MIN_LENGTH || w.length > 32) return undefined;
     const best = this.vocabByInitial.get(w[0]!)?.search(w, { limit: 1 })[0];
-    if (!best || (best.score ?? 1) > FUZZY_ACCEPT) return undefined;
+    if (!best || (best.score ?? 1) > FUZZY_ACCEPT || Math.abs(best.item.length - w.length) > 2) return undefined;
     return { term: best.item, weight: 1 - (best.score ?? 0) * 2 };
   }
 
@@ -214,6 +259,8 @@ export class SearchIndex {
 interface Ranked {
   d: number;
   score: number;
+  /** The point's own words matched (not only its context). */
+  own: boolean;
 }
 
 /** Keeps `top` sorted best first (ties: talk order) with at most `limit` entries. */

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { loadKnowledge } from '../../src/knowledge/load.js';
+import { SearchIndex } from '../../src/knowledge/search.js';
+import { accuracy, loadQuestions } from '../support/quality.js';
+
+const search = new SearchIndex(loadKnowledge('knowledge'));
+
+describe('answer quality on the labelled question set', () => {
+  it('GIVEN at least 60 labelled questions THEN top-1 topic accuracy is at least 90%', () => {
+    const questions = loadQuestions();
+    expect(questions.length).toBeGreaterThanOrEqual(60);
+    const kinds = new Set(questions.map((q) => q.kind));
+    for (const k of ['alias', 'typo', 'spelling', 'natural', 'single-bullet', 'nonsense']) expect(kinds).toContain(k);
+    const r = accuracy(search, questions);
+    const failed = r.graded.filter((g) => !g.ok).map((g) => `${g.q} → ${g.got}`);
+    console.log(`answer quality: top-1 accuracy ${r.accuracy.toFixed(1)}% over ${questions.length} questions${failed.length ? `; misses: ${failed.join(' | ')}` : ''}`);
+    expect(r.accuracy).toBeGreaterThanOrEqual(90);
+  });
+});
+
+describe('topic lookup', () => {
+  it.each([
+    ['filesytems', 'filesystems'],
+    ['memry', 'memory-management'],
+    ['tracin', 'tracing'],
+    ['virtualisation', 'hardware-virtualisation'],
+    ['os virtualization', 'os-virtualisation'],
+  ])('GIVEN the typo or spelling "%s" THEN it finds %s', (q, id) => {
+    expect(search.findTopic(q)).toMatchObject({ kind: 'match', topic: { id } });
+  });
+
+  it('GIVEN nonsense THEN no match, never a random topic', () => {
+    expect(search.findTopic('zzqxjvvq').kind).toBe('none');
+    expect(search.findTopic('').kind).toBe('none');
+    expect(search.findTopic('x'.repeat(5000)).kind).toBe('none');
+  });
+
+  it('GIVEN a near miss THEN up to three suggestions', () => {
+    const r = search.findTopic('filesystem hierarchy standard');
+    if (r.kind === 'none') expect(r.suggestions.length).toBeLessThanOrEqual(3);
+    else expect(r.topic.id).toBe('filesystems');
+  });
+
+  it('GIVEN an empty autocomplete input THEN every topic in talk order; GIVEN a typo THEN the best first', () => {
+    expect(search.completeTopics('').map((t) => t.id)).toEqual(search.knowledge.topics.map((t) => t.id));
+    expect(search.completeTopics('filesy')[0]!.id).toBe('filesystems');
+    expect(search.completeTopics('kvm')[0]!.id).toBe('hardware-virtualisation');
+    expect(search.completeTopics('e', 3).length).toBeLessThanOrEqual(3);
+  });
+});
+
+describe('questions', () => {
+  it('GIVEN a btrfs question THEN the btrfs bullets come back with topic and page', () => {
+    const r = search.ask('what does the talk say about btrfs?');
+    expect(r.hits[0]!.topic.id).toBe('filesystems');
+    expect(r.hits.map((h) => h.point.text).join(' ')).toContain('btrfs will save us');
+    expect(r.hits.every((h) => h.point.page === 11)).toBe(true);
+    expect(r.hits.length).toBeLessThanOrEqual(3);
+  });
+
+  it('GIVEN only stop-words THEN nothing matches', () => {
+    expect(search.ask('what does the talk say about?').hits).toEqual([]);
+    expect(search.ask('').hits).toEqual([]);
+  });
+
+  it('GIVEN stop-word phrasing around a keyword THEN the keyword decides', () => {
+    const plain = search.ask('kprobes').hits[0]!.point.id;
+    expect(search.ask('what does the talk say about kprobes?').hits[0]!.point.id).toBe(plain);
+  });
+
+  it('GIVEN 5,000 characters of junk THEN no match and no throw', () => {
+    let junk = '';
+    for (let i = 0; junk.length < 5000; i++) junk += `${String.fromCharCode(97 + ((i * 7) % 26))}${i % 9 === 0 ? ' ' : ''}`;
+    expect(search.ask(junk).hits).toEqual([]);
+  });
+});
