@@ -74,6 +74,10 @@ export const Intent = {
 /** Message flags. */
 export const MessageFlag = { Ephemeral: 1 << 6, Loading: 1 << 7 } as const;
 
+/** Loosely typed API JSON object. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = Record<string, any>;
+
 export interface ApiUser {
   id: string;
   username: string;
@@ -99,7 +103,7 @@ export function userObject(o: { id: string; username: string; bot?: boolean; glo
 }
 
 /** A guild member object (without `user` when `user` is omitted, as in MESSAGE_CREATE). */
-export function memberObject(o: { user?: ApiUser; roles?: string[]; joinedAt: string; permissions?: string }): Record<string, unknown> {
+export function memberObject(o: { user?: ApiUser; roles?: string[]; joinedAt: string; permissions?: string }): Json {
   const member: Record<string, unknown> = {
     roles: o.roles ?? [],
     joined_at: o.joinedAt,
@@ -119,7 +123,7 @@ export function memberObject(o: { user?: ApiUser; roles?: string[]; joinedAt: st
 }
 
 /** A guild text channel (type 0). */
-export function textChannelObject(o: { id: string; guildId: string; name: string; position: number }): Record<string, unknown> {
+export function textChannelObject(o: { id: string; guildId: string; name: string; position: number }): Json {
   return {
     id: o.id,
     type: 0,
@@ -137,7 +141,7 @@ export function textChannelObject(o: { id: string; guildId: string; name: string
 }
 
 /** A DM channel (type 1) with one recipient. */
-export function dmChannelObject(o: { id: string; recipient: ApiUser }): Record<string, unknown> {
+export function dmChannelObject(o: { id: string; recipient: ApiUser }): Json {
   return { id: o.id, type: 1, last_message_id: null, flags: 0, recipients: [o.recipient] };
 }
 
@@ -149,7 +153,7 @@ export function roleObject(o: {
   position: number;
   managed?: boolean;
   tags?: Record<string, unknown>;
-}): Record<string, unknown> {
+}): Json {
   const role: Record<string, unknown> = {
     id: o.id,
     name: o.name,
@@ -176,7 +180,7 @@ export function guildBaseObject(o: {
   ownerId: string;
   systemChannelId: string;
   roles: unknown[];
-}): Record<string, unknown> {
+}): Json {
   return {
     id: o.id,
     name: o.name,
@@ -218,7 +222,7 @@ export function guildBaseObject(o: {
 }
 
 /** A Discord "Invalid Form Body" (50035) error body for one field. */
-export function formError(path: string, code: string, message: string): Record<string, unknown> {
+export function formError(path: string, code: string, message: string): Json {
   // Discord nests the errors by path segments: {"content": {"_errors": [...]}} / {"embeds": {"0": {...}}}
   const leaf = { _errors: [{ code, message }] };
   const errors = path

@@ -1,0 +1,214 @@
+import {
+  Client,
+  DiscordAPIError,
+  Events,
+  GatewayIntentBits,
+  MessageFlags,
+  Partials,
+  PermissionFlagsBits,
+  Routes,
+  type AutocompleteInteraction,
+  type ChatInputCommandInteraction,
+  type Interaction,
+  type Message,
+} from 'discord.js';
+import type { Logger } from 'pino';
+import type { Bot } from '../../core/bot.js';
+import type { ArgValue, Args, IncomingMessage } from '../../core/command.js';
+import { optionsOf } from '../../core/command.js';
+import type { Reply } from '../../core/reply.js';
+import { DeliveryError, InFlight, type AdapterStatus, type ChatAdapter } from '../types.js';
+import { sameCommands, slashCommands } from './commands.js';
+import { renderChoices, renderDiscord } from './render.js';
+
+export interface DiscordOptions {
+  token: string;
+  /** REST base URL without version (default Discord's own). */
+  apiUrl?: string;
+  guildId?: string;
+  bot: Bot;
+  logger: Logger;
+}
+
+const PREFIXES = ['/', '!'];
+
+/** Thrown for a start-up failure the operator must fix (bad token). */
+export class DiscordStartupError extends Error {
+  readonly startup = true;
+}
+
+/**
+ * Discord on discord.js: slash commands (with autocomplete and `hide`),
+ * mentions and DMs answered as questions, digests posted to channels.
+ * Every reply leaves through `send*` below with `allowed_mentions: { parse: [] }`.
+ */
+export class DiscordAdapter implements ChatAdapter {
+  readonly platform = 'discord' as const;
+  readonly client: Client;
+  private readonly inFlight = new InFlight();
+  private accepting = false;
+  private connected = false;
+  private lastReason = 'not started';
+  private readonly log: Logger;
+
+  constructor(private readonly opts: DiscordOptions) {
+    this.log = opts.logger.child({ adapter: 'discord' });
+    this.client = new Client({
+      intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.DirectMessages],
+      partials: [Partials.Channel],
+      allowedMentions: { parse: [], repliedUser: false },
+      ...(opts.apiUrl ? { rest: { api: opts.apiUrl } } : {}),
+    });
+    // Listeners live on the Client, so they survive gateway reconnects and resumes.
+    this.client.on(Events.InteractionCreate, (i) => void this.inFlight.track(this.onInteraction(i)));
+    this.client.on(Events.MessageCreate, (m) => void this.inFlight.track(this.onMessage(m)));
+    this.client.on(Events.ShardReady, () => this.setConnected(true, 'ready'));
+    this.client.on(Events.ShardResume, () => this.setConnected(true, 'resumed'));
+    this.client.on(Events.ShardDisconnect, (e) => this.setConnected(false, `gateway closed (${e.code})`));
+    this.client.on(Events.ShardReconnecting, () => this.setConnected(false, 'gateway reconnecting'));
+    this.client.on(Events.ShardError, (err) => this.log.warn({ err }, 'gateway error'));
+    this.client.on(Events.Error, (err) => this.log.error({ err }, 'discord.js error'));
+  }
+
+  async start(): Promise<void> {
+    const ready = new Promise<void>((resolve) => this.client.once(Events.ClientReady, () => resolve()));
+    try {
+      await this.client.login(this.opts.token);
+    } catch (err) {
+      await this.client.destroy();
+      if ((err as { code?: string }).code === 'TokenInvalid') {
+        throw new DiscordStartupError('DISCORD_TOKEN was rejected by Discord (401 Unauthorized): copy the bot token again from the Developer Portal (Bot → Reset Token).');
+      }
+      throw err;
+    }
+    await ready;
+    this.accepting = true;
+    await this.syncCommands();
+    this.log.info({ user: this.client.user?.tag }, 'connected to Discord');
+  }
+
+  /** Registers the slash commands globally (and to DISCORD_GUILD_ID) when they differ from what is registered. */
+  async syncCommands(): Promise<{ changed: string[] }> {
+    const appId = this.client.application?.id ?? this.client.user!.id;
+    const wanted = slashCommands(this.opts.bot.commands);
+    const routes = [Routes.applicationCommands(appId)];
+    if (this.opts.guildId) routes.push(Routes.applicationGuildCommands(appId, this.opts.guildId));
+    const changed: string[] = [];
+    for (const route of routes) {
+      const registered = (await this.client.rest.get(route)) as unknown[];
+      if (sameCommands(registered, wanted)) continue;
+      await this.client.rest.put(route, { body: wanted });
+      changed.push(route);
+    }
+    this.log.info({ changed: changed.length, commands: wanted.length }, changed.length ? 'slash commands registered' : 'slash commands up to date');
+    return { changed };
+  }
+
+  status(): AdapterStatus {
+    return this.connected ? { connected: true } : { connected: false, reason: this.lastReason };
+  }
+
+  async stop(): Promise<void> {
+    this.accepting = false;
+    await this.inFlight.drain();
+    await this.client.destroy();
+    this.setConnected(false, 'stopped');
+  }
+
+  async post(channelId: string, reply: Reply, key: string): Promise<void> {
+    const body = renderDiscord(reply);
+    try {
+      await this.client.rest.post(Routes.channelMessages(channelId), {
+        // Discord drops a repeated nonce (enforce_nonce) within a few minutes: a re-sent slot shows once.
+        body: { embeds: body.embeds, nonce: key.slice(0, 25), enforce_nonce: true, allowed_mentions: { parse: [] } },
+      });
+    } catch (err) {
+      if (err instanceof DiscordAPIError && (err.status === 403 || err.status === 404)) throw new DeliveryError(`channel ${channelId}: ${err.message}`, true);
+      throw new DeliveryError(`channel ${channelId}: ${(err as Error).message}`, false);
+    }
+  }
+
+  private setConnected(connected: boolean, reason: string): void {
+    this.connected = connected;
+    this.lastReason = reason;
+  }
+
+  private async onInteraction(i: Interaction): Promise<void> {
+    if (!this.accepting) return;
+    try {
+      if (i.isAutocomplete()) await this.onAutocomplete(i);
+      else if (i.isChatInputCommand()) await this.onCommand(i);
+    } catch (err) {
+      this.log.error({ err, interaction: i.id }, 'interaction failed');
+    }
+  }
+
+  private async onAutocomplete(i: AutocompleteInteraction): Promise<void> {
+    const def = this.opts.bot.command(i.commandName);
+    const focused = i.options.getFocused(true);
+    const opt = def && optionsOf(def, i.options.getSubcommand(false) ?? undefined).find((o) => o.name === focused.name);
+    const choices = opt?.autocomplete === 'topics' ? this.opts.bot.complete(String(focused.value)) : [];
+    await i.respond(renderChoices(choices));
+  }
+
+  private async onCommand(i: ChatInputCommandInteraction): Promise<void> {
+    const def = this.opts.bot.command(i.commandName);
+    if (!def) {
+      await this.sendToInteraction(i, { kind: 'usage', summary: 'That command is not available any more.', private: true }, true);
+      return;
+    }
+    const subcommand = def.subcommands ? (i.options.getSubcommand(false) ?? undefined) : undefined;
+    const args: Record<string, ArgValue | undefined> = { subcommand };
+    for (const o of optionsOf(def, subcommand)) {
+      const v = i.options.get(o.name)?.value;
+      if (v !== undefined && v !== null) args[o.name] = v as ArgValue;
+    }
+    const msg: IncomingMessage = {
+      platform: 'discord',
+      text: `/${i.commandName}`,
+      userId: i.user.id,
+      channelId: i.channelId,
+      addressed: true,
+      canManage: i.inGuild() ? (i.memberPermissions?.has(PermissionFlagsBits.ManageChannels) ?? false) : true,
+    };
+    const reply = (await this.opts.bot.invoke(def, args as Args, msg, '/')) ?? {
+      // An interaction must be answered; a rate-limited user sees this only themselves.
+      kind: 'rate-limited' as const,
+      summary: 'Please slow down.',
+      private: true,
+    };
+    await this.sendToInteraction(i, reply, i.options.getBoolean('hide') ?? false);
+  }
+
+  private async onMessage(m: Message): Promise<void> {
+    if (!this.accepting || m.author.bot || m.system) return;
+    const me = this.client.user!.id;
+    const isDM = m.guildId === null;
+    const mentioned = m.mentions.users.has(me);
+    if (!isDM && !mentioned) return;
+    try {
+      const text = m.content.replace(new RegExp(`<@!?${me}>`, 'g'), ' ').trim();
+      let canManage = isDM;
+      if (!isDM && m.member && m.channel.isTextBased() && !m.channel.isDMBased()) {
+        canManage = m.member.permissionsIn(m.channel).has(PermissionFlagsBits.ManageChannels);
+      }
+      const reply = await this.opts.bot.handle({ platform: 'discord', text, userId: m.author.id, channelId: m.channelId, addressed: true, canManage }, PREFIXES);
+      if (reply) await this.sendToMessage(m, reply);
+    } catch (err) {
+      this.log.error({ err, message: m.id }, 'message handling failed');
+    }
+  }
+
+  /** The one way an interaction is answered: rendered embed, ephemeral for private replies, no mentions. */
+  private async sendToInteraction(i: ChatInputCommandInteraction, reply: Reply, hide: boolean): Promise<void> {
+    const body = renderDiscord(reply);
+    const ephemeral = hide || reply.private === true;
+    await i.reply({ embeds: body.embeds, allowedMentions: body.allowedMentions, ...(ephemeral ? { flags: MessageFlags.Ephemeral } : {}) });
+  }
+
+  /** The one way a message is answered: as a reply to it, no mentions (not even the asker). */
+  private async sendToMessage(m: Message, reply: Reply): Promise<void> {
+    const body = renderDiscord(reply);
+    await m.reply({ embeds: body.embeds, allowedMentions: body.allowedMentions });
+  }
+}

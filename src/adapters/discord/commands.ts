@@ -1,0 +1,78 @@
+import { ApplicationCommandOptionType, PermissionFlagsBits } from 'discord.js';
+import type { APIApplicationCommandOption, RESTPutAPIApplicationCommandsJSONBody } from 'discord.js';
+import type { CommandDef, OptionDef, SubcommandDef } from '../../core/command.js';
+
+type Body = RESTPutAPIApplicationCommandsJSONBody[number];
+
+const TYPE = {
+  string: ApplicationCommandOptionType.String,
+  integer: ApplicationCommandOptionType.Integer,
+  boolean: ApplicationCommandOptionType.Boolean,
+} as const;
+
+/** The `hide` option every replying command gets: the answer is ephemeral. */
+export const HIDE_OPTION = { type: ApplicationCommandOptionType.Boolean, name: 'hide', description: 'Only you see the answer', required: false } as const;
+
+function option(o: OptionDef): APIApplicationCommandOption {
+  const base = { name: o.name, description: o.description.slice(0, 100), required: Boolean(o.required) };
+  if (o.type === 'string') {
+    return {
+      ...base,
+      type: TYPE.string,
+      ...(o.maxLength ? { max_length: Math.min(o.maxLength, 6000) } : {}),
+      ...(o.choices ? { choices: o.choices.map((c) => ({ name: c, value: c })) } : {}),
+      ...(o.autocomplete && !o.choices ? { autocomplete: true } : {}),
+    } as APIApplicationCommandOption;
+  }
+  return { ...base, type: TYPE[o.type] } as APIApplicationCommandOption;
+}
+
+/** Required options first (Discord requires it), then the optional ones, then `hide`. */
+function options(list: readonly OptionDef[] = [], hide: boolean): APIApplicationCommandOption[] {
+  const sorted = [...list.filter((o) => o.required), ...list.filter((o) => !o.required)].map(option);
+  return hide ? [...sorted, HIDE_OPTION] : sorted;
+}
+
+function subcommand(s: SubcommandDef): APIApplicationCommandOption {
+  return { type: ApplicationCommandOptionType.Subcommand, name: s.name, description: s.description.slice(0, 100), options: options(s.options, !s.private) } as APIApplicationCommandOption;
+}
+
+/**
+ * Slash command registrations derived from the command definitions: no
+ * second list by hand. Commands that (partly) need a manager get
+ * `default_member_permissions` = ManageChannels; the handler checks again.
+ */
+export function slashCommands(defs: readonly CommandDef[]): Body[] {
+  return defs.map((d): Body => {
+    const needsManager = d.permission === 'manager' || Boolean(d.subcommands?.some((s) => s.permission === 'manager'));
+    return {
+      name: d.name,
+      description: d.description.slice(0, 100),
+      options: d.subcommands ? d.subcommands.map(subcommand) : options(d.options, d.hideable !== false),
+      default_member_permissions: needsManager ? PermissionFlagsBits.ManageChannels.toString() : null,
+    };
+  });
+}
+
+/** A comparable projection of a registered command (what we set, in our order). */
+export function comparable(c: unknown): unknown {
+  const x = c as Record<string, unknown>;
+  const opts = (list: unknown): unknown =>
+    ((list as Record<string, unknown>[] | undefined) ?? []).map((o) => ({
+      type: o.type,
+      name: o.name,
+      description: o.description,
+      required: Boolean(o.required),
+      autocomplete: Boolean(o.autocomplete),
+      max_length: o.max_length ?? null,
+      choices: ((o.choices as { name: string; value: unknown }[] | undefined) ?? []).map((ch) => [ch.name, ch.value]),
+      options: opts(o.options),
+    }));
+  return { name: x.name, description: x.description, options: opts(x.options), default_member_permissions: x.default_member_permissions ?? null };
+}
+
+/** True when the registered commands already equal the wanted ones (order-insensitive by name). */
+export function sameCommands(registered: readonly unknown[], wanted: readonly unknown[]): boolean {
+  const norm = (l: readonly unknown[]) => JSON.stringify(l.map(comparable).sort((a, b) => String((a as { name: string }).name).localeCompare((b as { name: string }).name)));
+  return norm(registered) === norm(wanted);
+}

@@ -1,0 +1,20 @@
+import { config as loadDotenv } from 'dotenv';
+import { DiscordAdapter } from '../adapters/discord/adapter.js';
+import { createApp } from '../app.js';
+import { loadConfig } from '../config.js';
+import { createLogger } from '../log.js';
+import { fatal } from '../main-errors.js';
+
+/** `npm run discord:register`: syncs the slash commands (global, and DISCORD_GUILD_ID if set), then exits. */
+async function main(): Promise<void> {
+  loadDotenv({ quiet: true });
+  const config = loadConfig();
+  if (!config.DISCORD_TOKEN) throw Object.assign(new Error('DISCORD_TOKEN is not set: it is needed to register slash commands'), { startup: true });
+  const logger = createLogger(config.LOG_LEVEL);
+  const app = await createApp(config, logger);
+  const discord = new DiscordAdapter({ token: config.DISCORD_TOKEN, apiUrl: config.DISCORD_API_URL, guildId: config.DISCORD_GUILD_ID, bot: app.bot, logger });
+  await discord.start();
+  await discord.stop();
+}
+
+main().catch(fatal);
