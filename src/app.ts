@@ -4,6 +4,9 @@ import { Bot, type HandledEvent } from './core/bot.js';
 import type { Services } from './core/command.js';
 import { loadCommands } from './core/registry.js';
 import { KnowledgeBase } from './knowledge/base.js';
+import { join } from 'node:path';
+import { DigestService } from './digest/service.js';
+import { SqliteDigestStore } from './digest/store.js';
 
 /** The platform-neutral parts of a running bot, wired together. */
 export interface App {
@@ -19,7 +22,10 @@ export async function createApp(config: Config, logger: Logger, onHandled?: (e: 
   const knowledge = new KnowledgeBase(config.KNOWLEDGE_DIR);
   const k = knowledge.current.knowledge;
   logger.info({ version: k.version, topics: k.topics.length, points: k.points.length, ms: Math.round(k.loadMs) }, 'knowledge loaded');
+  const store = new SqliteDigestStore(join(config.DATA_DIR, 'digests.sqlite'));
+  const digests = new DigestService(store, knowledge, { minIntervalSeconds: config.DIGEST_MIN_INTERVAL_SECONDS, maxPerChannel: config.DIGEST_MAX_PER_CHANNEL });
   const services: Services = {
+    digests,
     reload: () => {
       const r = knowledge.reload();
       return r.ok ? { ok: true, version: r.version, topics: r.topics } : r;

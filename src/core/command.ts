@@ -1,5 +1,6 @@
 import type { Knowledge } from '../knowledge/model.js';
 import type { SearchIndex } from '../knowledge/search.js';
+import type { DigestService } from '../digest/service.js';
 import type { Reply } from './reply.js';
 
 export type OptionType = 'string' | 'integer' | 'boolean';
@@ -62,6 +63,7 @@ export interface CommandContext {
 
 /** Optional services that commands can use; absent ones answer "not available here". */
 export interface Services {
+  digests?: DigestService;
   reload?: () => { ok: true; version: string; topics: number } | { ok: false; reason: string };
 }
 

@@ -56,6 +56,9 @@ export function randomId(bytes = 12): string {
   return randomBytes(bytes).toString('base64url');
 }
 
+/** The last `n` items (none for n <= 0). */
+const lastN = <T>(items: T[], n: number): T[] => (n <= 0 ? [] : items.slice(-n));
+
 const stateKeyOf = (type: string, stateKey: string): string => `${type}\u0000${stateKey}`;
 
 /** State types copied (stripped) into `invite_state` so the invitee can render the invite. */
@@ -278,7 +281,7 @@ export class HomeserverModel {
         invite[room.roomId] = { invite_state: { events } };
       } else if ((now === 'leave' || now === 'ban') && memberEv && since !== null && memberEv.pos > since) {
         const candidates = room.events.filter((e) => e.pos > since && e.pos <= memberEv.pos);
-        const timeline = candidates.slice(-o.timelineLimit);
+        const timeline = lastN(candidates, o.timelineLimit);
         const startPos = timeline.length ? timeline[0]!.pos - 1 : since;
         leave[room.roomId] = {
           timeline: { events: timeline.map((e) => this.toClient(e, { token: o.token })), limited: candidates.length > timeline.length, prev_batch: this.token(startPos) },
@@ -310,7 +313,7 @@ export class HomeserverModel {
       .filter(([, v]) => from === null || v.pos > from)
       .map(([type, v]) => ({ type, content: v.content }));
     if (from !== null && !candidates.length && !roomData.length && !fullState) return null;
-    const timeline = candidates.slice(-o.timelineLimit);
+    const timeline = lastN(candidates, o.timelineLimit);
     const startPos = timeline.length ? timeline[0]!.pos - 1 : (from ?? this.pos);
     let state: StoredEvent[];
     if (fullState || from === null) {

@@ -1,0 +1,150 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from '../core/command.js';
+import type { Reply } from '../core/reply.js';
+import type { KnowledgeBase } from '../knowledge/base.js';
+import type { Topic } from '../knowledge/model.js';
+import { digestContent, topicsOf } from './content.js';
+import { formatSlot, isTimeZone, nextSlots, parseSchedule, shortestIntervalSeconds } from './schedule.js';
+import type { DigestMode, DigestStore, Subscription } from './store.js';
+
+export interface DigestSettings {
+  minIntervalSeconds: number;
+  maxPerChannel: number;
+}
+
+export interface SubscribeInput {
+  topics: string;
+  schedule: string;
+  timezone?: string;
+  mode: DigestMode;
+}
+
+/**
+ * The digest commands' logic: validate, store, describe. Platform-neutral;
+ * the scheduler does the posting. `onChange` wakes the scheduler.
+ */
+export class DigestService {
+  onChange: () => void = () => undefined;
+
+  constructor(
+    readonly store: DigestStore,
+    private readonly knowledge: KnowledgeBase,
+    private readonly settings: DigestSettings,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  subscribe(msg: IncomingMessage, input: SubscribeInput): Reply {
+    const timezone = (input.timezone ?? 'UTC').trim() || 'UTC';
+    if (!isTimeZone(timezone)) return problem(`Unknown time zone “${clip(timezone)}”. Use an IANA name such as Europe/Berlin, America/New_York or UTC.`);
+    const schedule = parseSchedule(input.schedule);
+    if (!schedule.ok) return problem(`That schedule does not work: ${schedule.error}.`);
+    const gap = shortestIntervalSeconds(schedule.cron, timezone, new Date(this.now()));
+    if (!Number.isFinite(gap)) return problem('That schedule never runs (or runs only once); pick a repeating one.');
+    if (gap < this.settings.minIntervalSeconds) {
+      return problem(`That schedule posts every ${duration(gap)}; the minimum interval here is ${duration(this.settings.minIntervalSeconds)} (DIGEST_MIN_INTERVAL_SECONDS).`);
+    }
+    const topics = this.resolveTopics(input.topics);
+    if ('error' in topics) return topics.error;
+    const existing = this.store.listChannel(msg.platform, msg.channelId);
+    if (existing.length >= this.settings.maxPerChannel) {
+      return problem(`This channel already has ${existing.length} digests, the most allowed (DIGEST_MAX_PER_CHANNEL). Unsubscribe one first.`);
+    }
+    const sub: Subscription = {
+      id: newId(),
+      platform: msg.platform,
+      channelId: msg.channelId,
+      topics: topics.all ? [] : topics.list.map((t) => t.id),
+      allTopics: topics.all,
+      schedule: schedule.cron,
+      timezone,
+      mode: input.mode,
+      createdBy: msg.userId,
+      createdAt: this.now(),
+      position: 0,
+      lastSlot: null,
+      lastHashes: {},
+      enabled: true,
+      disabledReason: null,
+    };
+    this.store.add(sub);
+    this.onChange();
+    const k = this.knowledge.current.knowledge;
+    return {
+      kind: 'info',
+      title: 'Digest subscribed',
+      summary: `ID: ${sub.id}`,
+      lines: [
+        `Topics: ${topics.all ? 'all' : topicsOf(k, sub).map((t) => t.title).join(', ')} · mode: ${sub.mode} · schedule: ${sub.schedule} (${timezone})`,
+        'Next runs:',
+        ...nextSlots(sub.schedule, timezone, new Date(this.now()), 3).map((d) => `• ${formatSlot(d, timezone)}`),
+      ],
+    };
+  }
+
+  list(msg: IncomingMessage): Reply {
+    const subs = this.store.listChannel(msg.platform, msg.channelId);
+    if (subs.length === 0) return { kind: 'info', title: 'Digests', summary: 'No digests in this channel yet.' };
+    const k = this.knowledge.current.knowledge;
+    return {
+      kind: 'info',
+      title: `Digests (${subs.length})`,
+      lines: subs.map((s) => {
+        const next = s.enabled ? nextSlots(s.schedule, s.timezone, new Date(this.now()), 1)[0] : undefined;
+        const what = s.allTopics ? 'all topics' : topicsOf(k, s).map((t) => t.id).join(', ');
+        const state = s.enabled ? `next: ${next ? formatSlot(next, s.timezone) : 'never'}` : `disabled: ${s.disabledReason ?? 'unknown reason'}`;
+        return `• ID: ${s.id} · ${s.mode} · ${what} · ${s.schedule} (${s.timezone}) · ${state}`;
+      }),
+    };
+  }
+
+  unsubscribe(msg: IncomingMessage, id: string): Reply {
+    const clean = id.trim().toLowerCase();
+    if (!this.store.remove(clean, msg.platform, msg.channelId)) return problem(`No digest with ID: ${clip(clean)} in this channel. See the list of digests here.`);
+    this.onChange();
+    return { kind: 'info', title: 'Digest removed', summary: `ID: ${clean}` };
+  }
+
+  preview(msg: IncomingMessage, id?: string): Reply {
+    const subs = this.store.listChannel(msg.platform, msg.channelId);
+    const sub = id ? subs.find((s) => s.id === id.trim().toLowerCase()) : subs[0];
+    if (!sub) return problem(id ? `No digest with ID: ${clip(id)} in this channel.` : 'No digests in this channel to preview.');
+    const { reply } = digestContent(this.knowledge.current.knowledge, sub, sub.position);
+    return { ...reply, private: true, lines: [`Preview of the next post of digest ID: ${sub.id}`, ...(reply.lines ?? [])] };
+  }
+
+  private resolveTopics(input: string): { all: boolean; list: Topic[] } | { error: Reply } {
+    const k = this.knowledge.current;
+    const words = input.split(/[,;]+/).map((w) => w.trim()).filter(Boolean);
+    if (words.length === 0) return { error: problem('Name at least one topic, several separated by commas, or all.') };
+    if (words.length === 1 && words[0]!.toLowerCase() === 'all') return { all: true, list: [...k.knowledge.topics] };
+    const found = new Set<Topic>();
+    for (const w of words.slice(0, 50)) {
+      const r = k.search.findTopic(w);
+      if (r.kind === 'none') {
+        return { error: { kind: 'no-match', summary: `Unknown topic “${clip(w)}”.`, ...(r.suggestions.length ? { lines: [`Did you mean: ${r.suggestions.map((t) => t.id).join(', ')}?`] } : { lines: [`Topics: ${k.knowledge.topics.map((t) => t.id).join(', ')}, or all`] }), private: true } };
+      }
+      found.add(r.topic);
+    }
+    // Stable order: the talk's.
+    return { all: false, list: k.knowledge.topics.filter((t) => found.has(t)) };
+  }
+}
+
+function problem(text: string): Reply {
+  return { kind: 'usage', summary: text, private: true };
+}
+
+function clip(s: string): string {
+  return s.length > 60 ? `${s.slice(0, 59)}…` : s;
+}
+
+function newId(): string {
+  return randomBytes(5).readUIntBE(0, 5).toString(36).padStart(8, '0').slice(-8);
+}
+
+function duration(seconds: number): string {
+  if (seconds % 86_400 === 0) return `${seconds / 86_400} d`;
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
+}

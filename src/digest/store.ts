@@ -1,0 +1,238 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+
+export type DigestMode = 'rotate' | 'board';
+
+/** A digest subscription of one channel or room. */
+export interface Subscription {
+  id: string;
+  platform: string;
+  channelId: string;
+  /** Topic ids in talk order; ignored when `allTopics` (then every topic, including new ones). */
+  topics: string[];
+  allTopics: boolean;
+  /** Cron expression (presets are stored expanded). */
+  schedule: string;
+  timezone: string;
+  mode: DigestMode;
+  createdBy: string;
+  createdAt: number;
+  /** Rotation position: index of the next topic to post. */
+  position: number;
+  /** The last slot (ms since epoch) that was delivered or deliberately skipped. */
+  lastSlot: number | null;
+  /** Content hash of each topic as last posted, to mark what changed. */
+  lastHashes: Record<string, string>;
+  enabled: boolean;
+  disabledReason: string | null;
+}
+
+/** A slot claimed for delivery: sent with `key`, so a re-send after a crash is dropped by the platform. */
+export interface Claim {
+  subscriptionId: string;
+  slot: number;
+  key: string;
+  position: number;
+  state: 'claimed' | 'delivered' | 'skipped' | 'failed';
+}
+
+/** Storage of subscriptions and slot claims. SQLite now; the interface lets another backend follow. */
+export interface DigestStore {
+  add(s: Subscription): void;
+  get(id: string): Subscription | undefined;
+  listChannel(platform: string, channelId: string): Subscription[];
+  listEnabled(): Subscription[];
+  remove(id: string, platform: string, channelId: string): boolean;
+  /** Claims (subscription, slot) unless it was already claimed; returns the claim (a new or an unfinished one) or undefined if it is finished. */
+  claim(id: string, slot: number, key: string): Claim | undefined;
+  /** Marks a claimed slot delivered and advances the subscription (position, last slot, hashes) in one transaction. */
+  finish(claim: Claim, state: 'delivered' | 'failed', hashes: Record<string, string>): void;
+  /** Records a slot skipped on purpose (too old to catch up). */
+  skip(id: string, slot: number): void;
+  /** Claims left unfinished by a crash. */
+  unfinished(): Claim[];
+  disable(id: string, reason: string): void;
+  close(): void;
+}
+
+/** Versioned migrations; `PRAGMA user_version` records how many ran. */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE subscriptions (
+     id TEXT PRIMARY KEY,
+     platform TEXT NOT NULL,
+     channel_id TEXT NOT NULL,
+     topics TEXT NOT NULL,
+     all_topics INTEGER NOT NULL,
+     schedule TEXT NOT NULL,
+     timezone TEXT NOT NULL,
+     mode TEXT NOT NULL CHECK (mode IN ('rotate', 'board')),
+     created_by TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     position INTEGER NOT NULL DEFAULT 0,
+     last_slot INTEGER,
+     last_hashes TEXT NOT NULL DEFAULT '{}',
+     enabled INTEGER NOT NULL DEFAULT 1,
+     disabled_reason TEXT
+   );
+   CREATE INDEX subscriptions_channel ON subscriptions (platform, channel_id);
+   CREATE TABLE deliveries (
+     subscription_id TEXT NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+     slot INTEGER NOT NULL,
+     key TEXT NOT NULL,
+     position INTEGER NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('claimed', 'delivered', 'skipped', 'failed')),
+     claimed_at INTEGER NOT NULL,
+     finished_at INTEGER,
+     PRIMARY KEY (subscription_id, slot)
+   );
+   CREATE INDEX deliveries_unfinished ON deliveries (state) WHERE state = 'claimed';`,
+];
+
+interface Row {
+  id: string;
+  platform: string;
+  channel_id: string;
+  topics: string;
+  all_topics: number;
+  schedule: string;
+  timezone: string;
+  mode: DigestMode;
+  created_by: string;
+  created_at: number;
+  position: number;
+  last_slot: number | null;
+  last_hashes: string;
+  enabled: number;
+  disabled_reason: string | null;
+}
+
+function fromRow(r: Row): Subscription {
+  return {
+    id: r.id,
+    platform: r.platform,
+    channelId: r.channel_id,
+    topics: JSON.parse(r.topics) as string[],
+    allTopics: r.all_topics === 1,
+    schedule: r.schedule,
+    timezone: r.timezone,
+    mode: r.mode,
+    createdBy: r.created_by,
+    createdAt: r.created_at,
+    position: r.position,
+    lastSlot: r.last_slot,
+    lastHashes: JSON.parse(r.last_hashes) as Record<string, string>,
+    enabled: r.enabled === 1,
+    disabledReason: r.disabled_reason,
+  };
+}
+
+/** The digest store in a SQLite file (WAL mode), migrated at open. */
+export class SqliteDigestStore implements DigestStore {
+  private readonly db: Database.Database;
+  private readonly now: () => number;
+
+  constructor(file: string, now: () => number = Date.now) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.now = now;
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+  }
+
+  /** The schema version after migrations. */
+  get version(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  private migrate(): void {
+    const current = this.version;
+    for (let v = current; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  add(s: Subscription): void {
+    this.db
+      .prepare(
+        `INSERT INTO subscriptions (id, platform, channel_id, topics, all_topics, schedule, timezone, mode, created_by, created_at, position, last_slot, last_hashes, enabled, disabled_reason)
+         VALUES (@id, @platform, @channelId, @topics, @allTopics, @schedule, @timezone, @mode, @createdBy, @createdAt, @position, @lastSlot, @lastHashes, @enabled, @disabledReason)`,
+      )
+      .run({ ...s, topics: JSON.stringify(s.topics), allTopics: s.allTopics ? 1 : 0, lastHashes: JSON.stringify(s.lastHashes), enabled: s.enabled ? 1 : 0 });
+  }
+
+  get(id: string): Subscription | undefined {
+    const r = this.db.prepare('SELECT * FROM subscriptions WHERE id = ?').get(id) as Row | undefined;
+    return r && fromRow(r);
+  }
+
+  listChannel(platform: string, channelId: string): Subscription[] {
+    return (this.db.prepare('SELECT * FROM subscriptions WHERE platform = ? AND channel_id = ? ORDER BY created_at, id').all(platform, channelId) as Row[]).map(fromRow);
+  }
+
+  listEnabled(): Subscription[] {
+    return (this.db.prepare('SELECT * FROM subscriptions WHERE enabled = 1 ORDER BY created_at, id').all() as Row[]).map(fromRow);
+  }
+
+  remove(id: string, platform: string, channelId: string): boolean {
+    return this.db.prepare('DELETE FROM subscriptions WHERE id = ? AND platform = ? AND channel_id = ?').run(id, platform, channelId).changes === 1;
+  }
+
+  claim(id: string, slot: number, key: string): Claim | undefined {
+    return this.db.transaction((): Claim | undefined => {
+      const existing = this.db.prepare('SELECT * FROM deliveries WHERE subscription_id = ? AND slot = ?').get(id, slot) as
+        | { key: string; position: number; state: Claim['state'] }
+        | undefined;
+      if (existing) return existing.state === 'claimed' ? { subscriptionId: id, slot, key: existing.key, position: existing.position, state: 'claimed' } : undefined;
+      const sub = this.db.prepare('SELECT position, enabled FROM subscriptions WHERE id = ?').get(id) as { position: number; enabled: number } | undefined;
+      if (!sub || sub.enabled !== 1) return undefined;
+      this.db
+        .prepare("INSERT INTO deliveries (subscription_id, slot, key, position, state, claimed_at) VALUES (?, ?, ?, ?, 'claimed', ?)")
+        .run(id, slot, key, sub.position, this.now());
+      return { subscriptionId: id, slot, key, position: sub.position, state: 'claimed' };
+    }).immediate();
+  }
+
+  finish(claim: Claim, state: 'delivered' | 'failed', hashes: Record<string, string>): void {
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE deliveries SET state = ?, finished_at = ? WHERE subscription_id = ? AND slot = ?').run(state, this.now(), claim.subscriptionId, claim.slot);
+      const advance = state === 'delivered' ? 1 : 0;
+      this.db
+        .prepare(
+          `UPDATE subscriptions SET position = ? + ?, last_slot = MAX(COALESCE(last_slot, 0), ?),
+             last_hashes = CASE WHEN ? THEN ? ELSE last_hashes END WHERE id = ?`,
+        )
+        .run(claim.position, advance, claim.slot, advance, JSON.stringify(hashes), claim.subscriptionId);
+    }).immediate();
+  }
+
+  skip(id: string, slot: number): void {
+    this.db.transaction(() => {
+      this.db.prepare("INSERT OR IGNORE INTO deliveries (subscription_id, slot, key, position, state, claimed_at, finished_at) SELECT id, ?, '', position, 'skipped', ?, ? FROM subscriptions WHERE id = ?").run(slot, this.now(), this.now(), id);
+      this.db.prepare('UPDATE subscriptions SET last_slot = MAX(COALESCE(last_slot, 0), ?) WHERE id = ?').run(slot, id);
+    }).immediate();
+  }
+
+  unfinished(): Claim[] {
+    return (this.db.prepare("SELECT d.* FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id WHERE d.state = 'claimed' AND s.enabled = 1 ORDER BY d.slot").all() as {
+      subscription_id: string;
+      slot: number;
+      key: string;
+      position: number;
+    }[]).map((r) => ({ subscriptionId: r.subscription_id, slot: r.slot, key: r.key, position: r.position, state: 'claimed' as const }));
+  }
+
+  disable(id: string, reason: string): void {
+    this.db.prepare('UPDATE subscriptions SET enabled = 0, disabled_reason = ? WHERE id = ?').run(reason, id);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
