@@ -15,6 +15,7 @@ export interface App {
   readonly knowledge: KnowledgeBase;
   readonly bot: Bot;
   readonly services: Services;
+  readonly digestStore: SqliteDigestStore;
 }
 
 /** Loads knowledge (throws KnowledgeError when broken) and commands, and builds the bot. */
@@ -40,5 +41,5 @@ export async function createApp(config: Config, logger: Logger, onHandled?: (e: 
     rateLimit: { burst: config.RATE_LIMIT_BURST, perMinute: config.RATE_LIMIT_PER_MINUTE },
     onHandled,
   });
-  return { config, logger, knowledge, bot, services };
+  return { config, logger, knowledge, bot, services, digestStore: store };
 }

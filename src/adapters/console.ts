@@ -1,7 +1,9 @@
 import { createInterface } from 'node:readline';
 import type { Bot } from '../core/bot.js';
 import type { IncomingMessage } from '../core/command.js';
+import type { Reply } from '../core/reply.js';
 import { renderText } from '../core/render-text.js';
+import type { Poster } from '../digest/scheduler.js';
 
 const PREFIXES = ['/', '!'];
 
@@ -45,4 +47,13 @@ export async function runConsole(bot: Bot, opts: ConsoleOptions = {}): Promise<v
     if (interactive) rl.prompt();
   }
   rl.close();
+}
+
+/** Digests in console mode: printed like any reply. */
+export function consolePoster(output: NodeJS.WritableStream = process.stdout): Poster {
+  return {
+    async post(_channel: string, reply: Reply) {
+      output.write(`\n${renderText(reply)}\n`);
+    },
+  };
 }

@@ -116,9 +116,12 @@ export interface FakeDiscord {
   sendInteraction(o: SendInteractionOptions): { id: string; token: string; callback: Promise<RecordedRequest> };
   /** First recorded request (past or future) matching `pred`; rejects after `timeoutMs` (default 5000). */
   waitForRequest(pred: (r: RecordedRequest) => boolean, timeoutMs?: number): Promise<RecordedRequest>;
-  /** Resolves once `count` (default 1) sessions have been made ready (READY or RESUMED sent). */
+  /**
+   * Resolves once `count` (default 1) sessions became ready: READY (+GUILD_CREATE) or RESUMED was sent AND the client
+   * answered the heartbeat request that follows it (so it has processed them). Rejects after `timeoutMs` (default 20000).
+   */
   waitForReady(count?: number, timeoutMs?: number): Promise<void>;
-  /** Number of READY + RESUMED dispatches sent so far. */
+  /** Number of sessions made ready so far (READY or RESUMED, acknowledged as in waitForReady). */
   readonly readyCount: number;
   /** Abruptly terminate all gateway sockets; with `{ resumable: false }` sessions are invalidated too (forcing a fresh IDENTIFY). */
   dropGateway(opts?: { resumable?: boolean }): void;
@@ -580,6 +583,8 @@ class FakeDiscordServer implements FakeDiscord {
       return;
     }
     let session: Session | null = null;
+    // READY/RESUMED counts as received only once the client answers our op 1 heartbeat request (see markSent).
+    let readyPending = false;
     ws.on('message', (raw: RawData, isBinary: boolean) => {
       let payload: any;
       try {
@@ -593,14 +598,20 @@ class FakeDiscordServer implements FakeDiscord {
       switch (payload?.op) {
         case GATEWAY_OP.Heartbeat:
           ws.send(JSON.stringify({ op: GATEWAY_OP.HeartbeatAck }));
+          if (readyPending) {
+            readyPending = false;
+            this.markReady();
+          }
           return;
         case GATEWAY_OP.Identify:
           if (session) return void ws.close(4005, 'Already authenticated.');
           session = this.identify(ws, payload.d);
+          readyPending = session !== null && this.requestHeartbeat(ws);
           return;
         case GATEWAY_OP.Resume:
           if (session) return void ws.close(4005, 'Already authenticated.');
           session = this.resume(ws, payload.d);
+          readyPending = session !== null && this.requestHeartbeat(ws);
           return;
         case GATEWAY_OP.PresenceUpdate:
         case GATEWAY_OP.VoiceStateUpdate:
@@ -652,7 +663,6 @@ class FakeDiscordServer implements FakeDiscord {
       _trace: ['fake-discord'],
     });
     this.sendDispatch(session, 'GUILD_CREATE', this.guildCreatePayload());
-    this.markReady();
     return session;
   }
 
@@ -672,8 +682,19 @@ class FakeDiscordServer implements FakeDiscord {
     session.socket = ws;
     for (const entry of session.buffer) if (entry.seq > seq) ws.send(entry.frame);
     this.sendDispatch(session, 'RESUMED', { _trace: ['fake-discord'] });
-    this.markReady();
     return session;
+  }
+
+  /**
+   * Ask the client for an immediate heartbeat (op 1 from the server, as Discord may do). Its answer is our signal
+   * that the client has processed READY/GUILD_CREATE or RESUMED: the client shares our event loop, so it drains
+   * those frames before we can read its reply. Resolving waitForReady() on *send* instead races discord.js, whose
+   * shard (@discordjs/ws 1.2.3) reconnects by itself if destroy() lands while it is still waiting for READY.
+   */
+  private requestHeartbeat(ws: WebSocket): boolean {
+    if (ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify({ op: GATEWAY_OP.Heartbeat, d: null }));
+    return true;
   }
 
   private markReady(): void {

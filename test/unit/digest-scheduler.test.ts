@@ -1,0 +1,131 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DigestScheduler, slotKey } from '../../src/digest/scheduler.js';
+import { SqliteDigestStore, type Subscription } from '../../src/digest/store.js';
+import { KnowledgeBase } from '../../src/knowledge/base.js';
+import { captureLogger } from '../support/bot.js';
+import { RecordingPoster } from '../support/recording-poster.js';
+
+const HOUR = 3600_000;
+const knowledge = new KnowledgeBase('knowledge');
+const MON_0900 = Date.parse('2026-06-01T09:00:00Z'); // a Monday
+const schedulers: DigestScheduler[] = [];
+
+function sub(id: string, extra: Partial<Subscription> = {}): Subscription {
+  return {
+    id, platform: 'test', channelId: `chan-${id}`, topics: ['filesystems', 'memory-management', 'tracing'], allTopics: false, schedule: '0 9 * * *', timezone: 'UTC',
+    mode: 'rotate', createdBy: 'u1', createdAt: MON_0900 - 10 * 24 * HOUR, position: 0, lastSlot: null, lastHashes: {}, enabled: true, disabledReason: null, ...extra,
+  };
+}
+
+function scheduler(store: SqliteDigestStore, poster: RecordingPoster, now: () => number, extra: { onDelivery?: (o: string) => void } = {}) {
+  const s = new DigestScheduler({
+    store, knowledge, posters: new Map([['test', poster]]), logger: captureLogger().logger, catchUpGraceMs: HOUR, now,
+    retry: { retries: 3, minTimeoutMs: 1, maxTimeoutMs: 5 }, ...extra,
+  });
+  schedulers.push(s);
+  return s;
+}
+
+async function settle(s: DigestScheduler) {
+  for (let i = 0; i < 100 && s.inFlight > 0; i++) await new Promise((r) => setTimeout(r, 5));
+}
+
+afterEach(async () => {
+  for (const s of schedulers.splice(0)) await s.stop();
+});
+
+describe('digest scheduler', () => {
+  it('GIVEN a bot down for ten days and the latest slot 10 minutes old THEN exactly that one slot is posted, once, no backlog', async () => {
+    const store = new SqliteDigestStore(':memory:');
+    store.add(sub('a'));
+    const poster = new RecordingPoster();
+    const now = () => MON_0900 + 10 * 60_000;
+    const s1 = scheduler(store, poster, now);
+    s1.start();
+    await settle(s1);
+    expect(poster.posts.map((p) => p.key)).toEqual([slotKey('a', MON_0900)]);
+    await s1.stop();
+    const s2 = scheduler(store, poster, now); // a restart at the same moment
+    s2.start();
+    await settle(s2);
+    expect(poster.posts).toHaveLength(1);
+    expect(store.get('a')).toMatchObject({ lastSlot: MON_0900, position: 1 });
+  });
+
+  it('GIVEN the latest missed slot is older than the grace period THEN it is skipped and logged, nothing posted', async () => {
+    const store = new SqliteDigestStore(':memory:');
+    store.add(sub('a'));
+    const poster = new RecordingPoster();
+    const s = scheduler(store, poster, () => MON_0900 + 2 * HOUR);
+    s.start();
+    await settle(s);
+    expect(poster.attempts).toEqual([]);
+    expect(store.get('a')).toMatchObject({ lastSlot: MON_0900, position: 0 });
+  });
+
+  it('GIVEN consecutive slots in rotate mode THEN topics cycle in talk order', async () => {
+    const store = new SqliteDigestStore(':memory:');
+    store.add(sub('a', { topics: ['tracing', 'filesystems', 'memory-management'].sort() }));
+    const poster = new RecordingPoster();
+    for (let day = 0; day < 4; day++) {
+      const s = scheduler(store, poster, () => MON_0900 + day * 24 * HOUR + 1000);
+      s.start();
+      await settle(s);
+      await s.stop();
+    }
+    expect(poster.posts.map((p) => p.reply.title)).toEqual(['Digest: Filesystems', 'Digest: Memory management', 'Digest: Tracing', 'Digest: Filesystems']);
+  });
+
+  it('GIVEN transient failures THEN the send is retried and delivered once', async () => {
+    const store = new SqliteDigestStore(':memory:');
+    store.add(sub('a'));
+    const poster = new RecordingPoster();
+    poster.failures = ['transient', 'transient'];
+    const outcomes: string[] = [];
+    const s = scheduler(store, poster, () => MON_0900 + 1000, { onDelivery: (o) => outcomes.push(o) });
+    s.start();
+    await settle(s);
+    expect(poster.attempts).toHaveLength(3);
+    expect(new Set(poster.attempts).size).toBe(1); // the same idempotency key every time
+    expect(poster.posts).toHaveLength(1);
+    expect(outcomes).toEqual(['delivered']);
+  });
+
+  it('GIVEN a channel that is gone (404) THEN the subscription is disabled, not retried forever', async () => {
+    const store = new SqliteDigestStore(':memory:');
+    store.add(sub('a'));
+    const poster = new RecordingPoster();
+    poster.failures = ['gone'];
+    const s = scheduler(store, poster, () => MON_0900 + 1000);
+    s.start();
+    await settle(s);
+    expect(poster.attempts).toHaveLength(1);
+    expect(store.get('a')).toMatchObject({ enabled: false, disabledReason: expect.stringContaining('404') });
+  });
+
+  it('GIVEN a claim left by a crash THEN it is re-sent with the same key and shows once', async () => {
+    const store = new SqliteDigestStore(':memory:');
+    store.add(sub('a'));
+    const poster = new RecordingPoster();
+    const key = slotKey('a', MON_0900);
+    await poster.post('chan-a', { kind: 'info' }, key); // the send that happened before the crash
+    store.claim('a', MON_0900, key); // claimed, never marked delivered
+    const s = scheduler(store, poster, () => MON_0900 + 5 * 60_000);
+    s.start();
+    await settle(s);
+    expect(poster.attempts).toEqual([key, key]);
+    expect(poster.posts).toHaveLength(1);
+    expect(store.unfinished()).toEqual([]);
+  });
+
+  it('GIVEN the topics changed since the last post THEN the post marks the update', async () => {
+    const store = new SqliteDigestStore(':memory:');
+    store.add(sub('a', { topics: ['filesystems'], lastHashes: { filesystems: 'old-hash' } }));
+    const poster = new RecordingPoster();
+    const s = scheduler(store, poster, () => MON_0900 + 1000);
+    s.start();
+    await settle(s);
+    expect(poster.posts[0]!.reply.title).toBe('Updated: Filesystems');
+    expect(store.get('a')!.lastHashes.filesystems).toBe(knowledge.current.knowledge.topicById.get('filesystems')!.hash);
+  });
+});

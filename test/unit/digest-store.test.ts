@@ -1,0 +1,73 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { SqliteDigestStore, type Subscription } from '../../src/digest/store.js';
+
+function sub(id: string, extra: Partial<Subscription> = {}): Subscription {
+  return {
+    id, platform: 'discord', channelId: 'c1', topics: ['filesystems', 'tracing'], allTopics: false, schedule: '0 9 * * 1', timezone: 'Europe/Berlin',
+    mode: 'rotate', createdBy: 'u1', createdAt: 1_000, position: 0, lastSlot: null, lastHashes: {}, enabled: true, disabledReason: null, ...extra,
+  };
+}
+
+describe('digest store on a real SQLite file', () => {
+  it('GIVEN a subscription, a delivered slot and a restart THEN the state is intact', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'ksb-store-')), 'digests.sqlite');
+    const a = new SqliteDigestStore(file);
+    expect(a.version).toBe(1);
+    a.add(sub('aaa'));
+    a.add(sub('bbb', { channelId: 'c2' }));
+    const claim = a.claim('aaa', 5_000, 'aaa-key')!;
+    a.finish(claim, 'delivered', { filesystems: 'h1' });
+    a.close();
+
+    const b = new SqliteDigestStore(file);
+    expect(b.get('aaa')).toMatchObject({ position: 1, lastSlot: 5_000, lastHashes: { filesystems: 'h1' }, topics: ['filesystems', 'tracing'], timezone: 'Europe/Berlin' });
+    expect(b.listChannel('discord', 'c1').map((s) => s.id)).toEqual(['aaa']);
+    expect(b.claim('aaa', 5_000, 'aaa-key')).toBeUndefined(); // delivered: never again
+    const journal = new Database(file, { readonly: true }).pragma('journal_mode', { simple: true });
+    expect(journal).toBe('wal');
+    b.close();
+  });
+
+  it('GIVEN a claim left unfinished by a crash THEN it comes back with the same key and position', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'ksb-store-')), 'digests.sqlite');
+    const a = new SqliteDigestStore(file);
+    a.add(sub('aaa', { position: 4 }));
+    expect(a.claim('aaa', 7_000, 'aaa-k7')).toMatchObject({ key: 'aaa-k7', position: 4 });
+    a.close(); // "crash" between claim and delivery
+
+    const b = new SqliteDigestStore(file);
+    expect(b.unfinished()).toEqual([{ subscriptionId: 'aaa', slot: 7_000, key: 'aaa-k7', position: 4, state: 'claimed' }]);
+    expect(b.claim('aaa', 7_000, 'other')).toMatchObject({ key: 'aaa-k7' });
+    b.finish(b.unfinished()[0]!, 'delivered', {});
+    expect(b.unfinished()).toEqual([]);
+    expect(b.get('aaa')!.position).toBe(5);
+    b.close();
+  });
+
+  it('GIVEN unsubscribe from another channel THEN nothing is removed; from its own THEN it is', () => {
+    const s = new SqliteDigestStore(':memory:');
+    s.add(sub('aaa'));
+    expect(s.remove('aaa', 'discord', 'other')).toBe(false);
+    expect(s.remove('aaa', 'matrix', 'c1')).toBe(false);
+    expect(s.remove('aaa', 'discord', 'c1')).toBe(true);
+    expect(s.get('aaa')).toBeUndefined();
+    s.close();
+  });
+
+  it('GIVEN a disabled subscription THEN it is not listed as enabled and cannot be claimed; skips advance the last slot', () => {
+    const s = new SqliteDigestStore(':memory:');
+    s.add(sub('aaa'));
+    s.add(sub('bbb'));
+    s.disable('aaa', 'channel gone');
+    expect(s.listEnabled().map((x) => x.id)).toEqual(['bbb']);
+    expect(s.claim('aaa', 1, 'k')).toBeUndefined();
+    s.skip('bbb', 9_000);
+    expect(s.get('bbb')).toMatchObject({ lastSlot: 9_000, position: 0 });
+    expect(s.claim('bbb', 9_000, 'k')).toBeUndefined();
+    s.close();
+  });
+});
