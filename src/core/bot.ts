@@ -109,7 +109,7 @@ export class Bot {
 
   private async invokeTimed(command: CommandDef, args: Args, msg: IncomingMessage, prefix: string, started: number): Promise<Reply | null> {
     return this.limited(msg, started, command.name, async () => {
-      if (permissionOf(command, args.subcommand) === 'manager' && !msg.canManage) {
+      if (permissionOf(command, args.subcommand) === 'manager' && !(await this.mayManage(msg))) {
         const what = [command.name, args.subcommand].filter(Boolean).join(' ');
         return this.finish(msg, command.name, 'denied', started, replies.denied(`Only people who manage this channel or room may use ${prefix}${what}.`));
       }
@@ -125,6 +125,16 @@ export class Bot {
       const outcome: Outcome = reply.kind === 'no-match' ? 'no-match' : reply.kind === 'usage' ? 'usage' : reply.kind === 'denied' ? 'denied' : reply.kind === 'error' ? 'error' : 'ok';
       return this.finish(msg, command.name, outcome, started, reply);
     });
+  }
+
+  private async mayManage(msg: IncomingMessage): Promise<boolean> {
+    if (typeof msg.canManage !== 'function') return msg.canManage === true;
+    try {
+      return await msg.canManage();
+    } catch (err) {
+      this.opts.logger.warn({ err, platform: msg.platform }, 'permission check failed; refusing');
+      return false;
+    }
   }
 
   /** Runs `answer` if the user's rate limit allows; one "slow down", then silence. */

@@ -44,8 +44,8 @@ export interface IncomingMessage {
   readonly channelId: string;
   /** The message was addressed to the bot (mention, DM, console): free text is a question. */
   readonly addressed: boolean;
-  /** The sender manages this channel or room (platform-resolved; console: true). */
-  readonly canManage?: boolean;
+  /** The sender manages this channel or room (platform-resolved; console: true). A function is asked only when a command needs it. */
+  readonly canManage?: boolean | (() => Promise<boolean>);
   /** The local operator (console, CLI): no rate limit. */
   readonly unlimited?: boolean;
 }

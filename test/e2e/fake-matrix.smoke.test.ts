@@ -159,4 +159,20 @@ describe('fake Matrix homeserver with the real matrix-bot-sdk', () => {
     fake.sendText(roomId, ALICE, 'wake up');
     expect(await got).toBe('wake up');
   });
+
+  it('keeps state across a seamless restart on the same port', async () => {
+    const roomId = fake.createRoom();
+    const bot = await startEchoBot(fake.url, fake.accessToken, dir);
+    clients.push(bot.client);
+    await fake.waitForSync();
+    const port = fake.port;
+    const syncs = fake.incrementalSyncs;
+    await fake.restart();
+    expect(fake.port).toBe(port);
+    await fake.waitForSync(syncs + 1);
+    fake.sendText(roomId, ALICE, 'still there?');
+    await fake.waitForSent((e) => e.roomId === roomId && e.content?.body === 'pong');
+    expect(fake.isJoined(roomId)).toBe(true);
+    await bot.stop();
+  });
 });

@@ -9,6 +9,7 @@ await client.login(fake.token); await ready;
 const mode = process.argv[2];
 if (mode === 'fresh') { fake.dropGateway({ resumable: false }); await fake.waitForReady(2); }
 if (mode === 'resume') { fake.dropGateway(); await fake.waitForReady(2); }
+if (mode === 'dropdestroy') { fake.dropGateway(); await new Promise(r => setTimeout(r, Number(process.argv[3] ?? 0))); }
 console.log('--- destroying');
 await client.destroy();
 console.log('--- destroyed');

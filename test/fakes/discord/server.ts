@@ -117,11 +117,12 @@ export interface FakeDiscord {
   /** First recorded request (past or future) matching `pred`; rejects after `timeoutMs` (default 5000). */
   waitForRequest(pred: (r: RecordedRequest) => boolean, timeoutMs?: number): Promise<RecordedRequest>;
   /**
-   * Resolves once `count` (default 1) sessions became ready: READY (+GUILD_CREATE) or RESUMED was sent AND the client
-   * answered the heartbeat request that follows it (so it has processed them). Rejects after `timeoutMs` (default 20000).
+   * Resolves once the `count`-th (default 1) READY or RESUMED, or a later one, has been processed by the client
+   * (it answered the heartbeat request the fake sends right after READY+GUILD_CREATE / RESUMED).
+   * Rejects after `timeoutMs` (default 20000).
    */
   waitForReady(count?: number, timeoutMs?: number): Promise<void>;
-  /** Number of sessions made ready so far (READY or RESUMED, acknowledged as in waitForReady). */
+  /** Number of READY + RESUMED dispatches sent so far (not necessarily processed yet; see waitForReady). */
   readonly readyCount: number;
   /** Abruptly terminate all gateway sockets; with `{ resumable: false }` sessions are invalidated too (forcing a fresh IDENTIFY). */
   dropGateway(opts?: { resumable?: boolean }): void;
@@ -296,7 +297,9 @@ class FakeDiscordServer implements FakeDiscord {
   private readonly sessions = new Map<string, Session>();
   private readonly waiters = new Set<Waiter>();
   private readyWaiters: { count: number; resolve: () => void; timer: NodeJS.Timeout }[] = [];
-  private readyDispatches = 0;
+  /** READY/RESUMED dispatches sent, and the highest of them the client has acknowledged. */
+  private readySent = 0;
+  private readyAcked = 0;
   private closed = false;
 
   constructor(opts: FakeDiscordOptions) {
@@ -355,7 +358,7 @@ class FakeDiscordServer implements FakeDiscord {
   }
 
   get readyCount(): number {
-    return this.readyDispatches;
+    return this.readySent;
   }
 
   private get gatewayUrl(): string {
@@ -526,14 +529,18 @@ class FakeDiscordServer implements FakeDiscord {
   }
 
   waitForReady(count = 1, timeoutMs = 20_000): Promise<void> {
-    if (this.readyDispatches >= count) return Promise.resolve();
+    if (this.readyAcked >= count) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const entry = {
         count,
         resolve,
         timer: setTimeout(() => {
           this.readyWaiters = this.readyWaiters.filter((w) => w !== entry);
-          reject(new Error(`fake-discord: only ${this.readyDispatches} of ${count} gateway sessions became ready within ${timeoutMs}ms`));
+          reject(
+            new Error(
+              `fake-discord: waitForReady(${count}) timed out after ${timeoutMs}ms (READY/RESUMED sent: ${this.readySent}, acknowledged up to #${this.readyAcked})`,
+            ),
+          );
         }, timeoutMs),
       };
       entry.timer.unref();
@@ -583,8 +590,8 @@ class FakeDiscordServer implements FakeDiscord {
       return;
     }
     let session: Session | null = null;
-    // READY/RESUMED counts as received only once the client answers our op 1 heartbeat request (see markSent).
-    let readyPending = false;
+    // Index of the READY/RESUMED sent on this socket that the client has not yet acknowledged (see requestHeartbeat).
+    let readyPending = 0;
     ws.on('message', (raw: RawData, isBinary: boolean) => {
       let payload: any;
       try {
@@ -598,20 +605,18 @@ class FakeDiscordServer implements FakeDiscord {
       switch (payload?.op) {
         case GATEWAY_OP.Heartbeat:
           ws.send(JSON.stringify({ op: GATEWAY_OP.HeartbeatAck }));
-          if (readyPending) {
-            readyPending = false;
-            this.markReady();
-          }
+          if (readyPending) this.markReadyAcked(readyPending);
+          readyPending = 0;
           return;
         case GATEWAY_OP.Identify:
           if (session) return void ws.close(4005, 'Already authenticated.');
           session = this.identify(ws, payload.d);
-          readyPending = session !== null && this.requestHeartbeat(ws);
+          if (session) readyPending = this.requestHeartbeat(ws);
           return;
         case GATEWAY_OP.Resume:
           if (session) return void ws.close(4005, 'Already authenticated.');
           session = this.resume(ws, payload.d);
-          readyPending = session !== null && this.requestHeartbeat(ws);
+          if (session) readyPending = this.requestHeartbeat(ws);
           return;
         case GATEWAY_OP.PresenceUpdate:
         case GATEWAY_OP.VoiceStateUpdate:
@@ -691,16 +696,17 @@ class FakeDiscordServer implements FakeDiscord {
    * those frames before we can read its reply. Resolving waitForReady() on *send* instead races discord.js, whose
    * shard (@discordjs/ws 1.2.3) reconnects by itself if destroy() lands while it is still waiting for READY.
    */
-  private requestHeartbeat(ws: WebSocket): boolean {
-    if (ws.readyState !== WebSocket.OPEN) return false;
-    ws.send(JSON.stringify({ op: GATEWAY_OP.Heartbeat, d: null }));
-    return true;
+  private requestHeartbeat(ws: WebSocket): number {
+    this.readySent += 1;
+    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ op: GATEWAY_OP.Heartbeat, d: null }));
+    return this.readySent;
   }
 
-  private markReady(): void {
-    this.readyDispatches += 1;
-    const due = this.readyWaiters.filter((w) => this.readyDispatches >= w.count);
-    this.readyWaiters = this.readyWaiters.filter((w) => this.readyDispatches < w.count);
+  /** The client processed the `index`-th READY/RESUMED: resolve waitForReady(n) for every n <= index. */
+  private markReadyAcked(index: number): void {
+    this.readyAcked = Math.max(this.readyAcked, index);
+    const due = this.readyWaiters.filter((w) => this.readyAcked >= w.count);
+    this.readyWaiters = this.readyWaiters.filter((w) => this.readyAcked < w.count);
     for (const w of due) {
       clearTimeout(w.timer);
       w.resolve();

@@ -257,9 +257,12 @@ export class HomeserverModel {
 
   /**
    * Build a `/sync` response body for `o.userId` covering what happened after `o.since`
-   * (everything current if null). `empty` tells whether nothing at all changed for the user.
+   * (everything current if null). `empty` tells whether nothing at all changed for the user; `dropped`
+   * counts new events of already-joined rooms cut off by the timeline limit (`limited: true`), which a
+   * client that does not backfill never sees.
    */
-  buildSync(o: SyncOptions): { body: any; empty: boolean } {
+  buildSync(o: SyncOptions): { body: any; empty: boolean; dropped: number } {
+    let dropped = 0;
     const join: Record<string, any> = {};
     const invite: Record<string, any> = {};
     const leave: Record<string, any> = {};
@@ -271,7 +274,10 @@ export class HomeserverModel {
         const before = since === null ? undefined : room.membershipAt(o.userId, since);
         const fresh = since === null || before !== 'join';
         const entry = this.joinedRoom(room, fresh ? null : since, o, fresh || o.fullState);
-        if (entry) join[room.roomId] = entry;
+        if (entry) {
+          join[room.roomId] = entry.body;
+          dropped += entry.dropped;
+        }
       } else if (now === 'invite' && memberEv && (since === null || memberEv.pos > since)) {
         const events = INVITE_STATE_TYPES.map((t) => room.stateEvent(t)).filter((e): e is StoredEvent => !!e).map((e) => this.stripped(e));
         const inviterEv = room.stateEvent('m.room.member', memberEv.sender);
@@ -303,11 +309,11 @@ export class HomeserverModel {
       device_lists: { changed: [], left: [] },
       device_one_time_keys_count: {},
     };
-    return { body, empty };
+    return { body, empty, dropped };
   }
 
   /** One `rooms.join` entry; null if nothing to report for an incremental sync. */
-  private joinedRoom(room: Room, from: number | null, o: SyncOptions, fullState: boolean): any | null {
+  private joinedRoom(room: Room, from: number | null, o: SyncOptions, fullState: boolean): { body: any; dropped: number } | null {
     const candidates = from === null ? room.events : room.events.filter((e) => e.pos > from);
     const roomData = [...room.accountData.entries()]
       .filter(([, v]) => from === null || v.pos > from)
@@ -327,7 +333,7 @@ export class HomeserverModel {
       state = [...gap.values()];
     }
     const joined = room.members('join');
-    return {
+    const body = {
       timeline: {
         events: timeline.map((e) => this.toClient(e, { token: o.token })),
         limited: candidates.length > timeline.length,
@@ -339,6 +345,7 @@ export class HomeserverModel {
       summary: { 'm.joined_member_count': joined.length, 'm.invited_member_count': room.members('invite').length },
       unread_notifications: { notification_count: 0, highlight_count: 0 },
     };
+    return { body, dropped: from === null ? 0 : candidates.length - timeline.length };
   }
 
   /** Token for a stream position. */

@@ -89,6 +89,8 @@ export interface FakeMatrix {
   sent: SentEvent[];
   /** Number of /sync requests carrying `since` received so far. */
   readonly incrementalSyncs: number;
+  /** New events of already-joined rooms that incremental syncs cut off (timeline `limited: true`); the bot never saw them. */
+  readonly droppedSyncEvents: number;
   /** Create a room (see {@link CreateRoomOptions}); returns the room id. Wakes held syncs. */
   createRoom(o?: CreateRoomOptions): string;
   /** Add a timeline event from a (joined) user into a room and wake held syncs; returns the event_id. */
@@ -183,6 +185,8 @@ interface Ctx {
   body: any;
   rec: RecordedRequest;
   token: string;
+  /** The http.Server that accepted the request (differs from the current one during a restart). */
+  server: Server;
 }
 
 type Handler = (c: Ctx) => void;
@@ -242,10 +246,10 @@ class FakeMatrixServer implements FakeMatrix {
   private readonly maxSyncTimeoutMs: number;
   private readonly rateLimit: { perSecond: number; burst: number; tokens: number; last: number } | undefined;
   private server: Server | undefined;
-  private closing = false;
   private wakeScheduled = false;
   private filterCounter = 0;
   private syncsWithSince = 0;
+  private dropped = 0;
 
   constructor(opts: FakeMatrixOptions) {
     this.accessToken = opts.accessToken ?? `syt_${randomId(18)}`;
@@ -263,6 +267,10 @@ class FakeMatrixServer implements FakeMatrix {
     return this.syncsWithSince;
   }
 
+  get droppedSyncEvents(): number {
+    return this.dropped;
+  }
+
   private get admin(): string {
     return `@admin:${this.serverName}`;
   }
@@ -273,7 +281,7 @@ class FakeMatrixServer implements FakeMatrix {
   async listen(port: number): Promise<void> {
     const server = createServer((req, res) => {
       // A client that aborts mid-body makes the body read throw: just drop that request.
-      this.onRequest(req, res).catch(() => res.destroy());
+      this.onRequest(server, req, res).catch(() => res.destroy());
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -283,19 +291,21 @@ class FakeMatrixServer implements FakeMatrix {
       });
     });
     this.server = server;
-    this.closing = false;
     this.port = (server.address() as AddressInfo).port;
     this.url = `http://127.0.0.1:${this.port}`;
   }
 
-  /** Stop the HTTP side: answer (or drop) held polls, close every connection. */
-  private async shutdown(graceful: boolean): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    this.closing = true;
+  /**
+   * Stop listening on `server`, then (after `beforeDrain`, e.g. listening anew) answer or drop its held
+   * polls and close all its connections. Answers on a retired server carry `Connection: close`.
+   */
+  private async retire(server: Server, graceful: boolean, beforeDrain: () => Promise<void> = async () => {}): Promise<void> {
+    const closed = new Promise<void>((r) => server.close(() => r()));
+    server.closeIdleConnections();
+    await beforeDrain();
     const finished: Promise<void>[] = [];
     for (const h of [...this.held]) {
+      if (h.c.server !== server) continue;
       if (graceful) {
         finished.push(new Promise((r) => h.c.res.once('close', () => r())));
         this.answerHeld(h);
@@ -305,20 +315,32 @@ class FakeMatrixServer implements FakeMatrix {
         h.c.res.destroy();
       }
     }
-    const closed = new Promise<void>((r) => server.close(() => r()));
-    server.closeIdleConnections();
-    await Promise.race([Promise.all(finished), delay(500)]);
+    let cap: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(finished), new Promise<void>((r) => (cap = setTimeout(r, 500)))]);
+    clearTimeout(cap);
     server.closeAllConnections();
     await closed;
   }
 
   async close(): Promise<void> {
-    await this.shutdown(true);
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    await this.retire(server, true);
   }
 
   async restart(o: { downMs?: number; graceful?: boolean } = {}): Promise<void> {
+    const server = this.server;
+    if (!server) throw new Error('fake matrix: restart() after close()');
     const port = this.port;
-    await this.shutdown(o.graceful ?? true);
+    const graceful = o.graceful ?? true;
+    if (graceful && !o.downMs) {
+      // Seamless: listen anew before answering the old long polls, so the client's next /sync finds the new server.
+      await this.retire(server, true, () => this.listen(port));
+      return;
+    }
+    this.server = undefined;
+    await this.retire(server, graceful);
     if (o.downMs) await delay(o.downMs);
     await this.listen(port);
   }
@@ -489,7 +511,10 @@ class FakeMatrixServer implements FakeMatrix {
       return `  ${r.method} ${r.path}${q ? `?${q}` : ''} -> ${r.status ?? 'pending'}`;
     });
     const sent = this.sent.slice(-5).map((s) => `  ${s.roomId} ${s.type} ${JSON.stringify(s.content).slice(0, 120)}`);
-    return `recent requests (${this.requests.length} total):\n${lines.join('\n') || '  (none)'}\nlast sent events (${this.sent.length} total):\n${sent.join('\n') || '  (none)'}`;
+    const dropped = this.dropped
+      ? `\nNOTE: ${this.dropped} event(s) were cut from incremental syncs by the timeline limit (limited: true); raise the timelineLimit option if the bot must see bursts.`
+      : '';
+    return `recent requests (${this.requests.length} total):\n${lines.join('\n') || '  (none)'}\nlast sent events (${this.sent.length} total):\n${sent.join('\n') || '  (none)'}${dropped}`;
   }
 
   private takeFailure(map: Map<string, Failure>, ...keys: string[]): Failure | undefined {
@@ -568,7 +593,7 @@ class FakeMatrixServer implements FakeMatrix {
     const res = c.res;
     if (res.writableEnded || res.destroyed) return;
     const h: Record<string, string> = { 'Content-Type': 'application/json', ...headers };
-    if (this.closing) h.Connection = 'close';
+    if (c.server !== this.server) h.Connection = 'close';
     res.writeHead(status, h);
     res.end(JSON.stringify(body));
     this.notify();
@@ -581,7 +606,7 @@ class FakeMatrixServer implements FakeMatrix {
     this.reply(c, e.status, { errcode: e.errcode, error: e.error, ...e.extra }, headers);
   }
 
-  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async onRequest(server: Server, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const segments = url.pathname
       .split('/')
@@ -608,7 +633,7 @@ class FakeMatrixServer implements FakeMatrix {
     }
     const rec: RecordedRequest = { method: req.method ?? 'GET', path: `/${segments.join('/')}`, query: url.searchParams, headers: req.headers, body, at: performance.now() };
     if (this.recordRequests) this.requests.push(rec);
-    const c: Ctx = { req, res, params: {}, query: url.searchParams, body, rec, token: '' };
+    const c: Ctx = { req, res, params: {}, query: url.searchParams, body, rec, token: '', server };
     try {
       if (segments[0] !== '_matrix' || segments[1] !== 'client') throw this.unrecognizedError(rec);
       if (segments.length === 3 && segments[2] === 'versions' && rec.method === 'GET') {
@@ -676,8 +701,8 @@ class FakeMatrixServer implements FakeMatrix {
       fullState: c.query.get('full_state') === 'true',
       token: c.token,
     };
-    const first = this.model.buildSync(opts);
-    if (!first.empty || since === null || timeout === 0 || this.closing) {
+    const first = this.buildSync(opts);
+    if (!first.empty || since === null || timeout === 0 || c.server !== this.server) {
       this.reply(c, 200, first.body);
       return;
     }
@@ -689,11 +714,18 @@ class FakeMatrixServer implements FakeMatrix {
     });
   }
 
+  /** Build a sync response, counting events lost to the timeline limit. */
+  private buildSync(opts: SyncOptions): { body: any; empty: boolean } {
+    const r = this.model.buildSync(opts);
+    this.dropped += r.dropped;
+    return r;
+  }
+
   /** Answer a held long poll with whatever is new (possibly nothing, with a fresh next_batch). */
   private answerHeld(h: HeldSync): void {
     if (!this.held.delete(h)) return;
     clearTimeout(h.timer);
-    this.reply(h.c, 200, this.model.buildSync(h.opts).body);
+    this.reply(h.c, 200, this.buildSync(h.opts).body);
   }
 
   private scheduleWake(): void {
@@ -702,7 +734,7 @@ class FakeMatrixServer implements FakeMatrix {
     setImmediate(() => {
       this.wakeScheduled = false;
       for (const h of [...this.held]) {
-        const r = this.model.buildSync(h.opts);
+        const r = this.buildSync(h.opts);
         if (r.empty) continue;
         this.held.delete(h);
         clearTimeout(h.timer);
