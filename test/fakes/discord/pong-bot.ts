@@ -5,10 +5,12 @@
  */
 import { once } from 'node:events';
 import { ChannelType, Client, Events, GatewayIntentBits, Partials } from 'discord.js';
+import { destroyClient } from './client.js';
 
 /**
  * Log a pong bot in against `apiUrl` (e.g. `fake.apiUrl`) and resolve once it is fully ready (guilds cached).
- * Rejects like `client.login()` does (e.g. DiscordjsError code `TokenInvalid`). Call `stop()` before closing the server.
+ * Rejects like `client.login()` does (e.g. DiscordjsError code `TokenInvalid`). Call `stop()` (a reconnect-safe
+ * `client.destroy()`, see destroyClient) before closing the server.
  */
 export async function startPongBot(apiUrl: string, token: string): Promise<{ client: Client; stop(): Promise<void> }> {
   const client = new Client({
@@ -41,5 +43,5 @@ export async function startPongBot(apiUrl: string, token: string): Promise<{ cli
     await client.destroy();
     throw e;
   }
-  return { client, stop: () => client.destroy() };
+  return { client, stop: () => destroyClient(client) };
 }

@@ -1,0 +1,11 @@
+import { startFakeDiscord } from './server.js';
+import { startPongBot } from './pong-bot.js';
+const fake = await startFakeDiscord();
+const bot = await startPongBot(fake.apiUrl, fake.token);
+await fake.waitForReady(1);
+fake.dropGateway();
+await new Promise(r => setTimeout(r, Number(process.argv[2])));
+const t = Date.now();
+await bot.stop();
+await fake.close();
+console.log('done, stop took', Date.now() - t, 'ms');
