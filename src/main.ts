@@ -1,62 +1,55 @@
 import { config as loadDotenv } from 'dotenv';
-import { consolePoster, runConsole } from './adapters/console.js';
-import { chatAdapters } from './adapters/index.js';
-import type { ChatAdapter } from './adapters/types.js';
-import { createApp } from './app.js';
-import { hasChatAdapter, loadConfig } from './config.js';
-import { DigestScheduler, type Poster } from './digest/scheduler.js';
+import { loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { fatal } from './main-errors.js';
+import { startBot } from './runtime.js';
 
-/** Entry point: the chat adapters the environment configures, or the console adapter when none is. */
+const SHUTDOWN_LIMIT_MS = 10_000;
+
+/** Entry point: configuration, logging, the bot, and a graceful shutdown on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   loadDotenv({ quiet: true });
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL);
-  const app = await createApp(config, logger);
-  const chat = hasChatAdapter(config);
-  const adapters: ChatAdapter[] = chat ? await chatAdapters(app) : [];
-  const posters = new Map<string, Poster>(chat ? adapters.map((a) => [a.platform, a]) : [['console', consolePoster()]]);
-  const scheduler = new DigestScheduler({ store: app.digestStore, knowledge: app.knowledge, posters, logger, catchUpGraceMs: config.DIGEST_CATCHUP_GRACE_SECONDS * 1000 });
-  app.services.digests!.onChange = () => scheduler.wake();
+  const running = await startBot(config, logger);
 
-  if (!chat) {
-    scheduler.start();
-    await runConsole(app.bot);
-    await scheduler.stop();
-    app.digestStore.close();
-    return;
-  }
-  const started: ChatAdapter[] = [];
-  try {
-    for (const a of adapters) {
-      await a.start();
-      started.push(a);
-    }
-  } catch (err) {
-    await Promise.allSettled(started.map((a) => a.stop()));
-    app.digestStore.close();
-    throw err;
-  }
-  scheduler.start();
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return; // npm and the terminal both forward the signal: the repeat must not cut the drain short
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    const timer = setTimeout(() => {
+  let stopping: Promise<void> | undefined;
+  const shutdown = (reason: string, code: number) => {
+    // A signal often arrives twice (the terminal signals the process group, npm forwards it again): the repeat joins the drain.
+    if (stopping) return stopping;
+    logger.info({ reason }, 'shutting down');
+    const limit = setTimeout(() => {
       logger.error('shutdown took longer than 10 s; exiting');
       process.exit(1);
-    }, 10_000);
-    timer.unref();
-    await scheduler.stop();
-    await Promise.allSettled(adapters.map((a) => a.stop()));
-    app.digestStore.close();
-    logger.info('stopped');
-    process.exitCode = 0;
+    }, SHUTDOWN_LIMIT_MS);
+    limit.unref();
+    stopping = running.stop().then(
+      () => {
+        logger.info('stopped');
+        logger.flush?.();
+        process.exit(code);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+    return stopping;
   };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
+  process.on('SIGINT', () => void shutdown('SIGINT', 0));
+  // A broken state is not left running: log with context, drain what can be drained, exit non-zero.
+  process.on('unhandledRejection', (err) => {
+    logger.fatal({ err }, 'unhandled promise rejection');
+    void shutdown('unhandledRejection', 1);
+  });
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception');
+    void shutdown('uncaughtException', 1);
+  });
+
+  await running.done;
+  await shutdown('end of input', 0);
 }
 
 main().catch(fatal);

@@ -6,7 +6,7 @@
  *   const client = new Client({ intents, partials: [Partials.Channel], rest: { api: fake.apiUrl } });
  *   await client.login(fake.token);
  *   ...
- *   await client.destroy();   // always before fake.close()
+ *   await destroyClient(client); // (./client.ts) reconnect-safe client.destroy(); always before fake.close()
  *   await fake.close();
  *
  * World: one guild with two text channels (`general`, `other`), the bot member, an owner and a default user.
@@ -165,7 +165,8 @@ export interface SendInteractionOptions {
 
 /**
  * Start the fake Discord on 127.0.0.1 (REST + gateway on one port).
- * Always `client.destroy()` before `close()`, otherwise discord.js keeps trying to reconnect.
+ * Always destroy the client (preferably with `destroyClient`) before `close()`, otherwise discord.js keeps
+ * trying to reconnect and the test process never exits.
  */
 export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<FakeDiscord> {
   const fake = new FakeDiscordServer(opts);
