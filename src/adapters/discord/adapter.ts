@@ -7,6 +7,7 @@ import {
   Partials,
   PermissionFlagsBits,
   Routes,
+  Status,
   type AutocompleteInteraction,
   type ChatInputCommandInteraction,
   type Interaction,
@@ -111,6 +112,12 @@ export class DiscordAdapter implements ChatAdapter {
   async stop(): Promise<void> {
     this.accepting = false;
     await this.inFlight.drain();
+    // @discordjs/ws ignores destroy() while a shard waits to reconnect and may then reconnect a destroyed
+    // client: give a reconnecting shard a moment to settle first (bounded by the 10 s shutdown limit).
+    const deadline = Date.now() + 3000;
+    while (this.client.ws.shards.some((s) => s.status !== Status.Ready) && this.client.ws.shards.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
     await this.client.destroy();
     this.setConnected(false, 'stopped');
   }
