@@ -84,7 +84,13 @@ export class DiscordAdapter implements ChatAdapter {
     }
     await ready;
     this.accepting = true;
-    await this.syncCommands();
+    try {
+      await this.syncCommands();
+    } catch (err) {
+      // A half-started adapter must not keep the client (and so the process) alive.
+      await this.stop();
+      throw err;
+    }
     this.log.info({ user: this.client.user?.tag }, 'connected to Discord');
   }
 
@@ -96,9 +102,16 @@ export class DiscordAdapter implements ChatAdapter {
     if (this.opts.guildId) routes.push(Routes.applicationGuildCommands(appId, this.opts.guildId));
     const changed: string[] = [];
     for (const route of routes) {
-      const registered = (await this.client.rest.get(route)) as unknown[];
-      if (sameCommands(registered, wanted)) continue;
-      await this.client.rest.put(route, { body: wanted });
+      try {
+        const registered = (await this.client.rest.get(route)) as unknown[];
+        if (sameCommands(registered, wanted)) continue;
+        await this.client.rest.put(route, { body: wanted });
+      } catch (err) {
+        if (route !== routes[0] && err instanceof DiscordAPIError && (err.status === 403 || err.status === 404)) {
+          throw new DiscordStartupError(`DISCORD_GUILD_ID: the bot cannot register its commands in that server (${err.message}): invite it there with the applications.commands scope, or unset DISCORD_GUILD_ID.`);
+        }
+        throw err;
+      }
       changed.push(route);
     }
     this.log.info({ changed: changed.length, commands: wanted.length }, changed.length ? 'slash commands registered' : 'slash commands up to date');

@@ -1,8 +1,9 @@
 import { ApplicationCommandOptionType, PermissionFlagsBits } from 'discord.js';
-import type { APIApplicationCommandOption, RESTPutAPIApplicationCommandsJSONBody } from 'discord.js';
+import type { APIApplicationCommandOption, RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
 import type { CommandDef, OptionDef, SubcommandDef } from '../../core/command.js';
 
-type Body = RESTPutAPIApplicationCommandsJSONBody[number];
+/** Chat-input (slash) commands only: no context-menu entries are derived. */
+type Body = RESTPostAPIChatInputApplicationCommandsJSONBody;
 
 const TYPE = {
   string: ApplicationCommandOptionType.String,

@@ -40,6 +40,18 @@ export class MatrixStartupError extends Error {
   readonly startup = true;
 }
 
+/**
+ * Sync state on disk that stops recording sync positions once the adapter stops: the SDK cannot abort
+ * its long poll, and a /sync answered after stop() must not move the saved position past events that
+ * nobody handled (the next start answers them within the grace period).
+ */
+class SyncStorage extends SimpleFsStorageProvider {
+  frozen = false;
+  override setSyncToken(token: string | null): void {
+    if (!this.frozen) super.setSyncToken(token);
+  }
+}
+
 /** Routes matrix-bot-sdk's own logging into pino (scrubbed), quiet below warnings. */
 function quietSdkLogs(log: Logger): void {
   const fmt = (module: string, args: unknown[]) => scrub(`${module}: ${args.map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}`);
@@ -63,7 +75,7 @@ function quietSdkLogs(log: Logger): void {
 export class MatrixAdapter implements ChatAdapter {
   readonly platform = 'matrix' as const;
   readonly client: MatrixClient;
-  private readonly storage: SimpleFsStorageProvider;
+  private readonly storage: SyncStorage;
   private readonly inFlight = new InFlight();
   private readonly log: Logger;
   private readonly memberCounts = new Map<string, number>();
@@ -76,7 +88,7 @@ export class MatrixAdapter implements ChatAdapter {
   constructor(private readonly opts: MatrixOptions) {
     this.log = opts.logger.child({ adapter: 'matrix' });
     quietSdkLogs(this.log);
-    this.storage = new SimpleFsStorageProvider(join(opts.dataDir, 'matrix-sync.json'));
+    this.storage = new SyncStorage(join(opts.dataDir, 'matrix-sync.json'));
     this.client = new MatrixClient(opts.homeserverUrl, opts.accessToken, this.storage);
     this.client.on('room.message', (roomId: string, ev: RoomEvent) => void this.inFlight.track(this.guard('message', () => this.onMessage(roomId, ev))));
     this.client.on('room.invite', (roomId: string, ev: RoomEvent) => void this.guard('invite', () => this.onInvite(roomId, ev)));
@@ -102,6 +114,7 @@ export class MatrixAdapter implements ChatAdapter {
     // Fresh start: no history replay. Restart: answer what was asked during a short outage.
     this.cutoff = resumed ? Date.now() - this.opts.graceMs : Date.now();
     this.accepting = true;
+    this.storage.frozen = false;
     await this.client.start();
     this.connected = true;
     this.log.info({ user: this.userId, resumed }, 'connected to Matrix');
@@ -113,6 +126,7 @@ export class MatrixAdapter implements ChatAdapter {
 
   async stop(): Promise<void> {
     this.accepting = false;
+    this.storage.frozen = true;
     this.client.stop();
     await this.inFlight.drain();
     this.connected = false;
