@@ -49,7 +49,7 @@ export function noTopicReply(k: Knowledge, query: string, suggestions: readonly 
     summary: `No topic matches “${shown}”.`,
     ...(suggestions.length
       ? { suggestions: suggestions.slice(0, 3).map((t) => `status ${t.id}`) }
-      : { lines: [`Topics: ${k.topics.map((t) => t.id).join(', ')}`] }),
+      : { lines: [`Topics: ${k.topics.slice(0, 15).map((t) => t.id).join(', ')}${k.topics.length > 15 ? ', …' : ''}`] }),
     private: true,
   };
 }

@@ -15,8 +15,14 @@ const CONTEXT_WEIGHT = 0.35;
 /** BM25 parameters. */
 const K1 = 1.2;
 const B = 0.75;
-/** Added to every point of a topic that the question names by id, title or alias ("is ext4 any good?"). */
-const ALIAS_BONUS = 1.5;
+/**
+ * A topic the question names by id, title or alias ("is ext4 any good?") adds
+ * this share of an IDF-like weight of the topic to each of its points, so the
+ * signal keeps its strength as the corpus grows.
+ */
+const ALIAS_BONUS = 0.9;
+/** Weight of the parts of a compound query word ("linux" and "next" of "linux-next") next to the compound. */
+const PART_WEIGHT = 0.5;
 /** A question whose best point scores below this is "no match". */
 const MIN_SCORE = 1.2;
 /** Other points are cited when they score at least this share of the best. */
@@ -56,11 +62,14 @@ interface KeyEntry {
  */
 export class SearchIndex {
   private readonly exactKeys = new Map<string, Topic>();
-  private readonly topicFuse: Fuse<KeyEntry>;
+  /** fuse.js over topic keys, one per two-letter prefix: a typo rarely hits the first two letters, and each search stays small at any scale. */
+  private readonly topicBuckets: Map<string, Fuse<KeyEntry>>;
+  private readonly keyEntries: KeyEntry[] = [];
   private readonly postings = new Map<string, { doc: Int32Array; tf: Float32Array }>();
   private readonly docLength: Float32Array;
   private readonly avgLength: number;
-  private readonly vocabByInitial = new Map<string, Fuse<string>>();
+  private readonly vocabBuckets: Map<string, Fuse<string>>;
+  private readonly corrections = new Map<string, { term: string; weight: number } | null>();
   private readonly scores: Float64Array;
   private readonly pointIndex = new Map<Point, number>();
   private readonly ownMatch: Uint8Array;
@@ -78,8 +87,11 @@ export class SearchIndex {
         entries.push({ key: k, topicId: t.id });
       }
     }
-    this.longestKey = Math.min(4, Math.max(...[...this.exactKeys.keys()].map((k) => k.split(' ').length)));
-    this.topicFuse = new Fuse(entries, { keys: ['key'], includeScore: true, threshold: TOPIC_SUGGEST, ignoreLocation: false });
+    let longest = 1;
+    for (const k of this.exactKeys.keys()) longest = Math.max(longest, k.split(' ').length);
+    this.longestKey = Math.min(4, longest);
+    this.keyEntries = entries;
+    this.topicBuckets = buckets(entries, (e) => e.key, (list) => new Fuse(list, { keys: ['key'], includeScore: true, threshold: TOPIC_SUGGEST }));
 
     const points = knowledge.points;
     this.docLength = new Float32Array(points.length);
@@ -87,19 +99,25 @@ export class SearchIndex {
     this.ownMatch = new Uint8Array(points.length);
     const lists = new Map<string, { doc: number[]; tf: number[] }>();
     const contextCache = new Map<string, string[]>();
+    const parentCache = new Map<string, string[]>();
     points.forEach((p, i) => {
       this.pointIndex.set(p, i);
       const topic = knowledge.topicById.get(p.topicId)!;
       const ctxKey = `${topic.id}\u0000${p.slideTitle}`;
       let ctx = contextCache.get(ctxKey);
       if (!ctx) {
-        ctx = terms([topic.id, topic.title, ...topic.aliases, p.slideTitle].join(' '));
+        ctx = [...new Set(terms([topic.id, topic.title, ...topic.aliases, p.slideTitle].join(' ')))];
         contextCache.set(ctxKey, ctx);
+      }
+      if (p.parent) {
+        const key = `${ctxKey}\u0000${p.parent}`;
+        let withParent = parentCache.get(key);
+        if (!withParent) parentCache.set(key, (withParent = [...new Set([...ctx, ...terms(p.parent)])]));
+        ctx = withParent;
       }
       const tf = new Map<string, number>();
       for (const w of terms(p.text)) tf.set(w, (tf.get(w) ?? 0) + 1);
-      const extra = p.parent ? [...ctx, ...terms(p.parent)] : ctx;
-      for (const w of new Set(extra)) tf.set(w, (tf.get(w) ?? 0) + CONTEXT_WEIGHT);
+      for (const w of ctx) tf.set(w, (tf.get(w) ?? 0) + CONTEXT_WEIGHT);
       let len = 0;
       for (const [w, f] of tf) {
         len += f;
@@ -113,17 +131,11 @@ export class SearchIndex {
     for (const [w, l] of lists) this.postings.set(w, { doc: Int32Array.from(l.doc), tf: Float32Array.from(l.tf) });
     this.avgLength = points.length ? this.docLength.reduce((a, b) => a + b, 0) / points.length : 1;
 
-    const byInitial = new Map<string, string[]>();
-    for (const w of this.postings.keys()) {
-      if (w.length < FUZZY_MIN_LENGTH - 1) continue;
-      const initial = w[0]!;
-      const list = byInitial.get(initial) ?? [];
-      list.push(w);
-      byInitial.set(initial, list);
-    }
-    for (const [initial, words] of byInitial) {
-      this.vocabByInitial.set(initial, new Fuse(words, { includeScore: true, threshold: FUZZY_ACCEPT, ignoreLocation: true }));
-    }
+    this.vocabBuckets = buckets(
+      [...this.postings.keys()].filter((w) => w.length >= FUZZY_MIN_LENGTH - 2 && /^\p{L}/u.test(w)),
+      (w) => w,
+      (words) => new Fuse(words, { includeScore: true, threshold: FUZZY_ACCEPT, ignoreLocation: true }),
+    );
   }
 
   /** `/status <query>`: exact id, title or alias first, then fuzzy; below the confidence threshold, suggestions. */
@@ -150,24 +162,32 @@ export class SearchIndex {
   private rankTopics(k: string, limit: number): { topic: Topic; score: number }[] {
     const seen = new Set<string>();
     const out: { topic: Topic; score: number }[] = [];
-    for (const r of this.topicFuse.search(k.slice(0, 64))) {
-      if (seen.has(r.item.topicId)) continue;
-      seen.add(r.item.topicId);
-      out.push({ topic: this.knowledge.topicById.get(r.item.topicId)!, score: r.score ?? 1 });
-      if (out.length >= limit) break;
+    const add = (topicId: string, score: number) => {
+      if (seen.has(topicId) || out.length >= limit) return;
+      seen.add(topicId);
+      out.push({ topic: this.knowledge.topicById.get(topicId)!, score });
+    };
+    if (k.length < 2) {
+      // One letter: keys that start with it, in talk order.
+      for (const e of this.keyEntries) if (e.key.startsWith(k)) add(e.topicId, 0.5);
+      return out;
     }
+    for (const r of this.topicBuckets.get(k.slice(0, 2))?.search(k.slice(0, 64)) ?? []) add(r.item.topicId, r.score ?? 1);
     return out;
   }
 
   /** Free-text question: the best matching points across all topics. */
   ask(question: string, limit = 3): QuestionResult {
-    const query = [...new Set(terms(question))].slice(0, MAX_QUERY_TERMS);
+    const all = terms(question);
+    const parts = new Set(all.filter((w) => /[.+\-_/]/.test(w)).flatMap((w) => terms(w)).filter((w) => !/[.+\-_/]/.test(w)));
+    const query = [...new Set(all)].slice(0, MAX_QUERY_TERMS);
     const weighted = new Map<string, number>();
     for (const w of query) {
-      if (this.postings.has(w)) weighted.set(w, Math.max(weighted.get(w) ?? 0, 1));
+      const base = parts.has(w) ? PART_WEIGHT : 1;
+      if (this.postings.has(w)) weighted.set(w, Math.max(weighted.get(w) ?? 0, base));
       else {
         const fix = this.correct(w);
-        if (fix) weighted.set(fix.term, Math.max(weighted.get(fix.term) ?? 0, fix.weight));
+        if (fix) weighted.set(fix.term, Math.max(weighted.get(fix.term) ?? 0, base * fix.weight));
       }
     }
     const n = this.knowledge.points.length;
@@ -186,10 +206,12 @@ export class SearchIndex {
       }
     }
     for (const topic of this.topicsNamedIn(question)) {
+      const m = topic.points.length;
+      const bonus = ALIAS_BONUS * Math.log(1 + (n - m + 0.5) / (m + 0.5));
       for (const p of topic.points) {
         const d = this.pointIndex.get(p)!;
         if (scores[d] === 0) touched.push(d);
-        scores[d]! += ALIAS_BONUS;
+        scores[d]! += bonus;
       }
     }
     const top: Ranked[] = [];
@@ -239,9 +261,13 @@ export class SearchIndex {
   /** Nearest vocabulary word for a misspelt one (same initial letter), with a weight that falls with distance. */
   private correct(w: string): { term: string; weight: number } | undefined {
     if (w.length < FUZZY_MIN_LENGTH || w.length > 32) return undefined;
-    const best = this.vocabByInitial.get(w[0]!)?.search(w, { limit: 1 })[0];
-    if (!best || (best.score ?? 1) > FUZZY_ACCEPT || Math.abs(best.item.length - w.length) > 2) return undefined;
-    return { term: best.item, weight: 1 - (best.score ?? 0) * 2 };
+    const cached = this.corrections.get(w);
+    if (cached !== undefined) return cached ?? undefined;
+    const best = this.vocabBuckets.get(w.slice(0, 2))?.search(w, { limit: 1 })[0];
+    const fix = !best || (best.score ?? 1) > FUZZY_ACCEPT || Math.abs(best.item.length - w.length) > 2 ? null : { term: best.item, weight: 1 - (best.score ?? 0) * 2 };
+    if (this.corrections.size > 10_000) this.corrections.clear();
+    this.corrections.set(w, fix);
+    return fix ?? undefined;
   }
 
   private suggestFor(question: string): Topic[] {
@@ -261,6 +287,20 @@ interface Ranked {
   score: number;
   /** The point's own words matched (not only its context). */
   own: boolean;
+}
+
+/** Groups items by the first two letters of their key and builds one searcher per group. */
+function buckets<T, S>(items: readonly T[], key: (t: T) => string, make: (list: T[]) => S): Map<string, S> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const prefix = key(item).slice(0, 2);
+    const list = groups.get(prefix);
+    if (list) list.push(item);
+    else groups.set(prefix, [item]);
+  }
+  const out = new Map<string, S>();
+  for (const [prefix, list] of groups) out.set(prefix, make(list));
+  return out;
 }
 
 /** Keeps `top` sorted best first (ties: talk order) with at most `limit` entries. */

@@ -17,6 +17,17 @@ const STOP_WORDS = new Set([
   'was', 'were', 'will', 'would', 'should', 'could', 'can', 'the', 'a', 'an', 'of', 'on', 'in', 'about',
 ]);
 
+/** Stems of words seen so far: the same few thousand words recur in every point and question. */
+const stems = new Map<string, string>();
+function stem(word: string): string {
+  let s = stems.get(word);
+  if (s === undefined) {
+    s = word.length > 3 && /^\p{L}+$/u.test(word) ? stemmer(word) : word;
+    if (stems.size < 500_000) stems.set(word, s);
+  }
+  return s;
+}
+
 const WORD = /[\p{L}\p{N}]+(?:[.+\-_/][\p{L}\p{N}]+)*/gu;
 
 /**
@@ -32,7 +43,7 @@ export function terms(text: string, keepStopWords = false): string[] {
     for (const p of parts) {
       if (p.length === 0) continue;
       if (!keepStopWords && STOP_WORDS.has(p)) continue;
-      out.push(p.length > 3 && /^\p{L}+$/u.test(p) ? stemmer(p) : p);
+      out.push(stem(p));
     }
   }
   return out;

