@@ -54,8 +54,10 @@ tar -xzf "$WORK"/npm-*.tgz -C "$WORK/base/usr/local/lib/node_modules/npm" --stri
 ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$WORK/base/usr/local/bin/npm"
 ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$WORK/base/usr/local/bin/npx"
 chroot "$WORK/base" sh -c 'groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node'
+# This machine reaches the registries through a TLS proxy: the local stand-in for the base image trusts the same CAs.
+cp /etc/ssl/certs/ca-certificates.crt "$WORK/base/etc/ssl/certs/ca-certificates.crt"
 rm -rf "$WORK/base/var/cache/apt/archives/"*.deb "$WORK/node"
-tar -C "$WORK/base" -c . | podman import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' --change 'CMD ["node"]' - "$BASE" >/dev/null
+tar -C "$WORK/base" -c . | podman import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' --change 'ENV npm_config_cafile=/etc/ssl/certs/ca-certificates.crt' --change 'CMD ["node"]' - "$BASE" >/dev/null
 rm -rf "$WORK/base"
 
 log "building the image (podman build --isolation chroot)"
