@@ -128,6 +128,16 @@ export interface FakeDiscord {
   dropGateway(opts?: { resumable?: boolean }): void;
   /** Make the next `times` (default 1) POST /channels/{channelId}/messages fail with `status`. */
   failChannelPosts(channelId: string, status: 403 | 404 | 429 | 500, times?: number): void;
+  /** Add a text channel to the guild (CHANNEL_CREATE to connected clients); returns its id. */
+  addTextChannel(name: string): string;
+  /**
+   * Requests matching `pred` are handled as usual (a message is created) but their HTTP response is withheld,
+   * as when a connection dies after the server committed: the client never learns the outcome. `null` stops
+   * holding; withheld responses are never sent (the tests kill the client).
+   */
+  holdResponses(pred: ((r: RecordedRequest) => boolean) | null): void;
+  /** Responses withheld so far by holdResponses. */
+  readonly heldCount: number;
   /** Terminate all sockets and connections and stop listening. */
   close(): Promise<void>;
 }
@@ -298,6 +308,8 @@ class FakeDiscordServer implements FakeDiscord {
   private readonly sessions = new Map<string, Session>();
   private readonly waiters = new Set<Waiter>();
   private readyWaiters: { count: number; resolve: () => void; timer: NodeJS.Timeout }[] = [];
+  private holdPred: ((r: RecordedRequest) => boolean) | null = null;
+  heldCount = 0;
   /** READY/RESUMED dispatches sent, and the highest of them the client has acknowledged. */
   private readySent = 0;
   private readyAcked = 0;
@@ -559,6 +571,17 @@ class FakeDiscordServer implements FakeDiscord {
     else this.failures.set(channelId, { status, remaining: times });
   }
 
+  addTextChannel(name: string): string {
+    const channel = textChannelObject({ id: snowflake(), guildId: this.guildId, name, position: this.channels.size });
+    this.channels.set(channel.id as string, channel);
+    this.dispatch('CHANNEL_CREATE', () => channel);
+    return channel.id as string;
+  }
+
+  holdResponses(pred: ((r: RecordedRequest) => boolean) | null): void {
+    this.holdPred = pred;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -804,6 +827,10 @@ class FakeDiscordServer implements FakeDiscord {
     rec.response = reply.body;
     this.record(rec);
     if (res.destroyed) return;
+    if (this.holdPred?.(rec)) {
+      this.heldCount += 1;
+      return; // the connection stays open with no answer
+    }
     if (reply.body === undefined || reply.status === 204) {
       res.writeHead(reply.status, reply.headers ?? {});
       res.end();

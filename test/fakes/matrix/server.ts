@@ -112,6 +112,13 @@ export interface FakeMatrix {
   failJoins(roomId: string, status: number, times?: number): void;
   /** Make the next `times` (default 1) sends into a room fail; 429 carries retry_after_ms (default 50). */
   failSends(roomId: string, status: 403 | 404 | 429 | 500, times?: number, retryAfterMs?: number): void;
+  /**
+   * PUT /send requests into rooms matching `pred` are handled as usual (the event is stored) but their
+   * response is withheld, as when a connection dies after the server committed. `null` stops holding.
+   */
+  holdSends(pred: ((roomId: string) => boolean) | null): void;
+  /** Send responses withheld so far by holdSends. */
+  readonly heldSends: number;
   /** Resolve once the `count`-th (default 1) /sync with `since` has arrived, i.e. the bot's sync loop is live. */
   waitForSync(count?: number, timeoutMs?: number): Promise<void>;
   /** Resolve with the first sent event (already sent or future) matching pred; reject after timeoutMs (default 5000). */
@@ -238,6 +245,8 @@ class FakeMatrixServer implements FakeMatrix {
   private readonly held = new Set<HeldSync>();
   private readonly waiters = new Set<() => void>();
   private readonly txns = new Map<string, string>();
+  private holdPred: ((roomId: string) => boolean) | null = null;
+  heldSends = 0;
   private readonly filters = new Map<string, any>();
   private readonly joinFailures = new Map<string, Failure>();
   private readonly sendFailures = new Map<string, Failure>();
@@ -430,6 +439,10 @@ class FakeMatrixServer implements FakeMatrix {
 
   failJoins(roomId: string, status: number, times = 1): void {
     this.joinFailures.set(roomId, { status, remaining: times, retryAfterMs: 50 });
+  }
+
+  holdSends(pred: ((roomId: string) => boolean) | null): void {
+    this.holdPred = pred;
   }
 
   failSends(roomId: string, status: 403 | 404 | 429 | 500, times = 1, retryAfterMs = 50): void {
@@ -843,6 +856,11 @@ class FakeMatrixServer implements FakeMatrix {
       const ev = this.model.append(roomId, { sender: bot(), type, content: c.body, txnId, txnToken: c.token });
       this.txns.set(key, ev.event_id);
       this.sent.push({ roomId, type, txnId, eventId: ev.event_id, content: c.body, at: performance.now() });
+      if (this.holdPred?.(roomId)) {
+        this.heldSends += 1;
+        this.notify();
+        return; // committed, but the client never hears back
+      }
       this.reply(c, 200, { event_id: ev.event_id });
     });
     this.route('PUT', 'rooms/:roomId/redact/:eventId/:txnId', (c) => {
