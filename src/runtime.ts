@@ -9,6 +9,14 @@ import { DigestScheduler, type Poster } from './digest/scheduler.js';
 import { startHttp } from './ops/http.js';
 import { Metrics } from './ops/metrics.js';
 
+/**
+ * How fast digests go out per platform. discord.js keeps every REST call of the bot within Discord's global
+ * limit of 50 per second; digests take at most 40 of them, so a fan-out never queues a reply to a person
+ * behind it. Matrix has no global limit (a homeserver's rate limit answers 429 with retry_after_ms, which the
+ * adapter honours); 8 sends in flight.
+ */
+const DIGEST_PACE = { discord: { concurrency: 4, perSecond: 40 }, matrix: { concurrency: 8 } };
+
 /** A running bot: what shutdown needs. */
 export interface Running {
   app: App;
@@ -42,6 +50,7 @@ export async function startBot(config: Config, logger: Logger): Promise<Running>
     posters,
     logger,
     catchUpGraceMs: config.DIGEST_CATCHUP_GRACE_SECONDS * 1000,
+    pace: DIGEST_PACE,
     onDelivery: (o) => metrics?.delivery(o),
   });
   app.services.digests!.onChange = () => scheduler.wake();

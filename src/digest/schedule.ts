@@ -45,15 +45,29 @@ export function isTimeZone(tz: string): boolean {
   }
 }
 
+/** Parsed expressions by (expression, time zone): parsing costs more than computing a run, and subscriptions share schedules. */
+const parsed = new Map<string, Cron>();
+
+function cronOf(cron: string, timezone: string): Cron {
+  const key = `${cron}\u0000${timezone}`;
+  let c = parsed.get(key);
+  if (!c) {
+    if (parsed.size >= 10_000) parsed.clear(); // a bound, far above the distinct schedules of any real deployment
+    c = new Cron(cron, { paused: true, timezone, mode: '5-or-6-parts' });
+    parsed.set(key, c);
+  }
+  return c;
+}
+
 /** The next `n` slots strictly after `from`, computed by croner in the time zone (DST included). */
 export function nextSlots(cron: string, timezone: string, from: Date, n: number): Date[] {
-  return new Cron(cron, { paused: true, timezone, mode: '5-or-6-parts' }).nextRuns(n, from);
+  return cronOf(cron, timezone).nextRuns(n, from);
 }
 
 /** The latest slot at or before `at` (for catch-up after downtime), or undefined. */
 export function previousSlot(cron: string, timezone: string, at: Date): Date | undefined {
   // previousRuns looks strictly before the reference: step 1 ms past `at` so a slot exactly at `at` counts.
-  return new Cron(cron, { paused: true, timezone, mode: '5-or-6-parts' }).previousRuns(1, new Date(at.getTime() + 1))[0];
+  return cronOf(cron, timezone).previousRuns(1, new Date(at.getTime() + 1))[0];
 }
 
 /** The shortest gap between consecutive slots over the next `sample` runs, in seconds. */

@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
 import pRetry from 'p-retry';
+import pThrottle from 'p-throttle';
 import type { Logger } from 'pino';
 import type { Reply } from '../core/reply.js';
 import type { KnowledgeBase } from '../knowledge/base.js';
@@ -13,6 +14,12 @@ export interface Poster {
   post(channelId: string, reply: Reply, key: string): Promise<void>;
 }
 
+/** How fast digests may go out on one platform: sends in flight, and optionally sends (attempts) per second. */
+export interface Pace {
+  concurrency: number;
+  perSecond?: number;
+}
+
 export type DeliveryOutcome = 'delivered' | 'failed' | 'disabled' | 'skipped';
 
 export interface SchedulerOptions {
@@ -22,11 +29,20 @@ export interface SchedulerOptions {
   logger: Logger;
   /** A slot missed while the bot was down is posted once if younger than this; older ones are skipped. */
   catchUpGraceMs: number;
-  concurrency?: number;
+  /** Per platform; a platform not listed gets {@link DEFAULT_PACE}. Each platform has its own lane, so a slow one never holds up another. */
+  pace?: Readonly<Record<string, Pace>>;
   /** Backoff of a failed send: retries, first and longest wait. */
   retry?: { retries: number; minTimeoutMs: number; maxTimeoutMs: number };
   now?: () => number;
   onDelivery?: (outcome: DeliveryOutcome) => void;
+}
+
+export const DEFAULT_PACE: Pace = { concurrency: 8 };
+
+interface Lane {
+  limit: ReturnType<typeof pLimit>;
+  /** Runs a send attempt within the platform's per-second budget (when it has one). */
+  paced: <T>(f: () => Promise<T>) => Promise<T>;
 }
 
 /** The idempotency key of a (subscription, slot): at most 25 characters (Discord's nonce limit). */
@@ -44,14 +60,15 @@ export class DigestScheduler {
   private timer?: NodeJS.Timeout;
   private stopped = true;
   private readonly running = new Set<string>();
+  /** Next slot per subscription, keyed by what it was computed from. */
+  private readonly plan = new Map<string, { key: string; at: number | undefined }>();
   private readonly pending = new Set<Promise<void>>();
-  private readonly limit: ReturnType<typeof pLimit>;
+  private readonly lanes = new Map<string, Lane>();
   private readonly abort = new AbortController();
   private readonly now: () => number;
   private readonly log: Logger;
 
   constructor(private readonly opts: SchedulerOptions) {
-    this.limit = pLimit(opts.concurrency ?? 8);
     this.now = opts.now ?? Date.now;
     this.log = opts.logger.child({ component: 'digests' });
   }
@@ -71,27 +88,66 @@ export class DigestScheduler {
     this.wake();
   }
 
-  /** Re-plans (after a subscribe or unsubscribe). */
+  /**
+   * Re-plans (at each slot, after a subscribe or unsubscribe, and at least once a minute). Cheap for the
+   * many subscriptions that are not due: each one's next slot is computed once per last slot and cached.
+   * Due ones are claimed and launched in chunks, yielding to the event loop in between, so a fan-out of
+   * thousands never holds up replies to people.
+   */
   wake(): void {
     if (this.stopped) return;
     clearTimeout(this.timer);
-    let nextAt = this.now() + 60_000;
+    const now = this.now();
+    let nextAt = now + 60_000;
+    const due: Subscription[] = [];
+    const seen = new Set<string>();
     for (const sub of this.opts.store.listEnabled()) {
-      this.runDue(sub);
-      const next = nextSlots(sub.schedule, sub.timezone, new Date(this.now()), 1)[0];
-      if (next) nextAt = Math.min(nextAt, next.getTime());
+      seen.add(sub.id);
+      const at = this.nextSlotOf(sub);
+      if (at === undefined) continue;
+      if (at <= now) {
+        if (!this.running.has(sub.id)) due.push(sub);
+      } else nextAt = Math.min(nextAt, at);
     }
+    for (const id of this.plan.keys()) if (!seen.has(id)) this.plan.delete(id);
+    this.runInChunks(due);
     // Wake at the earliest slot (at least once a minute, so clock jumps are noticed).
     this.timer = setTimeout(() => this.wake(), Math.max(0, nextAt - this.now()) + 5);
     this.timer.unref?.();
   }
 
-  /** Stops planning, aborts backoff waits, and waits for sends in flight; an unfinished claim stays claimed for the next start. */
-  async stop(): Promise<void> {
+  /** The first slot after the subscription's last one (or its creation), cached until that changes. */
+  private nextSlotOf(sub: Subscription): number | undefined {
+    const key = `${sub.schedule}\u0000${sub.timezone}\u0000${sub.lastSlot ?? sub.createdAt}`;
+    const cached = this.plan.get(sub.id);
+    if (cached?.key === key) return cached.at;
+    const at = nextSlots(sub.schedule, sub.timezone, new Date(sub.lastSlot ?? sub.createdAt), 1)[0]?.getTime();
+    this.plan.set(sub.id, { key, at });
+    return at;
+  }
+
+  private runInChunks(subs: Subscription[], from = 0): void {
+    const end = Math.min(subs.length, from + 100);
+    for (let i = from; i < end && !this.stopped; i++) this.runDue(subs[i]!);
+    if (end < subs.length && !this.stopped) setImmediate(() => this.runInChunks(subs, end));
+  }
+
+  /**
+   * Stops planning, aborts backoff waits, and waits up to `waitMs` for sends in flight (a platform that
+   * never answers must not hold up shutdown); an unfinished claim stays claimed for the next start.
+   */
+  async stop(waitMs = 5000): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     this.abort.abort();
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
+    const drained = (async () => {
+      while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    })();
+    await Promise.race([drained, deadline]);
+    clearTimeout(timer);
+    if (this.pending.size > 0) this.log.warn({ inFlight: this.pending.size }, 'digest sends still in flight at shutdown; their slots stay claimed and are re-sent with the same key at start-up');
   }
 
   /** Sends still in flight. */
@@ -113,16 +169,29 @@ export class DigestScheduler {
     if (claim) this.launch(sub, claim);
   }
 
+  private lane(platform: string): Lane {
+    let lane = this.lanes.get(platform);
+    if (!lane) {
+      const pace = this.opts.pace?.[platform] ?? DEFAULT_PACE;
+      const throttle = pace.perSecond ? pThrottle({ limit: pace.perSecond, interval: 1000, signal: this.abort.signal }) : undefined;
+      const paced = throttle ? throttle(<T>(f: () => Promise<T>) => f()) : undefined;
+      lane = { limit: pLimit(pace.concurrency), paced: paced ? <T>(f: () => Promise<T>) => paced(f) as Promise<T> : (f) => f() };
+      this.lanes.set(platform, lane);
+    }
+    return lane;
+  }
+
   private launch(sub: Subscription, claim: Claim): void {
     this.running.add(sub.id);
-    const p = this.limit(() => this.deliver(sub, claim)).finally(() => {
+    const lane = this.lane(sub.platform);
+    const p = lane.limit(() => this.deliver(sub, claim, lane)).finally(() => {
       this.running.delete(sub.id);
       this.pending.delete(p);
     });
     this.pending.add(p);
   }
 
-  private async deliver(sub: Subscription, claim: Claim): Promise<void> {
+  private async deliver(sub: Subscription, claim: Claim, lane: Lane): Promise<void> {
     if (this.stopped) return; // queued behind the concurrency limit when shutdown began: stays claimed
     const poster = this.opts.posters.get(sub.platform);
     const log = this.log.child({ subscription: sub.id, platform: sub.platform, channel: sub.channelId, slot: new Date(claim.slot).toISOString() });
@@ -133,7 +202,7 @@ export class DigestScheduler {
     const { reply, hashes } = digestContent(this.opts.knowledge.current.knowledge, sub, claim.position);
     const r = this.opts.retry ?? { retries: 5, minTimeoutMs: 1000, maxTimeoutMs: 60_000 };
     try {
-      await pRetry(() => poster.post(sub.channelId, reply, claim.key), {
+      await pRetry(() => lane.paced(() => poster.post(sub.channelId, reply, claim.key)), {
         retries: r.retries,
         minTimeout: r.minTimeoutMs,
         maxTimeout: r.maxTimeoutMs,

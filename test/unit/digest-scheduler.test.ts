@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DigestScheduler, slotKey } from '../../src/digest/scheduler.js';
+import { DigestScheduler, slotKey, type Poster } from '../../src/digest/scheduler.js';
 import { SqliteDigestStore, type Subscription } from '../../src/digest/store.js';
 import { KnowledgeBase } from '../../src/knowledge/base.js';
 import { captureLogger } from '../support/bot.js';
@@ -127,5 +127,43 @@ describe('digest scheduler', () => {
     await settle(s);
     expect(poster.posts[0]!.reply.title).toBe('Updated: Filesystems');
     expect(store.get('a')!.lastHashes.filesystems).toBe(knowledge.current.knowledge.topicById.get('filesystems')!.hash);
+  });
+
+  it('GIVEN one platform stalls THEN the other platform\'s digests still go out (one lane per platform)', async () => {
+    const store = new SqliteDigestStore(':memory:');
+    for (let i = 0; i < 20; i++) {
+      store.add(sub(`s${i}`, { platform: 'stuck' }));
+      store.add(sub(`f${i}`, { platform: 'test' }));
+    }
+    const fast = new RecordingPoster();
+    let stalled = 0;
+    const stuck = { post: () => new Promise<void>(() => void stalled++) }; // never answers
+    const s = new DigestScheduler({
+      store, knowledge, posters: new Map<string, Poster>([['test', fast], ['stuck', stuck]]), logger: captureLogger().logger, catchUpGraceMs: HOUR,
+      now: () => MON_0900 + 1000, pace: { stuck: { concurrency: 2 }, test: { concurrency: 2 } },
+    });
+    schedulers.push(s);
+    s.start();
+    for (let i = 0; i < 200 && fast.posts.length < 20; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(fast.posts).toHaveLength(20);
+    expect(stalled).toBe(2); // the stuck lane holds its own two sends, and only those
+    await s.stop(50); // returns although the stuck platform never answers (without the bound this test hangs)
+    expect(store.unfinished().filter((c) => c.subscriptionId.startsWith('s'))).toHaveLength(20); // still claimed, for the next start
+  });
+
+  it('GIVEN a per-second pace THEN no more sends start within one second than it allows', async () => {
+    const store = new SqliteDigestStore(':memory:');
+    for (let i = 0; i < 12; i++) store.add(sub(`p${i}`));
+    const poster = new RecordingPoster();
+    const s = new DigestScheduler({
+      store, knowledge, posters: new Map([['test', poster]]), logger: captureLogger().logger, catchUpGraceMs: HOUR,
+      now: () => MON_0900 + 1000, pace: { test: { concurrency: 12, perSecond: 5 } },
+    });
+    schedulers.push(s);
+    s.start();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(poster.attempts).toHaveLength(5); // the first window's budget; the rest wait for the next windows
+    for (let i = 0; i < 100 && poster.posts.length < 12; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(poster.posts).toHaveLength(12);
   });
 });
