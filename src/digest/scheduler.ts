@@ -37,6 +37,10 @@ export interface SchedulerOptions {
   onDelivery?: (outcome: DeliveryOutcome) => void;
 }
 
+/** Finished delivery records are kept this long (for inspection), then pruned, at most once an hour. */
+const KEEP_DELIVERIES_MS = 7 * 24 * 3600_000;
+const PRUNE_EVERY_MS = 3600_000;
+
 export const DEFAULT_PACE: Pace = { concurrency: 8 };
 
 interface Lane {
@@ -61,6 +65,7 @@ export class DigestScheduler {
   private stopped = true;
   private readonly running = new Set<string>();
   /** Next slot per subscription, keyed by what it was computed from. */
+  private prunedAt = 0;
   private readonly plan = new Map<string, { key: string; at: number | undefined }>();
   private readonly pending = new Set<Promise<void>>();
   private readonly lanes = new Map<string, Lane>();
@@ -111,6 +116,11 @@ export class DigestScheduler {
     }
     for (const id of this.plan.keys()) if (!seen.has(id)) this.plan.delete(id);
     this.runInChunks(due);
+    if (now - this.prunedAt > PRUNE_EVERY_MS) {
+      this.prunedAt = now;
+      const n = this.opts.store.prune(now - KEEP_DELIVERIES_MS);
+      if (n > 0) this.log.info({ deleted: n }, 'pruned old delivery records');
+    }
     // Wake at the earliest slot (at least once a minute, so clock jumps are noticed).
     this.timer = setTimeout(() => this.wake(), Math.max(0, nextAt - this.now()) + 5);
     this.timer.unref?.();

@@ -53,6 +53,11 @@ export interface DigestStore {
   /** Claims left unfinished by a crash. */
   unfinished(): Claim[];
   disable(id: string, reason: string): void;
+  /**
+   * Deletes finished delivery records older than `before` (ms since epoch); returns how many. Open claims
+   * stay. Old records are not needed: a subscription's last slot already keeps older slots from re-running.
+   */
+  prune(before: number): number;
   close(): void;
 }
 
@@ -87,6 +92,8 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (subscription_id, slot)
    );
    CREATE INDEX deliveries_unfinished ON deliveries (state) WHERE state = 'claimed';`,
+  // 2: finished deliveries are pruned by age.
+  `CREATE INDEX deliveries_finished ON deliveries (finished_at) WHERE state <> 'claimed';`,
 ];
 
 interface Row {
@@ -230,6 +237,10 @@ export class SqliteDigestStore implements DigestStore {
 
   disable(id: string, reason: string): void {
     this.db.prepare('UPDATE subscriptions SET enabled = 0, disabled_reason = ? WHERE id = ?').run(reason, id);
+  }
+
+  prune(before: number): number {
+    return this.db.prepare("DELETE FROM deliveries WHERE state <> 'claimed' AND finished_at < ?").run(before).changes;
   }
 
   close(): void {

@@ -16,7 +16,7 @@ describe('digest store on a real SQLite file', () => {
   it('GIVEN a subscription, a delivered slot and a restart THEN the state is intact', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'ksb-store-')), 'digests.sqlite');
     const a = new SqliteDigestStore(file);
-    expect(a.version).toBe(1);
+    expect(a.version).toBe(2);
     a.add(sub('aaa'));
     a.add(sub('bbb', { channelId: 'c2' }));
     const claim = a.claim('aaa', 5_000, 'aaa-key')!;
@@ -68,6 +68,41 @@ describe('digest store on a real SQLite file', () => {
     s.skip('bbb', 9_000);
     expect(s.get('bbb')).toMatchObject({ lastSlot: 9_000, position: 0 });
     expect(s.claim('bbb', 9_000, 'k')).toBeUndefined();
+    s.close();
+  });
+
+  it('GIVEN a file at schema version 1 THEN opening it runs the later migrations and keeps the data', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'ksb-store-')), 'digests.sqlite');
+    const a = new SqliteDigestStore(file);
+    a.add(sub('aaa'));
+    a.close();
+    const raw = new Database(file);
+    raw.exec('DROP INDEX deliveries_finished');
+    raw.pragma('user_version = 1');
+    raw.close();
+
+    const b = new SqliteDigestStore(file);
+    expect(b.version).toBe(2);
+    expect(b.get('aaa')).toMatchObject({ id: 'aaa', schedule: '0 9 * * 1' });
+    b.close();
+    const check = new Database(file, { readonly: true });
+    expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'deliveries_finished'").get()).toEqual({ name: 'deliveries_finished' });
+    check.close();
+  });
+
+  it('GIVEN old finished deliveries THEN prune deletes them and keeps open claims and recent ones; old slots still never re-run', () => {
+    let now = 1_000_000;
+    const s = new SqliteDigestStore(':memory:', () => now);
+    s.add(sub('aaa'));
+    s.finish(s.claim('aaa', 10_000, 'k1')!, 'delivered', {});
+    s.skip('aaa', 20_000);
+    now = 5_000_000;
+    s.finish(s.claim('aaa', 30_000, 'k3')!, 'delivered', {});
+    s.claim('aaa', 40_000, 'k4'); // open
+    expect(s.prune(2_000_000)).toBe(2);
+    expect(s.unfinished().map((c) => c.slot)).toEqual([40_000]);
+    expect(s.claim('aaa', 30_000, 'again')).toBeUndefined(); // recent record kept
+    expect(s.get('aaa')!.lastSlot).toBe(30_000); // what keeps pruned slots (10,000 and 20,000) from running again
     s.close();
   });
 });
