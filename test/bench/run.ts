@@ -12,6 +12,7 @@ import { loadQuestions } from '../support/quality.js';
 import { cleanEnv } from '../support/spawn.js';
 import { measureDiscordRoundTrip } from './discord-rtt.js';
 import { measureMatrixRoundTrip } from './matrix-rtt.js';
+import { measureFanout, measureRss } from './process.js';
 import { measureScale } from './scale.js';
 import { percentile, round, timeIt } from './stats.js';
 
@@ -64,7 +65,21 @@ async function main() {
   for (let i = 0; i < 5; i++) starts.push(await firstAnswerMs());
   const startup = { console_first_answer_ms: round(percentile(starts, 50), 1) };
   say(`startup: console first answer ${startup.console_first_answer_ms} ms (median of 5 fresh processes)`);
-  const result = { core: c, scale, e2e: { discord: { bot_p50: discord.bot_p50, pong_p50: discord.pong_p50, ratio: discord.ratio }, matrix }, startup, rss_mb: { both_adapters_idle: null as number | null } };
+  const rss = await measureRss(1000);
+  say(`rss: ${rss.rss_mb} MB idle after ${rss.messages} handled messages with both adapters connected (${rss.rss_at_ready_mb} MB when ready, peak ${rss.peak_rss_mb} MB)`);
+  const fan = await measureFanout(1000);
+  say(
+    `digest fan-out: ${fan.subscriptions} due at one second delivered in ${fan.deliver_all_ms} ms (Discord ${fan.discord_all_ms}, Matrix ${fan.matrix_all_ms}); ` +
+      `commands meanwhile p50 ${fan.command_during.p50} p99 ${fan.command_during.p99} max ${fan.command_during.max} (n ${fan.command_during.n}) vs idle p50 ${fan.command_idle.p50} p99 ${fan.command_idle.p99}`,
+  );
+  const result = {
+    core: c,
+    scale,
+    e2e: { discord: { bot_p50: discord.bot_p50, pong_p50: discord.pong_p50, ratio: discord.ratio }, matrix },
+    startup,
+    rss_mb: { both_adapters_idle: rss.rss_mb, both_adapters_ready: rss.rss_at_ready_mb, peak: rss.peak_rss_mb },
+    digest_fanout: fan,
+  };
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);
 }
