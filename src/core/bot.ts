@@ -30,6 +30,8 @@ export type Outcome = 'ok' | 'no-match' | 'usage' | 'denied' | 'rate-limited' | 
 
 // Control characters other than tab and newline, and lone surrogates.
 const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+// Every character CONTROL could remove is one of these (any surrogate, paired or not): text without them is kept as it is.
+const MAYBE_CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\uD800-\uDFFF]/;
 
 /**
  * The platform-neutral bot: turns a message into a command invocation and a
@@ -67,7 +69,7 @@ export class Bot {
    */
   async handle(msg: IncomingMessage, prefixes: readonly string[]): Promise<Reply | null> {
     const started = performance.now();
-    const text = msg.text.replace(CONTROL, '').trim();
+    const text = (MAYBE_CONTROL.test(msg.text) ? msg.text.replace(CONTROL, '') : msg.text).trim();
     const line = splitCommand(text, prefixes);
     const prefix = line ? text.trimStart()[0]! : prefixes[0] ?? '/';
     const def = line ? this.command(line.name) : undefined;
@@ -98,7 +100,7 @@ export class Bot {
   }
 
   /** A structured invocation (Discord slash commands); same limits, permissions and error guarantee. */
-  invoke(command: CommandDef, args: Args, msg: IncomingMessage, prefix = '/'): Promise<Reply | null> {
+  async invoke(command: CommandDef, args: Args, msg: IncomingMessage, prefix = '/'): Promise<Reply | null> {
     return this.invokeTimed(command, args, msg, prefix, performance.now());
   }
 
@@ -107,24 +109,52 @@ export class Bot {
     return this.opts.knowledge.current.search.completeTopics(input, limit).map((t) => ({ name: t.title, value: t.id }));
   }
 
-  private async invokeTimed(command: CommandDef, args: Args, msg: IncomingMessage, prefix: string, started: number): Promise<Reply | null> {
-    return this.limited(msg, started, command.name, async () => {
-      if (permissionOf(command, args.subcommand) === 'manager' && !(await this.mayManage(msg))) {
-        const what = [command.name, args.subcommand].filter(Boolean).join(' ');
-        return this.finish(msg, command.name, 'denied', started, replies.denied(`Only people who manage this channel or room may use ${prefix}${what}.`));
-      }
-      const { knowledge, search } = this.opts.knowledge.current;
-      const ctx: CommandContext = { knowledge, search, message: msg, prefix, commands: this.commands, services: this.opts.services ?? {} };
-      let reply: Reply;
-      try {
-        reply = await command.run(ctx, args);
-      } catch (err) {
-        this.opts.logger.error({ err, command: command.name, platform: msg.platform }, 'command failed');
-        return this.finish(msg, command.name, 'error', started, replies.error('Something went wrong on my side while answering that. It has been logged; please try again later.'));
-      }
-      const outcome: Outcome = reply.kind === 'no-match' ? 'no-match' : reply.kind === 'usage' ? 'usage' : reply.kind === 'denied' ? 'denied' : reply.kind === 'error' ? 'error' : 'ok';
-      return this.finish(msg, command.name, outcome, started, reply);
-    });
+  /**
+   * Rate limit, permission, then the handler. A handler that answers synchronously (most do) is answered
+   * without a promise of our own in between: the adapter's `await` then resumes at once, and the reply
+   * leaves before the SDK's own follow-up work (Matrix: building the next /sync request) gets its turn.
+   */
+  private invokeTimed(command: CommandDef, args: Args, msg: IncomingMessage, prefix: string, started: number): Reply | null | Promise<Reply | null> {
+    const refused = this.refusal(msg, started, command.name);
+    if (refused !== undefined) return refused;
+    return permissionOf(command, args.subcommand) === 'manager' ? this.runManaged(command, args, msg, prefix, started) : this.run(command, args, msg, prefix, started);
+  }
+
+  private async runManaged(command: CommandDef, args: Args, msg: IncomingMessage, prefix: string, started: number): Promise<Reply> {
+    if (!(await this.mayManage(msg))) {
+      const what = [command.name, args.subcommand].filter(Boolean).join(' ');
+      return this.finish(msg, command.name, 'denied', started, replies.denied(`Only people who manage this channel or room may use ${prefix}${what}.`));
+    }
+    return this.run(command, args, msg, prefix, started);
+  }
+
+  /** Runs the handler; its errors (thrown, or a rejected promise) become a short error reply and one log line. */
+  private run(command: CommandDef, args: Args, msg: IncomingMessage, prefix: string, started: number): Reply | Promise<Reply> {
+    const { knowledge, search } = this.opts.knowledge.current;
+    const ctx: CommandContext = { knowledge, search, message: msg, prefix, commands: this.commands, services: this.opts.services ?? {} };
+    let out: Reply | Promise<Reply>;
+    try {
+      out = command.run(ctx, args);
+    } catch (err) {
+      return this.failed(command, msg, started, err);
+    }
+    if (typeof (out as Partial<Promise<Reply>> | undefined)?.then === 'function') {
+      return Promise.resolve(out).then(
+        (reply) => this.answered(command, msg, started, reply),
+        (err: unknown) => this.failed(command, msg, started, err),
+      );
+    }
+    return this.answered(command, msg, started, out as Reply);
+  }
+
+  private answered(command: CommandDef, msg: IncomingMessage, started: number, reply: Reply): Reply {
+    const outcome: Outcome = reply.kind === 'no-match' ? 'no-match' : reply.kind === 'usage' ? 'usage' : reply.kind === 'denied' ? 'denied' : reply.kind === 'error' ? 'error' : 'ok';
+    return this.finish(msg, command.name, outcome, started, reply);
+  }
+
+  private failed(command: CommandDef, msg: IncomingMessage, started: number, err: unknown): Reply {
+    this.opts.logger.error({ err, command: command.name, platform: msg.platform }, 'command failed');
+    return this.finish(msg, command.name, 'error', started, replies.error('Something went wrong on my side while answering that. It has been logged; please try again later.'));
   }
 
   private async mayManage(msg: IncomingMessage): Promise<boolean> {
@@ -138,9 +168,15 @@ export class Bot {
   }
 
   /** Runs `answer` if the user's rate limit allows; one "slow down", then silence. */
-  private async limited(msg: IncomingMessage, started: number, command: string, answer: () => Reply | Promise<Reply | null>): Promise<Reply | null> {
+  private limited(msg: IncomingMessage, started: number, command: string, answer: () => Reply | Promise<Reply | null>): Reply | null | Promise<Reply | null> {
+    const refused = this.refusal(msg, started, command);
+    return refused === undefined ? answer() : refused;
+  }
+
+  /** Undefined when the user's rate limit allows an answer; otherwise the answer instead: one "slow down", then silence (null). */
+  private refusal(msg: IncomingMessage, started: number, command: string): Reply | null | undefined {
     const decision = msg.unlimited ? 'allow' : this.limiter.take(`${msg.platform}:${msg.userId}`);
-    if (decision === 'allow') return answer();
+    if (decision === 'allow') return undefined;
     if (decision === 'warn') {
       return this.finish(msg, command, 'rate-limited', started, { kind: 'rate-limited', summary: 'You are sending messages faster than I answer them. Please slow down; I will answer again in a little while.', private: true });
     }

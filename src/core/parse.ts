@@ -16,11 +16,16 @@ export function splitCommand(text: string, prefixes: readonly string[]): Command
   return { name: m[1]!.toLowerCase(), rest: m[2]!.trim() };
 }
 
+const QUOTES = /["“”']/;
+const WHITESPACE = /\s+/;
+
 /**
  * Splits an argument string into words: whitespace separates, double or single
  * quotes group (`schedule:"0 9 * * 1"` is one word); an unclosed quote runs to the end.
  */
 export function tokenize(s: string): string[] {
+  // Without quotes (the common case) the words are just the runs between whitespace.
+  if (!QUOTES.test(s)) return s.split(WHITESPACE).filter((w) => w.length > 0);
   const out: string[] = [];
   let cur = '';
   let quote: string | null = null;

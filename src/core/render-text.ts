@@ -23,7 +23,9 @@ export function textLines(reply: Reply, prefix = '/'): string[] {
     for (const r of reply.rows) out.push(`• ${r.title} [${VERDICT_LABEL[r.verdict]}]: ${r.summary}`);
   }
   if (reply.points?.length) {
-    const multiTopic = new Set(reply.points.map((p) => p.topicId)).size > 1 || reply.kind === 'answer';
+    const first = reply.points[0]!.topicId;
+    let multiTopic = reply.kind === 'answer';
+    for (const p of reply.points) if (p.topicId !== first) multiTopic = true;
     for (const p of reply.points) out.push(`${p.parent && reply.kind === 'status' ? '   – ' : '• '}${citationLine(p, multiTopic)}`);
   }
   if (reply.lines?.length) out.push(...reply.lines);

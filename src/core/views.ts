@@ -11,20 +11,27 @@ export function talkFooter(k: Knowledge): string {
 
 /** A point of the talk as a reply citation. */
 export function cite(p: Point, topic: Topic): Citation {
-  return { text: p.text, page: p.page, topicId: topic.id, topicTitle: topic.title, ...(p.parent ? { parent: p.parent } : {}) };
+  const c: Citation = { text: p.text, page: p.page, topicId: topic.id, topicTitle: topic.title };
+  if (p.parent) c.parent = p.parent;
+  return c;
 }
 
 /** `/status <topic>`: verdict, the quote it rests on, summary, and every point with its page. */
 export function statusReply(k: Knowledge, topic: Topic): Reply {
   const quote = topic.verdictQuote;
-  const quotePage = quote ? topic.points.find((p) => p.text.includes(quote))?.page : undefined;
+  let quotePage: number | undefined;
+  const points: Citation[] = [];
+  for (const p of topic.points) {
+    if (quote && quotePage === undefined && p.text.includes(quote)) quotePage = p.page;
+    points.push(cite(p, topic));
+  }
   return {
     kind: 'status',
     title: topic.title,
     verdict: topic.verdict,
     summary: topic.summary,
     ...(quote && quotePage ? { verdictQuote: { text: quote, page: quotePage } } : {}),
-    points: topic.points.map((p) => cite(p, topic)),
+    points,
     footer: talkFooter(k),
     more: `status ${topic.id}`,
   };

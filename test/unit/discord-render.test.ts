@@ -1,5 +1,7 @@
+import { escapeMarkdown } from 'discord.js';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fitLines, LIMITS, renderChoices, renderDiscord } from '../../src/adapters/discord/render.js';
+import { fitLines, LIMITS, md, renderChoices, renderDiscord } from '../../src/adapters/discord/render.js';
 import { slashCommands } from '../../src/adapters/discord/commands.js';
 import { loadCommands } from '../../src/core/registry.js';
 import type { Reply } from '../../src/core/reply.js';
@@ -40,6 +42,12 @@ describe('Discord renderer', () => {
     const { embeds, allowedMentions } = renderDiscord({ kind: 'no-match', summary: 'No topic matches “**@everyone** <@&123>”.' });
     expect(embeds[0]!.description).toContain('\\*\\*@everyone\\*\\*');
     expect(allowedMentions.parse).toEqual([]);
+  });
+
+  it('GIVEN any text THEN md escapes exactly like escapeMarkdown (its fast path skips only text it would not change)', () => {
+    const chars = fc.constantFrom(...'\\`*_~|<>:/ahttps#-1.[]()@ \n“”'.split(''));
+    fc.assert(fc.property(fc.oneof(fc.string(), fc.string({ unit: chars, maxLength: 60 })), (s) => md(s) === escapeMarkdown(s)), { numRuns: 2000 });
+    expect(md('ext4 is *old* and __slow__, see https://x_y')).toBe(escapeMarkdown('ext4 is *old* and __slow__, see https://x_y'));
   });
 
   it('GIVEN fitLines with nothing that fits THEN only the pointer', () => {

@@ -8,6 +8,7 @@ import {
   PermissionFlagsBits,
   Routes,
   Status,
+  type APIEmbed,
   type AutocompleteInteraction,
   type ChatInputCommandInteraction,
   type Interaction,
@@ -32,6 +33,22 @@ export interface DiscordOptions {
 }
 
 const PREFIXES = ['/', '!'];
+
+/**
+ * Our embeds are already in API shape: handed over as JSON-encodable, discord.js sends them as they are
+ * instead of snake-casing every key of a plain object (lodash per key, per reply), which changes nothing here.
+ */
+class Encoded {
+  constructor(private readonly embed: APIEmbed) {}
+  toJSON(): APIEmbed {
+    return this.embed;
+  }
+}
+function encodable(embeds: APIEmbed[]): Encoded[] {
+  const out: Encoded[] = [];
+  for (const e of embeds) out.push(new Encoded(e));
+  return out;
+}
 
 /** Thrown for a start-up failure the operator must fix (bad token). */
 export class DiscordStartupError extends Error {
@@ -189,7 +206,8 @@ export class DiscordAdapter implements ChatAdapter {
       userId: i.user.id,
       channelId: i.channelId,
       addressed: true,
-      canManage: i.inGuild() ? (i.memberPermissions?.has(PermissionFlagsBits.ManageChannels) ?? false) : true,
+      // Asked only by commands that need a manager.
+      canManage: i.inGuild() ? () => Promise.resolve(i.memberPermissions?.has(PermissionFlagsBits.ManageChannels) ?? false) : true,
     };
     const reply = (await this.opts.bot.invoke(def, args as Args, msg, '/')) ?? {
       // An interaction must be answered; a rate-limited user sees this only themselves.
@@ -223,12 +241,12 @@ export class DiscordAdapter implements ChatAdapter {
   private async sendToInteraction(i: ChatInputCommandInteraction, reply: Reply, hide: boolean): Promise<void> {
     const body = renderDiscord(reply);
     const ephemeral = hide || reply.private === true;
-    await i.reply({ embeds: body.embeds, allowedMentions: body.allowedMentions, ...(ephemeral ? { flags: MessageFlags.Ephemeral } : {}) });
+    await i.reply({ embeds: encodable(body.embeds), allowedMentions: body.allowedMentions, ...(ephemeral ? { flags: MessageFlags.Ephemeral } : {}) });
   }
 
   /** The one way a message is answered: as a reply to it, no mentions (not even the asker). */
   private async sendToMessage(m: Message, reply: Reply): Promise<void> {
     const body = renderDiscord(reply);
-    await m.reply({ embeds: body.embeds, allowedMentions: body.allowedMentions });
+    await m.reply({ embeds: encodable(body.embeds), allowedMentions: body.allowedMentions });
   }
 }

@@ -155,7 +155,7 @@ export class MatrixAdapter implements ChatAdapter {
     if (content.msgtype === 'm.notice' || isEdit(content) || typeof content.body !== 'string') return;
     if (ev.origin_server_ts < this.cutoff) return;
     const { mentioned, text } = readMention(content, this.userId, this.displayName);
-    const isDirect = (await this.memberCount(roomId)) === 2;
+    const isDirect = (this.memberCounts.get(roomId) ?? (await this.memberCount(roomId))) === 2;
     const reply = await this.opts.bot.handle(
       {
         platform: 'matrix',
@@ -224,8 +224,17 @@ export class MatrixAdapter implements ChatAdapter {
    */
   private async send(roomId: string, content: object, txnId: string): Promise<void> {
     const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${encodeURIComponent(txnId)}`;
+    // The first attempt goes out at once; only a failure pays for setting up the retries, which take
+    // it over as their own first attempt (same waits and limits as if pRetry had made it).
+    const first = this.client.doRequest('PUT', path, null, content) as Promise<unknown>;
+    try {
+      await first;
+      return;
+    } catch {
+      // handled below
+    }
     const r = this.opts.retry ?? { retries: 4, minTimeoutMs: 500 };
-    await pRetry(() => this.client.doRequest('PUT', path, null, content), {
+    await pRetry((attempt) => (attempt === 1 ? first : this.client.doRequest('PUT', path, null, content)), {
       retries: r.retries,
       minTimeout: r.minTimeoutMs,
       maxTimeout: 30_000,

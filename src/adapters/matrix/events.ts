@@ -12,17 +12,37 @@ export interface MessageContent {
 
 /** Removes a rich-reply fallback: leading "> " quote lines of `body` and the <mx-reply> block of HTML. */
 export function stripReplyFallback(body: string, formatted?: string): { body: string; formatted?: string } {
+  const strippedFormatted = formatted?.replace(/<mx-reply>[\s\S]*?<\/mx-reply>/gi, '');
+  if (!body.startsWith('> <') && !body.startsWith('> * <')) return { body, formatted: strippedFormatted };
   const lines = body.split('\n');
   let i = 0;
-  if (lines[0]?.startsWith('> <') || lines[0]?.startsWith('> * <')) {
-    while (i < lines.length && lines[i]!.startsWith('>')) i++;
-    while (i < lines.length && lines[i]!.trim() === '') i++;
-  }
-  return { body: lines.slice(i).join('\n'), formatted: formatted?.replace(/<mx-reply>[\s\S]*?<\/mx-reply>/gi, '') };
+  while (i < lines.length && lines[i]!.startsWith('>')) i++;
+  while (i < lines.length && lines[i]!.trim() === '') i++;
+  return { body: lines.slice(i).join('\n'), formatted: strippedFormatted };
 }
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** The patterns that find the bot in a message, for one (user id, display name): built once, not per message. */
+interface AddressPatterns {
+  botId: string;
+  displayName: string | undefined;
+  namePrefix: RegExp | undefined;
+  idAnywhere: RegExp;
+}
+let lastPatterns: AddressPatterns | undefined;
+
+function addressPatterns(botId: string, displayName: string | undefined): AddressPatterns {
+  if (lastPatterns?.botId === botId && lastPatterns.displayName === displayName) return lastPatterns;
+  lastPatterns = {
+    botId,
+    displayName,
+    namePrefix: displayName ? new RegExp(`^\\s*@?${escapeRegExp(displayName)}(?:\\s*[:,]\\s*|\\s+)`, 'i') : undefined,
+    idAnywhere: new RegExp(escapeRegExp(botId), 'g'),
+  };
+  return lastPatterns;
 }
 
 /**
@@ -34,9 +54,9 @@ function escapeRegExp(s: string): string {
 export function readMention(content: MessageContent, botId: string, displayName: string | undefined): { mentioned: boolean; text: string } {
   const raw = typeof content.body === 'string' ? content.body : '';
   const { body, formatted } = stripReplyFallback(raw, typeof content.formatted_body === 'string' ? content.formatted_body : undefined);
-  const namePrefix = displayName ? new RegExp(`^\\s*@?${escapeRegExp(displayName)}(?:\\s*[:,]\\s*|\\s+)`, 'i') : undefined;
-  const idAnywhere = new RegExp(escapeRegExp(botId), 'g');
-  const text = body.replace(idAnywhere, ' ').replace(namePrefix ?? /^$/, '').trim();
+  // `replace` with a global pattern and `test` with a non-global one leave no lastIndex behind: safe to share.
+  const { namePrefix, idAnywhere } = addressPatterns(botId, displayName);
+  const text = (body.includes(botId) ? body.replace(idAnywhere, ' ') : body).replace(namePrefix ?? /^$/, '').trim();
   const mentions = content['m.mentions'];
   if (mentions && typeof mentions === 'object') {
     const ids = Array.isArray(mentions.user_ids) ? mentions.user_ids : [];

@@ -9,9 +9,14 @@ const CONTENT_BUDGET = 60_000;
 /** The HTML elements (and no attributes) `formatted_body` may contain. */
 export const HTML_ALLOWLIST = ['p', 'strong', 'em', 'ul', 'li', 'br', 'code'] as const;
 
+const HTML_ENTITY: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const HTML_SPECIAL = /[&<>"']/g;
+const HAS_HTML_SPECIAL = /[&<>"']/;
+const entityOf = (c: string): string => HTML_ENTITY[c]!;
+
 /** Escapes text for HTML: nothing a user typed can become markup. */
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return HAS_HTML_SPECIAL.test(s) ? s.replace(HTML_SPECIAL, entityOf) : s;
 }
 
 function html(reply: Reply, prefix: string): string {
@@ -25,12 +30,23 @@ function html(reply: Reply, prefix: string): string {
   }
   if (reply.points?.length) {
     const withTopic = reply.kind === 'answer';
-    out.push(`<ul>${reply.points.map((p) => `<li>${escapeHtml(citationLine(p, withTopic))}</li>`).join('')}</ul>`);
+    let items = '';
+    for (const p of reply.points) items += `<li>${escapeHtml(citationLine(p, withTopic))}</li>`;
+    out.push(`<ul>${items}</ul>`);
   }
   if (reply.lines?.length) out.push(`<p>${reply.lines.map(escapeHtml).join('<br>')}</p>`);
   if (reply.suggestions?.length) out.push(`<p>Did you mean: ${reply.suggestions.map((s) => `<code>${escapeHtml(prefix + s)}</code>`).join(', ')}?</p>`);
   if (reply.footer) out.push(`<p><em>${escapeHtml(reply.footer)}</em></p>`);
   return out.join('');
+}
+
+/**
+ * True when the content cannot exceed the budget, without serialising it: JSON writes a UTF-16 code unit
+ * as at most 6 bytes (`\u001f`; otherwise at most 3 bytes of UTF-8), and the fixed keys take under 512.
+ */
+function surelyFits(c: NoticeContent): boolean {
+  const units = c.body.length + c.formatted_body.length + (c['m.relates_to']?.['m.in_reply_to'].event_id.length ?? 0);
+  return 6 * units + 512 <= CONTENT_BUDGET;
 }
 
 export interface NoticeContent {
@@ -42,6 +58,19 @@ export interface NoticeContent {
   'm.relates_to'?: { 'm.in_reply_to': { event_id: string } };
 }
 
+/** The whole reply as notice content, whatever its size. */
+function notice(r: Reply, prefix: string, inReplyTo: string | undefined): NoticeContent {
+  const c: NoticeContent = {
+    msgtype: 'm.notice',
+    body: textLines(r, prefix).join('\n'),
+    format: 'org.matrix.custom.html',
+    formatted_body: html(r, prefix),
+    'm.mentions': {},
+  };
+  if (inReplyTo) c['m.relates_to'] = { 'm.in_reply_to': { event_id: inReplyTo } };
+  return c;
+}
+
 /**
  * A reply as an `m.notice` event: plain `body`, escaped HTML, an explicit
  * empty `m.mentions` (nobody is notified, never the room: without it clients
@@ -51,17 +80,19 @@ export interface NoticeContent {
  * failing that, long texts are clipped.
  */
 export function renderMatrix(reply: Reply, prefix: string, inReplyTo?: string): NoticeContent {
-  const build = (r: Reply): NoticeContent => ({
-    msgtype: 'm.notice',
-    body: textLines(r, prefix).join('\n'),
-    format: 'org.matrix.custom.html',
-    formatted_body: html(r, prefix),
-    'm.mentions': {},
-    ...(inReplyTo ? { 'm.relates_to': { 'm.in_reply_to': { event_id: inReplyTo } } } : {}),
-  });
-  const fits = (c: NoticeContent) => Buffer.byteLength(JSON.stringify(c)) <= CONTENT_BUDGET;
-  const whole = build(reply);
-  if (fits(whole)) return whole;
+  const whole = notice(reply, prefix, inReplyTo);
+  if (surelyFits(whole) || fitsBudget(whole)) return whole;
+  return shortened(reply, prefix, inReplyTo);
+}
+
+function fitsBudget(c: NoticeContent): boolean {
+  return Buffer.byteLength(JSON.stringify(c)) <= CONTENT_BUDGET;
+}
+
+/** The reply cut to the size limit: whole points (or rows) dropped from the end with a pointer, else texts clipped. */
+function shortened(reply: Reply, prefix: string, inReplyTo: string | undefined): NoticeContent {
+  const build = (r: Reply): NoticeContent => notice(r, prefix, inReplyTo);
+  const fits = fitsBudget;
 
   const key = reply.points?.length ? 'points' : reply.rows?.length ? 'rows' : undefined;
   if (key) {
