@@ -60,7 +60,7 @@ async function main() {
   const discord = await measureDiscordRoundTrip(200);
   say(`e2e discord /status fs: bot p50 ${discord.bot_p50} · pong p50 ${discord.pong_p50} · ratio ${discord.ratio} (200 round trips)`);
   const matrix = await measureMatrixRoundTrip(80);
-  say(`e2e matrix !status fs: bot p50 ${matrix.bot_p50} · echo p50 ${matrix.echo_p50} · ratio ${matrix.ratio} (75 round trips)`);
+  say(`e2e matrix !status fs: bot p50 ${matrix.bot_p50} · echo p50 ${matrix.echo_p50} · ratio ${matrix.ratio} (80 round trips after 20 warm-up)`);
   const starts: number[] = [];
   for (let i = 0; i < 5; i++) starts.push(await firstAnswerMs());
   const startup = { console_first_answer_ms: round(percentile(starts, 50), 1) };
