@@ -481,6 +481,15 @@ describe('Discord adapter end to end (real discord.js Client, fake Discord)', ()
       expect(accepted.body.embeds[0].description).toContain('ID: ');
       expect(digests!.store.listChannel('discord', fake.channelIds.general)).toHaveLength(1);
     });
+
+    it('keeps no message cache (memory stays flat in a busy community) yet still resolves the author for the check', async () => {
+      const b = await start();
+      for (let i = 0; i < 5; i++) await replyTo(fake.sendUserMessage({ content: 'what about btrfs?', mentionsBot: true }).id);
+      const owner = fake.sendUserMessage({ content: line, mentionsBot: true, author: { id: fake.users.owner.id } });
+      expect((await replyTo(owner.id)).body.embeds[0].description).toContain('ID: ');
+      const channel = b.adapter.client.channels.cache.get(fake.channelIds.general);
+      expect(channel && 'messages' in channel ? channel.messages.cache.size : -1).toBe(0);
+    });
   });
 
   describe('a guild the bot cannot register commands in (DISCORD_GUILD_ID)', () => {

@@ -4,6 +4,7 @@ import {
   Events,
   GatewayIntentBits,
   MessageFlags,
+  Options,
   Partials,
   PermissionFlagsBits,
   Routes,
@@ -74,6 +75,21 @@ export class DiscordAdapter implements ChatAdapter {
     this.client = new Client({
       intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.DirectMessages],
       partials: [Partials.Channel],
+      // discord.js caches by default every message it sees (200 per channel) and every author it meets,
+      // for as long as it runs: in a community of thousands that grows without bound. The bot never reads
+      // messages back; it needs only the author's member (roles, for the Manage Channels check of text
+      // commands), which is added to the cache as each message arrives.
+      makeCache: Options.cacheWithLimits({
+        ...Options.DefaultMakeCacheSettings,
+        MessageManager: 0,
+        ReactionManager: 0,
+        ReactionUserManager: 0,
+        PresenceManager: 0,
+        ThreadMemberManager: 0,
+        VoiceStateManager: 0,
+        GuildMemberManager: { maxSize: 1000, keepOverLimit: (m) => m.id === m.client.user.id },
+        UserManager: { maxSize: 1000, keepOverLimit: (u) => u.id === u.client.user.id },
+      }),
       allowedMentions: { parse: [], repliedUser: false },
       ...(opts.apiUrl ? { rest: { api: opts.apiUrl } } : {}),
     });
