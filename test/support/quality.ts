@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import type { SearchIndex } from '../../src/knowledge/search.js';
 
@@ -18,7 +18,7 @@ export interface Graded extends LabelledQuestion {
 
 /** The labelled question set in test/fixtures/questions.yaml. */
 export function loadQuestions(): LabelledQuestion[] {
-  return parse(readFileSync(fileURLToPath(new URL('../fixtures/questions.yaml', import.meta.url)), 'utf8')) as LabelledQuestion[];
+  return parse(readFileSync(resolve('test/fixtures/questions.yaml'), 'utf8')) as LabelledQuestion[];
 }
 
 /** Answers one labelled question the way the commands do: `/status x` looks a topic up, anything else is a question. */

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 
 export interface SeedSlide {
   page: number;
@@ -8,7 +8,8 @@ export interface SeedSlide {
   bullets: { text: string; sub: boolean }[];
 }
 
-export const SEED_PATH = fileURLToPath(new URL('../fixtures/talk-export.txt', import.meta.url));
+// From the repository root: the same in the source tree and when compiled for the bench.
+export const SEED_PATH = resolve('test/fixtures/talk-export.txt');
 
 /**
  * Reads the talk's text export independently of the knowledge loader: slide
