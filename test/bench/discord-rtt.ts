@@ -17,6 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { Events, type Client, type Message } from 'discord.js';
 import { startPongBot } from '../fakes/discord/pong-bot.js';
 import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/server.js';
+import { createLogger } from '../../src/log.js';
 import { startDiscordBot } from '../support/discord-bot.js';
 
 export interface DiscordRoundTrip {
@@ -68,7 +69,11 @@ export async function measureDiscordRoundTrip(iterations = 200): Promise<Discord
   const botFake = await startFakeDiscord();
   const pongFake = await startFakeDiscord();
   try {
-    const bot = await startDiscordBot(botFake, { bot: { rateLimit: { burst: 1_000_000, perMinute: 60_000_000 } }, digests: false });
+    const bot = await startDiscordBot(botFake, {
+      bot: { rateLimit: { burst: 1_000_000, perMinute: 60_000_000 } },
+      digests: false,
+      logger: createLogger('info', '/dev/null'), // the production logger: one synchronous JSON line per message
+    });
     try {
       const pong = await startPongBot(pongFake.apiUrl, pongFake.token);
       try {

@@ -25,6 +25,7 @@ import { pathToFileURL } from 'node:url';
 import type { MatrixClient } from 'matrix-bot-sdk';
 import { startEchoBot } from '../fakes/matrix/echo-bot.js';
 import { startFakeMatrix, type FakeMatrix, type SentEvent } from '../fakes/matrix/server.js';
+import { createLogger } from '../../src/log.js';
 import { inReplyTo, makeMatrixBot } from '../support/matrix-bot.js';
 import { percentile, round } from './stats.js';
 
@@ -84,7 +85,7 @@ export async function measureMatrixRoundTrip(iterations = 80): Promise<{ bot_p50
   try {
     const botRoom = botFake.createRoom({ members: MEMBERS });
     const echoRoom = echoFake.createRoom({ members: MEMBERS });
-    const bot = await makeMatrixBot(botFake, { dataDir: tmp('ksb-bench-mx-') });
+    const bot = await makeMatrixBot(botFake, { dataDir: tmp('ksb-bench-mx-'), logger: createLogger('info', '/dev/null') }); // the production logger
     try {
       await bot.adapter.start();
       const echo = await startEchoBot(echoFake.url, echoFake.accessToken, tmp('ksb-bench-echo-'));

@@ -4,6 +4,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import type { Logger } from 'pino';
 import { join } from 'node:path';
 import { DiscordAdapter } from '../../src/adapters/discord/adapter.js';
 import type { Bot } from '../../src/core/bot.js';
@@ -24,6 +25,8 @@ export interface DiscordBotOptions {
   digests?: boolean;
   /** Call start() (default true). */
   start?: boolean;
+  /** Log here instead of into memory (the benchmark passes the production logger); `lines` stays empty. */
+  logger?: Logger;
 }
 
 export interface DiscordBot {
@@ -42,7 +45,9 @@ export async function startDiscordBot(fake: FakeDiscord, o: DiscordBotOptions = 
   const dataDir = mkdtempSync(join(tmpdir(), 'ksb-discord-'));
   const store = o.digests === false ? undefined : new SqliteDigestStore(join(dataDir, 'digests.sqlite'));
   const digests = store ? new DigestService(store, knowledge, { minIntervalSeconds: 1, maxPerChannel: 10 }) : undefined;
-  const { logger, lines } = captureLogger();
+  const captured = captureLogger();
+  const logger = o.logger ?? captured.logger;
+  const lines = captured.lines;
   const { bot } = await makeBot({ ...o.bot, logger, knowledge, ...(digests ? { services: { ...o.bot?.services, digests } } : {}) });
   const adapter = new DiscordAdapter({
     token: o.token ?? fake.token,

@@ -3,6 +3,7 @@
  * digest service), wired like src/app.ts, pointed at the fake homeserver in test/fakes/matrix/.
  */
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { MatrixAdapter } from '../../src/adapters/matrix/adapter.js';
 import type { CommandDef, Services } from '../../src/core/command.js';
 import { DigestService } from '../../src/digest/service.js';
@@ -21,6 +22,8 @@ export interface MatrixBotOptions {
   inviteAllow?: string;
   /** Extra commands for the bot (see makeBot). */
   extra?: CommandDef[];
+  /** Log here instead of into memory (the benchmark passes the production logger); the log arrays stay empty. */
+  logger?: Logger;
 }
 
 export interface MatrixBot {
@@ -47,8 +50,10 @@ export async function makeMatrixBot(fake: FakeMatrix, o: MatrixBotOptions): Prom
     },
   };
   // Generous rate limit: these tests are about the adapter, not about the token bucket.
-  const { bot, lines: botLogs } = await makeBot({ knowledge, services, extra: o.extra, rateLimit: { burst: 100, perMinute: 1000 } });
-  const { logger, lines: adapterLogs } = captureLogger('debug');
+  const { bot, lines: botLogs } = await makeBot({ knowledge, services, extra: o.extra, rateLimit: { burst: 100, perMinute: 1000 }, ...(o.logger ? { logger: o.logger } : {}) });
+  const captured = captureLogger('debug');
+  const logger = o.logger ?? captured.logger;
+  const adapterLogs = captured.lines;
   const adapter = new MatrixAdapter({
     homeserverUrl: fake.url,
     accessToken: o.accessToken ?? fake.accessToken,
