@@ -24,6 +24,9 @@ import { cleanEnv } from '../support/spawn.js';
 import { percentile, round } from './stats.js';
 
 const MEMBERS = ['@alice:fake.local', '@bob:fake.local'];
+
+/** The V8 flags production runs with: `npm start` and the image's NODE_OPTIONS (test/unit/node-flags.test.ts keeps the three equal). */
+export const PRODUCTION_NODE_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=256'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface ChildBot {
@@ -35,7 +38,7 @@ interface ChildBot {
 /** Spawns the built bot against both fakes and resolves once /readyz says both adapters are connected. */
 async function startChild(discord: FakeDiscord, matrix: FakeMatrix, dataDir: string): Promise<ChildBot> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
+  const child = spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, 'dist/src/main.js'], {
     env: cleanEnv({
       LOG_LEVEL: 'warn',
       DISCORD_TOKEN: discord.token,

@@ -12,7 +12,7 @@ import { loadQuestions } from '../support/quality.js';
 import { cleanEnv } from '../support/spawn.js';
 import { measureDiscordRoundTrip } from './discord-rtt.js';
 import { measureMatrixRoundTrip } from './matrix-rtt.js';
-import { measureFanout, measureRss } from './process.js';
+import { measureFanout, measureRss, PRODUCTION_NODE_FLAGS } from './process.js';
 import { measureScale } from './scale.js';
 import { percentile, round, timeIt } from './stats.js';
 
@@ -39,7 +39,7 @@ async function core() {
 function firstAnswerMs(): Promise<number> {
   return new Promise((resolve, reject) => {
     const t = performance.now();
-    const child = spawn(process.execPath, ['dist/src/main.js'], { env: cleanEnv({ LOG_LEVEL: 'warn', DATA_DIR: '/tmp/ksb-bench-data' }), stdio: ['pipe', 'pipe', 'ignore'] });
+    const child = spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, 'dist/src/main.js'], { env: cleanEnv({ LOG_LEVEL: 'warn', DATA_DIR: '/tmp/ksb-bench-data' }), stdio: ['pipe', 'pipe', 'ignore'] });
     child.stdout.once('data', () => resolve(performance.now() - t));
     child.on('error', reject);
     child.stdin.end('/status fs\n');
