@@ -30,7 +30,8 @@ export function normalizeKey(s: string): string {
 
 /** Folds whitespace the way the text export wraps lines. */
 export function foldSpace(s: string): string {
-  return s.replace(/\s+/g, ' ').trim();
+  // Most text is folded already: then keep the string itself (no copy per bullet).
+  return /\s\s|[^\S ]|^ | $/.test(s) ? s.replace(/\s+/g, ' ').trim() : s;
 }
 
 /** Parses and validates one YAML file; throws KnowledgeError. */
@@ -103,7 +104,8 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
           }
         }
       });
-      if (t.verdict_quote !== null && !points.some((p) => p.text.includes(foldSpace(t.verdict_quote!)))) {
+      const quote = t.verdict_quote === null ? null : foldSpace(t.verdict_quote);
+      if (quote !== null && !points.some((p) => p.text.includes(quote))) {
         throw new KnowledgeError(file, `${where}.verdict_quote`, "the quote is not in any of the topic's bullets");
       }
       const hash = createHash('sha256').update(JSON.stringify(t)).digest('hex').slice(0, 12);
@@ -115,7 +117,7 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
         aliases: t.aliases,
         summary: foldSpace(t.summary),
         verdict: t.verdict,
-        verdictQuote: t.verdict_quote === null ? null : foldSpace(t.verdict_quote),
+        verdictQuote: quote,
         pages: [...new Set(t.slides.map((s) => s.page))],
         keyPoints,
         points,

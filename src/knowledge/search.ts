@@ -1,7 +1,7 @@
 import Fuse from 'fuse.js';
 import type { Knowledge, Point, Topic } from './model.js';
 import { normalizeKey } from './load.js';
-import { terms } from './text.js';
+import { TermTable, terms } from './text.js';
 
 /** Fuse score at or below which a topic name counts as a match (0 = exact). */
 const TOPIC_ACCEPT = 0.3;
@@ -65,77 +65,90 @@ export class SearchIndex {
   /** fuse.js over topic keys, one per two-letter prefix: a typo rarely hits the first two letters, and each search stays small at any scale. */
   private readonly topicBuckets: Map<string, Fuse<KeyEntry>>;
   private readonly keyEntries: KeyEntry[] = [];
-  private readonly postings = new Map<string, { doc: Int32Array; tf: Float32Array }>();
+  /**
+   * The inverted index, flat: term → slot, and slot s's postings are the points
+   * `postDoc[postStart[s] .. postStart[s + 1])` (ascending) with their term
+   * frequencies in `postTf` (one pair of arrays instead of two small ones per term).
+   */
+  private readonly termSlot: Map<string, number>;
+  private readonly postStart: Int32Array;
+  private readonly postDoc: Int32Array;
+  private readonly postTf: Float32Array;
   private readonly docLength: Float32Array;
   private readonly avgLength: number;
   private readonly vocabBuckets: Map<string, Fuse<string>>;
   private readonly corrections = new Map<string, { term: string; weight: number } | null>();
   private readonly scores: Float64Array;
-  private readonly pointIndex = new Map<Point, number>();
+  /** Each topic's points as indexes into `knowledge.points`. */
+  private readonly topicDocs = new Map<Topic, number[]>();
   private readonly ownMatch: Uint8Array;
   private readonly stemKeys = new Map<string, Topic>();
   private readonly longestKey: number;
 
   constructor(readonly knowledge: Knowledge) {
-    const entries: KeyEntry[] = [];
-    for (const t of knowledge.topics) {
-      for (const key of [t.id, t.title, ...t.aliases]) {
-        const k = normalizeKey(key);
-        if (!this.exactKeys.has(k)) this.exactKeys.set(k, t);
-        const stemmed = terms(key).join(' ');
-        if (stemmed && !this.stemKeys.has(stemmed)) this.stemKeys.set(stemmed, t);
-        entries.push({ key: k, topicId: t.id });
-      }
-    }
+    // One TermTable for the whole build: topic keys, slide titles and bullets are all tokenised through it.
+    // The work is split into small per-key and per-point functions: V8 optimises those quickly and
+    // steadily, where one long loop body is left to on-stack replacement and deoptimises repeatedly.
+    const table = new TermTable(2 * knowledge.points.length);
+    /** Each topic's id, title and aliases as term ids, in that order: the topic's share of its points' context. */
+    const keyTerms = new Map<Topic, number[]>();
     let longest = 1;
-    for (const k of this.exactKeys.keys()) longest = Math.max(longest, k.split(' ').length);
+    for (const t of knowledge.topics) {
+      const ids: number[] = [];
+      for (const key of [t.id, t.title, ...t.aliases]) longest = Math.max(longest, this.addKey(t, key, table, ids));
+      keyTerms.set(t, ids);
+    }
     this.longestKey = Math.min(4, longest);
-    this.keyEntries = entries;
-    this.topicBuckets = buckets(entries, (e) => e.key, (list) => new Fuse(list, { keys: ['key'], includeScore: true, threshold: TOPIC_SUGGEST }));
+    this.topicBuckets = buckets(this.keyEntries, (e) => e.key, (list) => new Fuse(list, { keys: ['key'], includeScore: true, threshold: TOPIC_SUGGEST }));
 
     const points = knowledge.points;
-    this.docLength = new Float32Array(points.length);
     this.scores = new Float64Array(points.length);
     this.ownMatch = new Uint8Array(points.length);
-    const lists = new Map<string, { doc: number[]; tf: number[] }>();
-    const contextCache = new Map<string, string[]>();
-    const parentCache = new Map<string, string[]>();
+    const contexts = new Contexts(table, keyTerms);
+    const postings = new PostingsBuilder(points.length);
+    const own: number[] = [];
     points.forEach((p, i) => {
-      this.pointIndex.set(p, i);
       const topic = knowledge.topicById.get(p.topicId)!;
-      const ctxKey = `${topic.id}\u0000${p.slideTitle}`;
-      let ctx = contextCache.get(ctxKey);
-      if (!ctx) {
-        ctx = [...new Set(terms([topic.id, topic.title, ...topic.aliases, p.slideTitle].join(' ')))];
-        contextCache.set(ctxKey, ctx);
-      }
-      if (p.parent) {
-        const key = `${ctxKey}\u0000${p.parent}`;
-        let withParent = parentCache.get(key);
-        if (!withParent) parentCache.set(key, (withParent = [...new Set([...ctx, ...terms(p.parent)])]));
-        ctx = withParent;
-      }
-      const tf = new Map<string, number>();
-      for (const w of terms(p.text)) tf.set(w, (tf.get(w) ?? 0) + 1);
-      for (const w of ctx) tf.set(w, (tf.get(w) ?? 0) + CONTEXT_WEIGHT);
-      let len = 0;
-      for (const [w, f] of tf) {
-        len += f;
-        let list = lists.get(w);
-        if (!list) lists.set(w, (list = { doc: [], tf: [] }));
-        list.doc.push(i);
-        list.tf.push(f);
-      }
-      this.docLength[i] = len;
+      let docs = this.topicDocs.get(topic);
+      if (!docs) this.topicDocs.set(topic, (docs = []));
+      docs.push(i);
+      const ctx = contexts.of(topic, p);
+      own.length = 0;
+      table.ids(p.text, own);
+      postings.add(own, ctx, table.terms.length);
     });
-    for (const [w, l] of lists) this.postings.set(w, { doc: Int32Array.from(l.doc), tf: Float32Array.from(l.tf) });
+    const index = postings.finish(table.terms);
+    this.termSlot = index.slots;
+    this.postStart = index.start;
+    this.postDoc = index.doc;
+    this.postTf = index.tf;
+    this.docLength = index.length;
     this.avgLength = points.length ? this.docLength.reduce((a, b) => a + b, 0) / points.length : 1;
 
     this.vocabBuckets = buckets(
-      [...this.postings.keys()].filter((w) => w.length >= FUZZY_MIN_LENGTH - 2 && /^\p{L}/u.test(w)),
+      [...this.termSlot.keys()].filter((w) => w.length >= FUZZY_MIN_LENGTH - 2 && /^\p{L}/u.test(w)),
       (w) => w,
       (words) => new Fuse(words, { includeScore: true, threshold: FUZZY_ACCEPT, ignoreLocation: true }),
     );
+  }
+
+  /**
+   * Indexes one id, title or alias of a topic for exact, stemmed and fuzzy lookup; appends its
+   * term ids to `ids`. Returns its number of words if it is a new exact key, else 1.
+   */
+  private addKey(t: Topic, key: string, table: TermTable, ids: number[]): number {
+    const k = normalizeKey(key);
+    let words = 1;
+    if (!this.exactKeys.has(k)) {
+      this.exactKeys.set(k, t);
+      words = wordCount(k);
+    }
+    const from = ids.length;
+    table.ids(key, ids);
+    const stemmed = joinTerms(table.terms, ids, from); // terms(key).join(' ')
+    if (stemmed && !this.stemKeys.has(stemmed)) this.stemKeys.set(stemmed, t);
+    this.keyEntries.push({ key: k, topicId: t.id });
+    return words;
   }
 
   /** `/status <query>`: exact id, title or alias first, then fuzzy; below the confidence threshold, suggestions. */
@@ -184,7 +197,7 @@ export class SearchIndex {
     const weighted = new Map<string, number>();
     for (const w of query) {
       const base = parts.has(w) ? PART_WEIGHT : 1;
-      if (this.postings.has(w)) weighted.set(w, Math.max(weighted.get(w) ?? 0, base));
+      if (this.termSlot.has(w)) weighted.set(w, Math.max(weighted.get(w) ?? 0, base));
       else {
         const fix = this.correct(w);
         if (fix) weighted.set(fix.term, Math.max(weighted.get(fix.term) ?? 0, base * fix.weight));
@@ -195,11 +208,13 @@ export class SearchIndex {
     const touched: number[] = [];
     const own = this.ownMatch;
     for (const [w, weight] of weighted) {
-      const list = this.postings.get(w)!;
-      const idf = Math.log(1 + (n - list.doc.length + 0.5) / (list.doc.length + 0.5));
-      for (let j = 0; j < list.doc.length; j++) {
-        const d = list.doc[j]!;
-        const f = list.tf[j]!;
+      const slot = this.termSlot.get(w)!;
+      const from = this.postStart[slot]!;
+      const to = this.postStart[slot + 1]!;
+      const idf = Math.log(1 + (n - (to - from) + 0.5) / (to - from + 0.5));
+      for (let j = from; j < to; j++) {
+        const d = this.postDoc[j]!;
+        const f = this.postTf[j]!;
         if (scores[d] === 0) touched.push(d);
         if (f >= 1) own[d] = 1;
         scores[d]! += weight * idf * ((f * (K1 + 1)) / (f + K1 * (1 - B + (B * this.docLength[d]!) / this.avgLength)));
@@ -208,8 +223,7 @@ export class SearchIndex {
     for (const topic of this.topicsNamedIn(question)) {
       const m = topic.points.length;
       const bonus = ALIAS_BONUS * Math.log(1 + (n - m + 0.5) / (m + 0.5));
-      for (const p of topic.points) {
-        const d = this.pointIndex.get(p)!;
+      for (const d of this.topicDocs.get(topic) ?? []) {
         if (scores[d] === 0) touched.push(d);
         scores[d]! += bonus;
       }
@@ -282,6 +296,138 @@ export class SearchIndex {
   }
 }
 
+/**
+ * The context term ids of points (see CONTEXT_WEIGHT), distinct, in first-seen order: a topic's
+ * id, title and aliases and the slide title, plus the parent bullet for a sub-bullet. Worked out
+ * once per slide and per parent, keyed by the strings the points share. Tokenising the parts
+ * apart gives the same terms as tokenising them joined by spaces, as the index used to.
+ */
+class Contexts {
+  private readonly slides = new Map<Topic, Map<string, { ids: number[]; parents: Map<string, number[]> }>>();
+  private readonly seen = new Set<number>();
+
+  constructor(
+    private readonly table: TermTable,
+    private readonly keyTerms: ReadonlyMap<Topic, readonly number[]>,
+  ) {}
+
+  of(topic: Topic, p: Point): readonly number[] {
+    let slides = this.slides.get(topic);
+    if (!slides) this.slides.set(topic, (slides = new Map()));
+    let slide = slides.get(p.slideTitle);
+    if (!slide) slides.set(p.slideTitle, (slide = { ids: this.distinct(this.keyTerms.get(topic) ?? [], p.slideTitle), parents: new Map() }));
+    if (!p.parent) return slide.ids;
+    let withParent = slide.parents.get(p.parent);
+    if (!withParent) slide.parents.set(p.parent, (withParent = this.distinct(slide.ids, p.parent)));
+    return withParent;
+  }
+
+  /** `base` followed by the term ids of `text`, each once, in first-seen order. */
+  private distinct(base: readonly number[], text: string): number[] {
+    const ids = this.table.ids(text, [...base]);
+    this.seen.clear();
+    let n = 0;
+    for (const id of ids) {
+      if (this.seen.has(id)) continue;
+      this.seen.add(id);
+      ids[n++] = id;
+    }
+    ids.length = n;
+    return ids;
+  }
+}
+
+/**
+ * Collects postings point by point (BM25 term frequencies: 1 per own word, CONTEXT_WEIGHT per
+ * context term), then lays them out flat (see SearchIndex.termSlot). A point's frequencies are
+ * summed in a scratch array indexed by term id; its (term, frequency) pairs go to one growing
+ * buffer, and `finish` moves them to their terms' slots: no Map per point, no list per term.
+ */
+class PostingsBuilder {
+  /** Per term id: points so far; and the current point's frequency (zeroed after each point). */
+  private df = new Int32Array(1 << 12);
+  private tf = new Float64Array(1 << 12);
+  /** The current point's term ids in first-seen order (own words, then context): its length sums in that order. */
+  private readonly touched: number[] = [];
+  private pairTerm = new Int32Array(1 << 16);
+  private pairTf = new Float32Array(1 << 16);
+  private pairs = 0;
+  private points = 0;
+  private readonly pointEnd: Int32Array;
+  private readonly length: Float32Array;
+  /** Term ids in the order of their first posting: the order `termSlot` keeps (as the old per-term Map did), which orders the fuzzy vocabulary. */
+  private readonly order: number[] = [];
+
+  constructor(points: number) {
+    this.pointEnd = new Int32Array(points);
+    this.length = new Float32Array(points);
+  }
+
+  /** Adds the next point; `terms` is how many term ids exist so far. */
+  add(own: readonly number[], ctx: readonly number[], terms: number): void {
+    if (terms > this.tf.length) {
+      this.tf = grow(this.tf, terms);
+      this.df = grow(this.df, terms);
+    }
+    const { tf, df, touched } = this;
+    for (const id of own) {
+      if (tf[id] === 0) touched.push(id);
+      tf[id]! += 1;
+    }
+    for (const id of ctx) {
+      if (tf[id] === 0) touched.push(id);
+      tf[id]! += CONTEXT_WEIGHT;
+    }
+    if (this.pairs + touched.length > this.pairTerm.length) {
+      this.pairTerm = grow(this.pairTerm, this.pairs + touched.length);
+      this.pairTf = grow(this.pairTf, this.pairs + touched.length);
+    }
+    const { pairTerm, pairTf } = this;
+    let pairs = this.pairs;
+    let len = 0;
+    for (const id of touched) {
+      const f = tf[id]!;
+      len += f;
+      tf[id] = 0;
+      if (df[id] === 0) this.order.push(id);
+      df[id]! += 1;
+      pairTerm[pairs] = id;
+      pairTf[pairs++] = f;
+    }
+    touched.length = 0;
+    this.pairs = pairs;
+    this.pointEnd[this.points] = pairs;
+    this.length[this.points++] = len;
+  }
+
+  /** Slots in first-posting order, then every point's pairs moved to its terms' slots (in point order). */
+  finish(termOf: readonly string[]): { slots: Map<string, number>; start: Int32Array; doc: Int32Array; tf: Float32Array; length: Float32Array } {
+    const { order, df, pairTerm, pairTf, pointEnd } = this;
+    const slots = new Map<string, number>();
+    const slotOf = new Int32Array(termOf.length);
+    const start = new Int32Array(order.length + 1);
+    for (let slot = 0; slot < order.length; slot++) {
+      const id = order[slot]!;
+      slotOf[id] = slot;
+      start[slot + 1] = start[slot]! + df[id]!;
+      slots.set(termOf[id]!, slot);
+    }
+    const fill = start.slice(0, order.length);
+    const doc = new Int32Array(this.pairs);
+    const tf = new Float32Array(this.pairs);
+    for (let i = 0, j = 0; i < this.points; i++) {
+      for (; j < pointEnd[i]!; j++) {
+        const slot = slotOf[pairTerm[j]!]!;
+        const k = fill[slot]!;
+        fill[slot] = k + 1;
+        doc[k] = i;
+        tf[k] = pairTf[j]!;
+      }
+    }
+    return { slots, start, doc, tf, length: this.length };
+  }
+}
+
 interface Ranked {
   d: number;
   score: number;
@@ -311,4 +457,27 @@ function insertTop(top: Ranked[], r: Ranked, limit: number): void {
   while (i > 0 && worse(top[i - 1]!, r)) i--;
   top.splice(i, 0, r);
   if (top.length > limit) top.pop();
+}
+
+/** Words in a normalized key (they are separated by single spaces). */
+function wordCount(key: string): number {
+  let n = 1;
+  for (let i = key.indexOf(' '); i >= 0; i = key.indexOf(' ', i + 1)) n++;
+  return n;
+}
+
+/** `ids.slice(from)` as terms, joined by spaces. */
+function joinTerms(terms: readonly string[], ids: readonly number[], from: number): string {
+  let s = '';
+  for (let j = from; j < ids.length; j++) s += j > from ? ` ${terms[ids[j]!]!}` : terms[ids[j]!]!;
+  return s;
+}
+
+/** A copy of `a` with room for at least `n` entries (doubling), zero-filled beyond the old end. */
+function grow<A extends Int32Array | Float32Array | Float64Array>(a: A, n: number): A {
+  let size = a.length;
+  while (size < n) size *= 2;
+  const b = new (a.constructor as new (n: number) => A)(size);
+  b.set(a);
+  return b;
 }

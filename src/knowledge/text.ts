@@ -17,18 +17,46 @@ const STOP_WORDS = new Set([
   'was', 'were', 'will', 'would', 'should', 'could', 'can', 'the', 'a', 'an', 'of', 'on', 'in', 'about',
 ]);
 
+/** The stem of one word: only words of letters longer than three are stemmed. */
+function stemOf(word: string): string {
+  return word.length > 3 && /^\p{L}+$/u.test(word) ? stemmer(word) : word;
+}
+
 /** Stems of words seen so far: the same few thousand words recur in every point and question. */
 const stems = new Map<string, string>();
 function stem(word: string): string {
   let s = stems.get(word);
   if (s === undefined) {
-    s = word.length > 3 && /^\p{L}+$/u.test(word) ? stemmer(word) : word;
+    s = stemOf(word);
     if (stems.size < 500_000) stems.set(word, s);
   }
   return s;
 }
 
 const WORD = /[\p{L}\p{N}]+(?:[.+\-_/][\p{L}\p{N}]+)*/gu;
+const SEPARATOR = /[.+\-_/]/;
+
+/** The words of a text, normalized, before stop-words and stemming: what `terms()` splits. */
+function words(text: string): string[] {
+  // `match` with a global regex returns plain strings: no match objects, no iterator.
+  return normalizeKey(text).match(WORD) ?? [];
+}
+
+/** Appends the terms of one word from `words()` to `out`: a compound yields itself and its parts. */
+function splitWord(word: string, keepStopWords: boolean, out: string[], stemFn: (w: string) => string): string[] {
+  if (!SEPARATOR.test(word)) {
+    // A plain word (the common case): no split, no intermediate array.
+    if (keepStopWords || !STOP_WORDS.has(word)) out.push(stemFn(word));
+    return out;
+  }
+  out.push(word);
+  for (const p of word.split(SEPARATOR)) {
+    if (p.length === 0) continue;
+    if (!keepStopWords && STOP_WORDS.has(p)) continue;
+    out.push(stemFn(p));
+  }
+  return out;
+}
 
 /**
  * Splits text into search terms: normalized, stop-words dropped, stemmed.
@@ -36,15 +64,188 @@ const WORD = /[\p{L}\p{N}]+(?:[.+\-_/][\p{L}\p{N}]+)*/gu;
  */
 export function terms(text: string, keepStopWords = false): string[] {
   const out: string[] = [];
-  for (const m of normalizeKey(text).matchAll(WORD)) {
-    const word = m[0];
-    const parts = word.split(/[.+\-_/]/);
-    if (parts.length > 1) out.push(word);
-    for (const p of parts) {
-      if (p.length === 0) continue;
-      if (!keepStopWords && STOP_WORDS.has(p)) continue;
-      out.push(stem(p));
+  for (const word of words(text)) splitWord(word, keepStopWords, out, stem);
+  return out;
+}
+
+/**
+ * ASCII without quote characters: text `TermTable` scans in place, as for it
+ * normalizeKey comes down to lower-casing, `_` as a space and the UK-spelling rule.
+ */
+// eslint-disable-next-line no-control-regex
+const PLAIN_ASCII = /^[\x00-\x21\x23-\x26\x28-\x5f\x61-\x7f]*$/;
+
+/** [a-z0-9] after lower-casing: `[\p{L}\p{N}]` for ASCII. */
+function isAlnum(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
+}
+
+/** `. + - /`: what joins a compound word (`_` is a space after normalizeKey). */
+function isJoin(c: number): boolean {
+  return c === 46 || c === 43 || c === 45 || c === 47;
+}
+
+/**
+ * Whether normalizeKey's UK-to-US rule (`is(ation|e|ed|ing)\b` → `iz…`)
+ * respells the run of letters and digits `s[from, to)` (which a non-word
+ * character or the end follows).
+ */
+function ukSpelling(s: string, from: number, to: number): boolean {
+  // Only the last letter is checked on the hot path: the four suffixes end differently.
+  const last = s.charCodeAt(to - 1);
+  const suffix = last === 101 ? 'ise' : last === 100 ? 'ised' : last === 103 ? 'ising' : last === 110 ? 'isation' : undefined;
+  return suffix !== undefined && to - from >= suffix.length && s.startsWith(suffix, to - suffix.length);
+}
+
+/** FNV-1a over `s[from, to)`. */
+function hashOf(s: string, from: number, to: number): number {
+  let h = 0x811c9dc5;
+  for (let i = from; i < to; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h;
+}
+
+/**
+ * Strings (or slices of strings) to ints, for the build's million look-ups:
+ * open addressing on a hash of the characters, which are kept in one flat
+ * pool, so a look-up makes no string and follows no pointer, and the table
+ * holds no object per entry.
+ */
+class CharMap {
+  /** Four ints per slot: hash, start of the characters in `chars`, length + 1 (0: empty slot), value. At most half full. */
+  private slots: Int32Array;
+  private size = 0;
+  private chars: Uint16Array;
+  private charsUsed = 0;
+
+  /** `expected`: about how many entries will come (sizes the table up front instead of regrowing it). */
+  constructor(expected: number) {
+    let slots = 1 << 12;
+    while (slots < 2 * expected) slots *= 2;
+    this.slots = new Int32Array(4 * slots);
+    this.chars = new Uint16Array(4 * slots);
+  }
+
+  /** The value of `s[from, to)`, or undefined. */
+  get(s: string, from: number, to: number, hash: number): number | undefined {
+    const slots = this.slots;
+    const len = to - from;
+    let at = (hash << 2) & (slots.length - 1);
+    for (; slots[at + 2] !== 0; at = (at + 4) & (slots.length - 1)) {
+      if (slots[at] === hash && slots[at + 2] === len + 1 && this.same(s, from, slots[at + 1]!, len)) return slots[at + 3];
+    }
+    return undefined;
+  }
+
+  /** Adds `s[from, to)`, which is not in the map yet. */
+  add(s: string, from: number, to: number, hash: number, value: number): void {
+    const len = to - from;
+    let at = (hash << 2) & (this.slots.length - 1);
+    while (this.slots[at + 2] !== 0) at = (at + 4) & (this.slots.length - 1);
+    if (this.charsUsed + len > this.chars.length) {
+      const chars = new Uint16Array(Math.max(this.chars.length * 2, this.charsUsed + len));
+      chars.set(this.chars);
+      this.chars = chars;
+    }
+    for (let i = 0; i < len; i++) this.chars[this.charsUsed + i] = s.charCodeAt(from + i);
+    this.slots[at] = hash;
+    this.slots[at + 1] = this.charsUsed;
+    this.slots[at + 2] = len + 1;
+    this.slots[at + 3] = value;
+    this.charsUsed += len;
+    if (++this.size * 2 > this.slots.length >> 2) this.grow();
+  }
+
+  private same(s: string, from: number, at: number, len: number): boolean {
+    for (let i = 0; i < len; i++) if (s.charCodeAt(from + i) !== this.chars[at + i]) return false;
+    return true;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    const slots = (this.slots = new Int32Array(old.length * 2));
+    for (let j = 0; j < old.length; j += 4) {
+      if (old[j + 2] === 0) continue;
+      let at = (old[j]! << 2) & (slots.length - 1);
+      while (slots[at + 2] !== 0) at = (at + 4) & (slots.length - 1);
+      for (let k = 0; k < 4; k++) slots[at + k] = old[j + k]!;
     }
   }
-  return out;
+}
+
+/**
+ * Numbered terms for indexing many texts: `ids(text)` gives the ids of exactly
+ * `terms(text)`, but each distinct word is split, stop-word-checked and stemmed
+ * only once. Plain ASCII text (nearly all of it) is scanned in place after
+ * lower-casing, its words looked up by their characters (CharMap): no
+ * normalized copy and no string per word is made. Other text goes through
+ * `words()` and the same tables.
+ */
+export class TermTable {
+  /** The term of each id. */
+  readonly terms: string[] = [];
+  private readonly termIds: CharMap;
+  /** Word → its one term id, or -1 - i for `lists[i]` when it has none (a stop-word) or several (a compound). */
+  private readonly wordRefs: CharMap;
+  private readonly lists: number[][] = [];
+
+  /** `expectedWords`: a guess at the number of distinct words (a large corpus has about two per bullet). */
+  constructor(expectedWords = 0) {
+    this.termIds = new CharMap(expectedWords);
+    this.wordRefs = new CharMap(expectedWords);
+  }
+
+  /** Appends the term ids of `text` (stop-words dropped) to `out`, in `terms(text)` order. */
+  ids(text: string, out: number[]): number[] {
+    if (!PLAIN_ASCII.test(text)) {
+      for (const w of words(text)) this.word(w, 0, w.length, out);
+      return out;
+    }
+    // The ASCII case of `normalizeKey(text).match(WORD)`: runs of [a-z0-9] joined by single `. + - /`.
+    const s = text.toLowerCase();
+    const n = s.length;
+    let i = 0;
+    while (i < n) {
+      if (!isAlnum(s.charCodeAt(i))) {
+        i++;
+        continue;
+      }
+      const start = i;
+      let respelt = false;
+      for (;;) {
+        const runStart = i;
+        while (i < n && isAlnum(s.charCodeAt(i))) i++;
+        if (ukSpelling(s, runStart, i)) respelt = true;
+        if (i + 1 < n && isJoin(s.charCodeAt(i)) && isAlnum(s.charCodeAt(i + 1))) i++;
+        else break;
+      }
+      if (respelt) {
+        // Rare ("organisation", "otherwise"): build the word as normalizeKey spells it.
+        const w = words(s.slice(start, i))[0]!;
+        this.word(w, 0, w.length, out);
+      } else {
+        this.word(s, start, i, out);
+      }
+    }
+    return out;
+  }
+
+  /** Appends the term ids of the word `s[from, to)`, tokenising it if it is new. */
+  private word(s: string, from: number, to: number, out: number[]): void {
+    const hash = hashOf(s, from, to);
+    let ref = this.wordRefs.get(s, from, to, hash);
+    if (ref === undefined) {
+      // Each distinct word comes here once, so its parts are stemmed without the shared stem cache
+      // (which would otherwise also keep every one-off word of a large corpus).
+      const ids = splitWord(s.slice(from, to), false, [], stemOf).map((t) => {
+        const h = hashOf(t, 0, t.length);
+        let id = this.termIds.get(t, 0, t.length, h);
+        if (id === undefined) this.termIds.add(t, 0, t.length, h, (id = this.terms.push(t) - 1));
+        return id;
+      });
+      ref = ids.length === 1 ? ids[0]! : -1 - (this.lists.push(ids) - 1);
+      this.wordRefs.add(s, from, to, hash, ref);
+    }
+    if (ref >= 0) out.push(ref);
+    else for (const id of this.lists[-1 - ref]!) out.push(id);
+  }
 }

@@ -1,6 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { loadKnowledge } from '../../src/knowledge/load.js';
 import { SearchIndex } from '../../src/knowledge/search.js';
+import { TermTable, terms } from '../../src/knowledge/text.js';
 import { accuracy, loadQuestions } from '../support/quality.js';
 
 const search = new SearchIndex(loadKnowledge('knowledge'));
@@ -72,5 +74,25 @@ describe('questions', () => {
     let junk = '';
     for (let i = 0; junk.length < 5000; i++) junk += `${String.fromCharCode(97 + ((i * 7) % 26))}${i % 9 === 0 ? ' ' : ''}`;
     expect(search.ask(junk).hits).toEqual([]);
+  });
+});
+
+describe('index tokeniser', () => {
+  // The index build tokenises through TermTable (a fast path for ASCII text); questions go through terms().
+  it('GIVEN any text THEN TermTable gives exactly the terms() of it', () => {
+    const table = new TermTable();
+    const same = (text: string) => expect(table.ids(text, []).map((id) => table.terms[id]), JSON.stringify(text)).toEqual(terms(text));
+    for (const p of search.knowledge.points) same(p.text);
+    for (const t of search.knowledge.topics) same([t.id, t.title, ...t.aliases].join(' '));
+    const ascii = ['Realised: the organisation, otherwise-raised rising 2.6.27', 'ISATION ise ised ising', 'ext4_FS/XFS', 'a..b a.-b -c- x+y', 'RAISE_x ise2 rise-2'];
+    for (const text of [...ascii, "don't", 'the organisation’s plans', 'ΟΔΟΣ café ﬁle', '']) same(text);
+    // Plain ASCII takes the fast path; a quote or a non-ASCII character the general one.
+    const letters = fc.constantFrom(...'aeisdgnotz09 .+-/_AIS'.split(''), '\t', "'", '’', 'é');
+    fc.assert(fc.property(fc.string({ unit: letters, maxLength: 40 }), (text) => {
+      same(text);
+    }), { numRuns: 2000 });
+    fc.assert(fc.property(fc.string({ unit: 'binary-ascii', maxLength: 40 }), (text) => {
+      same(text);
+    }), { numRuns: 2000 });
   });
 });
