@@ -17,9 +17,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { SqliteDigestStore } from '../../src/digest/store.js';
 import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/server.js';
 import { startFakeMatrix, type FakeMatrix } from '../fakes/matrix/server.js';
+import { seedDueDigests } from '../support/due-digests.js';
 import { cleanEnv } from '../support/spawn.js';
 import { percentile, round } from './stats.js';
 
@@ -142,10 +142,6 @@ export interface FanoutResult {
   command_during: { p50: number; p99: number; max: number; n: number };
 }
 
-/** A once-a-year cron expression (6 fields) for the second `at`, UTC. */
-function onceAt(at: Date): string {
-  return `${at.getUTCSeconds()} ${at.getUTCMinutes()} ${at.getUTCHours()} ${at.getUTCDate()} ${at.getUTCMonth() + 1} *`;
-}
 
 /** `subscriptions` digests due at one second, half on each platform, 10 per channel or room. */
 export async function measureFanout(subscriptions = 1000): Promise<FanoutResult> {
@@ -160,29 +156,7 @@ export async function measureFanout(subscriptions = 1000): Promise<FanoutResult>
     const commandRoom = matrix.createRoom({ members: MEMBERS });
 
     const slot = Math.ceil(Date.now() / 1000) * 1000 + 12_000;
-    const store = new SqliteDigestStore(join(dataDir, 'digests.sqlite'));
-    for (let i = 0; i < subscriptions; i++) {
-      const onDiscord = i % 2 === 0;
-      const n = Math.floor(i / 2);
-      store.add({
-        id: `fan${String(i).padStart(5, '0')}`,
-        platform: onDiscord ? 'discord' : 'matrix',
-        channelId: onDiscord ? channels[n % groups]! : rooms[n % groups]!,
-        topics: [],
-        allTopics: true,
-        schedule: onceAt(new Date(slot)),
-        timezone: 'UTC',
-        mode: i % 4 < 2 ? 'rotate' : 'board',
-        createdBy: 'bench',
-        createdAt: Date.now() - subscriptions + i,
-        position: 0,
-        lastSlot: null,
-        lastHashes: {},
-        enabled: true,
-        disabledReason: null,
-      });
-    }
-    store.close();
+    seedDueDigests({ file: join(dataDir, 'digests.sqlite'), count: subscriptions, slot, idPrefix: 'fan', discordChannels: channels, matrixRooms: rooms });
 
     const bot = await startChild(discord, matrix, dataDir);
     try {

@@ -16,9 +16,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { slotKey } from '../../src/digest/scheduler.js';
-import { SqliteDigestStore, type Subscription } from '../../src/digest/store.js';
 import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/server.js';
 import { startFakeMatrix, type FakeMatrix } from '../fakes/matrix/server.js';
+import { seedDueDigests } from '../support/due-digests.js';
 import { cleanEnv } from '../support/spawn.js';
 
 const PER_PLATFORM = 100;
@@ -42,10 +42,6 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** A cron expression (6 fields, with seconds) that fires once a year, at `at` (UTC). */
-function onceAt(at: Date): string {
-  return `${at.getUTCSeconds()} ${at.getUTCMinutes()} ${at.getUTCHours()} ${at.getUTCDate()} ${at.getUTCMonth() + 1} *`;
-}
 
 function startBot(): { child: ChildProcess; exited: Promise<number | null>; logs: () => string } {
   const child = spawn(process.execPath, ['dist/src/main.js'], {
@@ -81,35 +77,9 @@ describe('digest delivery across a crash (SIGKILL mid fan-out, then restart)', (
     const rooms = Array.from({ length: CHANNELS }, (_, i) => matrix.createRoom({ name: `digest-${i}` }));
 
     // One slot, a second from now; the bot catches it up at start-up (it is well within the grace period).
-    const now = Date.now();
-    const slot = Math.ceil(now / 1000) * 1000 + 1000;
+    const slot = Math.ceil(Date.now() / 1000) * 1000 + 1000;
     const file = join(dataDir, 'digests.sqlite');
-    const seed = new SqliteDigestStore(file);
-    const subs: Subscription[] = [];
-    for (let i = 0; i < 2 * PER_PLATFORM; i++) {
-      const onDiscord = i % 2 === 0; // alternate, so both platforms are in the fan-out at the same time
-      const n = Math.floor(i / 2);
-      const sub: Subscription = {
-        id: `crash${String(i).padStart(3, '0')}`,
-        platform: onDiscord ? 'discord' : 'matrix',
-        channelId: onDiscord ? discordChannels[n % CHANNELS]! : rooms[n % CHANNELS]!,
-        topics: [],
-        allTopics: true,
-        schedule: onceAt(new Date(slot)),
-        timezone: 'UTC',
-        mode: i % 4 < 2 ? 'rotate' : 'board',
-        createdBy: 'test',
-        createdAt: now - 2 * PER_PLATFORM + i,
-        position: 0,
-        lastSlot: null,
-        lastHashes: {},
-        enabled: true,
-        disabledReason: null,
-      };
-      seed.add(sub);
-      subs.push(sub);
-    }
-    seed.close();
+    const subs = seedDueDigests({ file, count: 2 * PER_PLATFORM, slot, idPrefix: 'crash', discordChannels, matrixRooms: rooms });
 
     // Let some posts through on each platform, then commit-but-withhold every further one.
     let discordPosts = 0;
