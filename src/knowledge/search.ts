@@ -1,6 +1,7 @@
 import Fuse from 'fuse.js';
 import type { Knowledge, Point, Topic } from './model.js';
 import { normalizeKey } from './load.js';
+import { Contexts, PostingsBuilder } from './postings.js';
 import { TermTable, terms } from './text.js';
 
 /** Fuse score at or below which a topic name counts as a match (0 = exact). */
@@ -105,7 +106,7 @@ export class SearchIndex {
     this.scores = new Float64Array(points.length);
     this.ownMatch = new Uint8Array(points.length);
     const contexts = new Contexts(table, keyTerms);
-    const postings = new PostingsBuilder(points.length);
+    const postings = new PostingsBuilder(points.length, CONTEXT_WEIGHT);
     const own: number[] = [];
     points.forEach((p, i) => {
       const topic = knowledge.topicById.get(p.topicId)!;
@@ -296,138 +297,6 @@ export class SearchIndex {
   }
 }
 
-/**
- * The context term ids of points (see CONTEXT_WEIGHT), distinct, in first-seen order: a topic's
- * id, title and aliases and the slide title, plus the parent bullet for a sub-bullet. Worked out
- * once per slide and per parent, keyed by the strings the points share. Tokenising the parts
- * apart gives the same terms as tokenising them joined by spaces, as the index used to.
- */
-class Contexts {
-  private readonly slides = new Map<Topic, Map<string, { ids: number[]; parents: Map<string, number[]> }>>();
-  private readonly seen = new Set<number>();
-
-  constructor(
-    private readonly table: TermTable,
-    private readonly keyTerms: ReadonlyMap<Topic, readonly number[]>,
-  ) {}
-
-  of(topic: Topic, p: Point): readonly number[] {
-    let slides = this.slides.get(topic);
-    if (!slides) this.slides.set(topic, (slides = new Map()));
-    let slide = slides.get(p.slideTitle);
-    if (!slide) slides.set(p.slideTitle, (slide = { ids: this.distinct(this.keyTerms.get(topic) ?? [], p.slideTitle), parents: new Map() }));
-    if (!p.parent) return slide.ids;
-    let withParent = slide.parents.get(p.parent);
-    if (!withParent) slide.parents.set(p.parent, (withParent = this.distinct(slide.ids, p.parent)));
-    return withParent;
-  }
-
-  /** `base` followed by the term ids of `text`, each once, in first-seen order. */
-  private distinct(base: readonly number[], text: string): number[] {
-    const ids = this.table.ids(text, [...base]);
-    this.seen.clear();
-    let n = 0;
-    for (const id of ids) {
-      if (this.seen.has(id)) continue;
-      this.seen.add(id);
-      ids[n++] = id;
-    }
-    ids.length = n;
-    return ids;
-  }
-}
-
-/**
- * Collects postings point by point (BM25 term frequencies: 1 per own word, CONTEXT_WEIGHT per
- * context term), then lays them out flat (see SearchIndex.termSlot). A point's frequencies are
- * summed in a scratch array indexed by term id; its (term, frequency) pairs go to one growing
- * buffer, and `finish` moves them to their terms' slots: no Map per point, no list per term.
- */
-class PostingsBuilder {
-  /** Per term id: points so far; and the current point's frequency (zeroed after each point). */
-  private df = new Int32Array(1 << 12);
-  private tf = new Float64Array(1 << 12);
-  /** The current point's term ids in first-seen order (own words, then context): its length sums in that order. */
-  private readonly touched: number[] = [];
-  private pairTerm = new Int32Array(1 << 16);
-  private pairTf = new Float32Array(1 << 16);
-  private pairs = 0;
-  private points = 0;
-  private readonly pointEnd: Int32Array;
-  private readonly length: Float32Array;
-  /** Term ids in the order of their first posting: the order `termSlot` keeps (as the old per-term Map did), which orders the fuzzy vocabulary. */
-  private readonly order: number[] = [];
-
-  constructor(points: number) {
-    this.pointEnd = new Int32Array(points);
-    this.length = new Float32Array(points);
-  }
-
-  /** Adds the next point; `terms` is how many term ids exist so far. */
-  add(own: readonly number[], ctx: readonly number[], terms: number): void {
-    if (terms > this.tf.length) {
-      this.tf = grow(this.tf, terms);
-      this.df = grow(this.df, terms);
-    }
-    const { tf, df, touched } = this;
-    for (const id of own) {
-      if (tf[id] === 0) touched.push(id);
-      tf[id]! += 1;
-    }
-    for (const id of ctx) {
-      if (tf[id] === 0) touched.push(id);
-      tf[id]! += CONTEXT_WEIGHT;
-    }
-    if (this.pairs + touched.length > this.pairTerm.length) {
-      this.pairTerm = grow(this.pairTerm, this.pairs + touched.length);
-      this.pairTf = grow(this.pairTf, this.pairs + touched.length);
-    }
-    const { pairTerm, pairTf } = this;
-    let pairs = this.pairs;
-    let len = 0;
-    for (const id of touched) {
-      const f = tf[id]!;
-      len += f;
-      tf[id] = 0;
-      if (df[id] === 0) this.order.push(id);
-      df[id]! += 1;
-      pairTerm[pairs] = id;
-      pairTf[pairs++] = f;
-    }
-    touched.length = 0;
-    this.pairs = pairs;
-    this.pointEnd[this.points] = pairs;
-    this.length[this.points++] = len;
-  }
-
-  /** Slots in first-posting order, then every point's pairs moved to its terms' slots (in point order). */
-  finish(termOf: readonly string[]): { slots: Map<string, number>; start: Int32Array; doc: Int32Array; tf: Float32Array; length: Float32Array } {
-    const { order, df, pairTerm, pairTf, pointEnd } = this;
-    const slots = new Map<string, number>();
-    const slotOf = new Int32Array(termOf.length);
-    const start = new Int32Array(order.length + 1);
-    for (let slot = 0; slot < order.length; slot++) {
-      const id = order[slot]!;
-      slotOf[id] = slot;
-      start[slot + 1] = start[slot]! + df[id]!;
-      slots.set(termOf[id]!, slot);
-    }
-    const fill = start.slice(0, order.length);
-    const doc = new Int32Array(this.pairs);
-    const tf = new Float32Array(this.pairs);
-    for (let i = 0, j = 0; i < this.points; i++) {
-      for (; j < pointEnd[i]!; j++) {
-        const slot = slotOf[pairTerm[j]!]!;
-        const k = fill[slot]!;
-        fill[slot] = k + 1;
-        doc[k] = i;
-        tf[k] = pairTf[j]!;
-      }
-    }
-    return { slots, start, doc, tf, length: this.length };
-  }
-}
-
 interface Ranked {
   d: number;
   score: number;
@@ -471,13 +340,4 @@ function joinTerms(terms: readonly string[], ids: readonly number[], from: numbe
   let s = '';
   for (let j = from; j < ids.length; j++) s += j > from ? ` ${terms[ids[j]!]!}` : terms[ids[j]!]!;
   return s;
-}
-
-/** A copy of `a` with room for at least `n` entries (doubling), zero-filled beyond the old end. */
-function grow<A extends Int32Array | Float32Array | Float64Array>(a: A, n: number): A {
-  let size = a.length;
-  while (size < n) size *= 2;
-  const b = new (a.constructor as new (n: number) => A)(size);
-  b.set(a);
-  return b;
 }

@@ -19,6 +19,7 @@ import { startPongBot } from '../fakes/discord/pong-bot.js';
 import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/server.js';
 import { createLogger } from '../../src/log.js';
 import { startDiscordBot } from '../support/discord-bot.js';
+import { alternate, median } from './stats.js';
 
 export interface DiscordRoundTrip {
   /** Median round trip of the bot, ms. */
@@ -30,12 +31,6 @@ export interface DiscordRoundTrip {
 }
 
 const WARMUP = 20;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 /** Resolves once `client` has handled the echo of its own next message (or after 1 s, whichever first). */
 function ownEcho(client: Client): Promise<void> {
@@ -79,16 +74,12 @@ export async function measureDiscordRoundTrip(iterations = 200): Promise<Discord
       try {
         await botFake.waitForReady(1);
         await pongFake.waitForReady(1);
-        const botTimes: number[] = [];
-        const pongTimes: number[] = [];
-        for (let i = 0; i < WARMUP + iterations; i++) {
-          const b = await roundTrip(botFake, bot.adapter.client, (body) => String(body?.data?.embeds?.[0]?.title ?? '').includes('Filesystems'));
-          const p = await roundTrip(pongFake, pong.client, (body) => body?.data?.content === 'pong');
-          if (i >= WARMUP) {
-            botTimes.push(b);
-            pongTimes.push(p);
-          }
-        }
+        const [botTimes, pongTimes] = await alternate(
+          iterations,
+          WARMUP,
+          () => roundTrip(botFake, bot.adapter.client, (body) => String(body?.data?.embeds?.[0]?.title ?? '').includes('Filesystems')),
+          () => roundTrip(pongFake, pong.client, (body) => body?.data?.content === 'pong'),
+        );
         const bot_p50 = median(botTimes);
         const pong_p50 = median(pongTimes);
         return { bot_p50, pong_p50, ratio: bot_p50 / pong_p50 };

@@ -27,7 +27,7 @@ import { startEchoBot } from '../fakes/matrix/echo-bot.js';
 import { startFakeMatrix, type FakeMatrix, type SentEvent } from '../fakes/matrix/server.js';
 import { createLogger } from '../../src/log.js';
 import { inReplyTo, makeMatrixBot } from '../support/matrix-bot.js';
-import { percentile, round } from './stats.js';
+import { alternate, percentile, round } from './stats.js';
 
 const WARMUP = 20;
 /** Who asks, in turn: the bot's per-user rate limit (burst 100 in the test wiring) stays out of the way of long runs. */
@@ -92,17 +92,13 @@ export async function measureMatrixRoundTrip(iterations = 80): Promise<{ bot_p50
       try {
         await botFake.waitForSync(1);
         await echoFake.waitForSync(1);
-        const ours: number[] = [];
-        const pong: number[] = [];
-        for (let i = 0; i < WARMUP + iterations; i++) {
-          const sender = SENDERS[i % SENDERS.length]!;
-          const b = await roundTrip(botFake, bot.adapter.client, botRoom, sender, '!status fs', (e, asked) => inReplyTo(e) === asked && String(e.content?.body).includes('Filesystems'));
-          const p = await roundTrip(echoFake, echo.client, echoRoom, sender, 'ping', (e) => e.content?.body === 'pong');
-          if (i >= WARMUP) {
-            ours.push(b);
-            pong.push(p);
-          }
-        }
+        const sender = (i: number) => SENDERS[i % SENDERS.length]!;
+        const [ours, pong] = await alternate(
+          iterations,
+          WARMUP,
+          (i) => roundTrip(botFake, bot.adapter.client, botRoom, sender(i), '!status fs', (e, asked) => inReplyTo(e) === asked && String(e.content?.body).includes('Filesystems')),
+          (i) => roundTrip(echoFake, echo.client, echoRoom, sender(i), 'ping', (e) => e.content?.body === 'pong'),
+        );
         const bp = percentile(ours, 50);
         const ep = percentile(pong, 50);
         return { bot_p50: round(bp), echo_p50: round(ep), ratio: round(bp / ep, 2) };

@@ -23,3 +23,28 @@ export async function timeIt(iterations: number, warmup: number, fn: (i: number)
   }
   return out;
 }
+
+/** The median (the mean of the two middle samples for an even count). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * Round trips of two bots taken in turn (`a`, then `b`, each awaited), so load on the machine falls on
+ * both alike; the first `warmup` pairs are left out. Returns the times of each, in ms.
+ */
+export async function alternate(iterations: number, warmup: number, a: (i: number) => Promise<number>, b: (i: number) => Promise<number>): Promise<[number[], number[]]> {
+  const as: number[] = [];
+  const bs: number[] = [];
+  for (let i = 0; i < warmup + iterations; i++) {
+    const ta = await a(i);
+    const tb = await b(i);
+    if (i >= warmup) {
+      as.push(ta);
+      bs.push(tb);
+    }
+  }
+  return [as, bs];
+}
