@@ -5,7 +5,8 @@ import { chatAdapters } from './adapters/index.js';
 import type { ChatAdapter } from './adapters/types.js';
 import { createApp, type App } from './app.js';
 import { hasChatAdapter, type Config } from './config.js';
-import { DigestScheduler, type Poster } from './digest/scheduler.js';
+import type { Poster } from './digest/port.js';
+import { DigestScheduler } from './digest/scheduler.js';
 import { startHttp } from './ops/http.js';
 import { Metrics } from './ops/metrics.js';
 
@@ -52,8 +53,13 @@ export async function startBot(config: Config, logger: Logger): Promise<Running>
     catchUpGraceMs: config.DIGEST_CATCHUP_GRACE_SECONDS * 1000,
     pace: DIGEST_PACE,
     onDelivery: (o) => metrics?.delivery(o),
+    onStorageError: () => metrics?.storageError(),
   });
   app.services.digests!.onChange = () => scheduler.wake();
+  app.services.digests!.onStorageError = (err) => {
+    logger.error({ err }, 'digest subscription could not be stored');
+    metrics?.storageError();
+  };
 
   let http: Server | undefined;
   if (config.HTTP_PORT !== undefined) {
@@ -67,6 +73,8 @@ export async function startBot(config: Config, logger: Logger): Promise<Running>
           const s = a.status();
           return s.connected ? [] : [`${a.platform}: ${s.reason ?? 'not connected'}`];
         });
+        const digests = scheduler.problem();
+        if (digests) reasons.push(`digests: ${digests}`);
         return { ready: reasons.length === 0, reasons };
       },
     });

@@ -25,6 +25,8 @@ export interface SubscribeInput {
  */
 export class DigestService {
   onChange: () => void = () => undefined;
+  /** A write that failed (full disk…): logged and counted by whoever wires the service. */
+  onStorageError: (err: unknown) => void = () => undefined;
 
   constructor(
     readonly store: DigestStore,
@@ -34,6 +36,8 @@ export class DigestService {
   ) {}
 
   subscribe(msg: IncomingMessage, input: SubscribeInput): Reply {
+    const unhealthy = this.store.health?.();
+    if (unhealthy) return problem('Digests cannot be stored right now (the bot\'s database needs attention); nothing was subscribed. Try again later.');
     const timezone = (input.timezone ?? 'UTC').trim() || 'UTC';
     if (!isTimeZone(timezone)) return problem(`Unknown time zone “${clip(timezone)}”. Use an IANA name such as Europe/Berlin, America/New_York or UTC.`);
     const schedule = parseSchedule(input.schedule);
@@ -66,7 +70,12 @@ export class DigestService {
       enabled: true,
       disabledReason: null,
     };
-    this.store.add(sub);
+    try {
+      this.store.add(sub);
+    } catch (err) {
+      this.onStorageError(err);
+      return problem('Digests cannot be stored right now (storage error); nothing was subscribed. Try again later.');
+    }
     this.onChange();
     const k = this.knowledge.current.knowledge;
     return {
@@ -99,7 +108,14 @@ export class DigestService {
 
   unsubscribe(msg: IncomingMessage, id: string): Reply {
     const clean = id.trim().toLowerCase();
-    if (!this.store.remove(clean, msg.platform, msg.channelId)) return problem(`No digest with ID: ${clip(clean)} in this channel. See the list of digests here.`);
+    let removed: boolean;
+    try {
+      removed = this.store.remove(clean, msg.platform, msg.channelId);
+    } catch (err) {
+      this.onStorageError(err);
+      return problem('Digests cannot be changed right now (storage error); the digest is still subscribed. Try again later.');
+    }
+    if (!removed) return problem(`No digest with ID: ${clip(clean)} in this channel. See the list of digests here.`);
     this.onChange();
     return { kind: 'info', title: 'Digest removed', summary: `ID: ${clean}` };
   }

@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, renameSync, statSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import Database from 'better-sqlite3';
 
 export type DigestMode = 'rotate' | 'board';
@@ -35,6 +35,14 @@ export interface Claim {
   key: string;
   position: number;
   state: 'claimed' | 'delivered' | 'skipped' | 'failed';
+  /** When the slot was claimed (ms since epoch): no send of it can be older. */
+  claimedAt?: number;
+}
+
+/** The digest database cannot be opened or used as it is (start-up: exit 2 with this message). */
+export class StoreError extends Error {
+  override name = 'StoreError';
+  readonly startup = true;
 }
 
 /** Storage of subscriptions and slot claims. SQLite now; the interface lets another backend follow. */
@@ -42,7 +50,8 @@ export interface DigestStore {
   add(s: Subscription): void;
   get(id: string): Subscription | undefined;
   listChannel(platform: string, channelId: string): Subscription[];
-  listEnabled(): Subscription[];
+  /** Enabled subscriptions; a row that cannot be read is disabled and reported through `onBad` instead. */
+  listEnabled(onBad?: (id: string, reason: string) => void): Subscription[];
   remove(id: string, platform: string, channelId: string): boolean;
   /** Claims (subscription, slot) unless it was already claimed; returns the claim (a new or an unfinished one) or undefined if it is finished. */
   claim(id: string, slot: number, key: string): Claim | undefined;
@@ -58,6 +67,10 @@ export interface DigestStore {
    * stay. Old records are not needed: a subscription's last slot already keeps older slots from re-running.
    */
   prune(before: number): number;
+  /** Why the store cannot be trusted with writes now (its file was deleted or replaced), or undefined. */
+  health?(): string | undefined;
+  /** Tries to make an unhealthy store healthy again; returns whether it is. */
+  recover?(): Promise<boolean>;
   close(): void;
 }
 
@@ -96,6 +109,12 @@ const MIGRATIONS: string[] = [
   `CREATE INDEX deliveries_finished ON deliveries (finished_at) WHERE state <> 'claimed';`,
 ];
 
+/** Columns this version reads and writes, by table. */
+const COLUMNS: Record<string, string[]> = {
+  subscriptions: ['id', 'platform', 'channel_id', 'topics', 'all_topics', 'schedule', 'timezone', 'mode', 'created_by', 'created_at', 'position', 'last_slot', 'last_hashes', 'enabled', 'disabled_reason'],
+  deliveries: ['subscription_id', 'slot', 'key', 'position', 'state', 'claimed_at', 'finished_at'],
+};
+
 interface Row {
   id: string;
   platform: string;
@@ -115,6 +134,7 @@ interface Row {
 }
 
 function fromRow(r: Row): Subscription {
+  if (r.mode !== 'rotate' && r.mode !== 'board') throw new Error(`unknown mode "${String(r.mode)}"`);
   return {
     id: r.id,
     platform: r.platform,
@@ -134,20 +154,44 @@ function fromRow(r: Row): Subscription {
   };
 }
 
+function openDatabase(file: string): Database.Database {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  return db;
+}
+
 /** The digest store in a SQLite file (WAL mode), migrated at open. */
 export class SqliteDigestStore implements DigestStore {
-  private readonly db: Database.Database;
+  private db: Database.Database;
   private readonly now: () => number;
 
+  private readonly file: string;
+  /** Identity of the file opened, to notice it being deleted or replaced under us. */
+  private identity?: { dev: number; ino: number };
+  private lost?: string;
+
+  /** Opens (creating and migrating as needed) the database; throws {@link StoreError} naming DATA_DIR and the cause when it cannot. */
   constructor(file: string, now: () => number = Date.now) {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    this.db = new Database(file);
+    this.file = file;
     this.now = now;
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
-    this.migrate();
+    try {
+      if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+      this.db = openDatabase(file);
+    } catch (err) {
+      throw new StoreError(`DATA_DIR (${dirname(file)}): cannot open the digest database ${basename(file)}: ${(err as Error).message}`);
+    }
+    try {
+      this.migrate();
+      this.checkShape();
+    } catch (err) {
+      this.db.close();
+      if (err instanceof StoreError) throw err;
+      throw new StoreError(`DATA_DIR (${dirname(file)}): cannot prepare the digest database ${basename(file)}: ${(err as Error).message}`);
+    }
+    this.identity = this.stat();
   }
 
   /** The schema version after migrations. */
@@ -157,12 +201,64 @@ export class SqliteDigestStore implements DigestStore {
 
   private migrate(): void {
     const current = this.version;
+    if (current > MIGRATIONS.length) {
+      throw new StoreError(
+        `DATA_DIR (${dirname(this.file)}): the digest database ${basename(this.file)} has schema version ${current}, newer than this bot knows (${MIGRATIONS.length}); it was written by a newer version of the bot. Run that version, or restore a backup.`,
+      );
+    }
     for (let v = current; v < MIGRATIONS.length; v++) {
       this.db.transaction(() => {
         this.db.exec(MIGRATIONS[v]!);
         this.db.pragma(`user_version = ${v + 1}`);
       })();
     }
+  }
+
+  /** Refuses a database whose tables lack columns this version reads (changed by hand or by another program). */
+  private checkShape(): void {
+    for (const [table, wanted] of Object.entries(COLUMNS)) {
+      const have = new Set((this.db.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name));
+      const missing = wanted.filter((c) => !have.has(c));
+      if (missing.length > 0) {
+        throw new StoreError(`DATA_DIR (${dirname(this.file)}): the digest database ${basename(this.file)} does not have the expected shape: table ${table} lacks ${missing.join(', ')}. Restore a backup or move the file away.`);
+      }
+    }
+  }
+
+  private stat(): { dev: number; ino: number } | undefined {
+    if (this.file === ':memory:') return undefined;
+    try {
+      const st = statSync(this.file);
+      return { dev: st.dev, ino: st.ino };
+    } catch {
+      return undefined;
+    }
+  }
+
+  health(): string | undefined {
+    if (this.lost || !this.identity || !this.db.open) return this.lost;
+    const now = this.stat();
+    if (!now) this.lost = `${basename(this.file)} was deleted while the bot runs`;
+    else if (now.dev !== this.identity.dev || now.ino !== this.identity.ino) this.lost = `${basename(this.file)} was replaced while the bot runs`;
+    return this.lost;
+  }
+
+  /**
+   * After {@link health} found the file deleted: writes the open database back to its path (SQLite's backup)
+   * and reopens it there, so nothing confirmed is lost. A replaced file is left to the operator (restart).
+   * Returns whether the store is healthy afterwards.
+   */
+  async recover(): Promise<boolean> {
+    if (!this.lost) return true;
+    if (this.stat()) return false; // something else is at the path now: not ours to overwrite
+    const tmp = `${this.file}.restore-${process.pid}`;
+    await this.db.backup(tmp);
+    this.db.close();
+    renameSync(tmp, this.file);
+    this.db = openDatabase(this.file);
+    this.identity = this.stat();
+    this.lost = undefined;
+    return true;
   }
 
   add(s: Subscription): void {
@@ -183,8 +279,18 @@ export class SqliteDigestStore implements DigestStore {
     return (this.db.prepare('SELECT * FROM subscriptions WHERE platform = ? AND channel_id = ? ORDER BY created_at, id').all(platform, channelId) as Row[]).map(fromRow);
   }
 
-  listEnabled(): Subscription[] {
-    return (this.db.prepare('SELECT * FROM subscriptions WHERE enabled = 1 ORDER BY created_at, id').all() as Row[]).map(fromRow);
+  listEnabled(onBad?: (id: string, reason: string) => void): Subscription[] {
+    const out: Subscription[] = [];
+    for (const r of this.db.prepare('SELECT * FROM subscriptions WHERE enabled = 1 ORDER BY created_at, id').all() as Row[]) {
+      try {
+        out.push(fromRow(r));
+      } catch (err) {
+        const reason = `stored subscription cannot be read: ${(err as Error).message}`;
+        this.disable(r.id, reason);
+        onBad?.(r.id, reason);
+      }
+    }
+    return out;
   }
 
   remove(id: string, platform: string, channelId: string): boolean {
@@ -194,15 +300,16 @@ export class SqliteDigestStore implements DigestStore {
   claim(id: string, slot: number, key: string): Claim | undefined {
     return this.db.transaction((): Claim | undefined => {
       const existing = this.db.prepare('SELECT * FROM deliveries WHERE subscription_id = ? AND slot = ?').get(id, slot) as
-        | { key: string; position: number; state: Claim['state'] }
+        | { key: string; position: number; state: Claim['state']; claimed_at: number }
         | undefined;
-      if (existing) return existing.state === 'claimed' ? { subscriptionId: id, slot, key: existing.key, position: existing.position, state: 'claimed' } : undefined;
+      if (existing) return existing.state === 'claimed' ? { subscriptionId: id, slot, key: existing.key, position: existing.position, state: 'claimed', claimedAt: existing.claimed_at } : undefined;
       const sub = this.db.prepare('SELECT position, enabled FROM subscriptions WHERE id = ?').get(id) as { position: number; enabled: number } | undefined;
       if (!sub || sub.enabled !== 1) return undefined;
+      const claimedAt = this.now();
       this.db
         .prepare("INSERT INTO deliveries (subscription_id, slot, key, position, state, claimed_at) VALUES (?, ?, ?, ?, 'claimed', ?)")
-        .run(id, slot, key, sub.position, this.now());
-      return { subscriptionId: id, slot, key, position: sub.position, state: 'claimed' };
+        .run(id, slot, key, sub.position, claimedAt);
+      return { subscriptionId: id, slot, key, position: sub.position, state: 'claimed', claimedAt };
     }).immediate();
   }
 
@@ -232,7 +339,8 @@ export class SqliteDigestStore implements DigestStore {
       slot: number;
       key: string;
       position: number;
-    }[]).map((r) => ({ subscriptionId: r.subscription_id, slot: r.slot, key: r.key, position: r.position, state: 'claimed' as const }));
+      claimed_at: number;
+    }[]).map((r) => ({ subscriptionId: r.subscription_id, slot: r.slot, key: r.key, position: r.position, state: 'claimed' as const, claimedAt: r.claimed_at }));
   }
 
   disable(id: string, reason: string): void {

@@ -17,6 +17,7 @@ export class Metrics {
   });
   private readonly limited = new Counter({ name: 'kbot_rate_limited_total', help: 'Messages refused by the per-user rate limit (warned or dropped)', labelNames: ['platform'], registers: [this.registry] });
   private readonly deliveries = new Counter({ name: 'kbot_digest_deliveries_total', help: 'Digest slots by outcome', labelNames: ['outcome'], registers: [this.registry] });
+  private readonly storageErrors = new Counter({ name: 'kbot_digest_storage_errors_total', help: 'Failed reads and writes of the digest database (full disk, deleted file)', registers: [this.registry] });
 
   constructor(knowledge: KnowledgeBase, adapters: () => readonly ChatAdapter[]) {
     collectDefaultMetrics({ register: this.registry });
@@ -66,5 +67,9 @@ export class Metrics {
 
   delivery = (outcome: DeliveryOutcome): void => {
     this.deliveries.inc({ outcome });
+  };
+
+  storageError = (): void => {
+    this.storageErrors.inc();
   };
 }

@@ -1,6 +1,5 @@
-import { DeliveryError } from '../../src/adapters/types.js';
+import { DeliveryError, type Poster } from '../../src/digest/port.js';
 import type { Reply } from '../../src/core/reply.js';
-import type { Poster } from '../../src/digest/scheduler.js';
 
 /**
  * A platform stand-in for scheduler tests: records posts and, like Discord's
@@ -15,8 +14,8 @@ export class RecordingPoster implements Poster {
   async post(channelId: string, reply: Reply, key: string): Promise<void> {
     this.attempts.push(key);
     const f = this.failures.shift();
-    if (f === 'gone') throw new DeliveryError('404 Unknown Channel', true);
-    if (f === 'transient') throw new DeliveryError('500 Internal Server Error', false);
+    if (f === 'gone') throw new DeliveryError('404 Unknown Channel', 'permanent');
+    if (f === 'transient') throw new DeliveryError('500 Internal Server Error', 'transient');
     if (!this.posts.some((p) => p.key === key)) this.posts.push({ channelId, reply, key });
   }
 }

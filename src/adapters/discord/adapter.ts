@@ -21,6 +21,7 @@ import type { Bot } from '../../core/bot.js';
 import type { ArgValue, Args, IncomingMessage } from '../../core/command.js';
 import { optionsOf } from '../../core/command.js';
 import type { Reply } from '../../core/reply.js';
+import type { FindResult } from '../../digest/port.js';
 import { DeliveryError, InFlight, type AdapterStatus, type ChatAdapter } from '../types.js';
 import { sameCommands, slashCommands } from './commands.js';
 import { renderChoices, renderDiscord } from './render.js';
@@ -50,6 +51,24 @@ function encodable(embeds: APIEmbed[]): Encoded[] {
   const out: Encoded[] = [];
   for (const e of embeds) out.push(new Encoded(e));
   return out;
+}
+
+/** The text a digest post ends its footer with, so the post can be found again. */
+function markerOf(key: string): string {
+  return `ref ${key}`;
+}
+
+function withMarker(footer: string | undefined, key: string): string {
+  return footer ? `${footer} · ${markerOf(key)}` : markerOf(key);
+}
+
+/** A failed REST call as a {@link DeliveryError}: 403/404 permanent, 429 after its wait, anything else transient. */
+function classifyDiscordError(err: unknown, where: string): DeliveryError {
+  const message = `${where}: ${(err as Error).message}`;
+  if (err instanceof DiscordAPIError && (err.status === 403 || err.status === 404)) return new DeliveryError(message, 'permanent');
+  const retryAfter = (err as { retryAfter?: number }).retryAfter;
+  if (typeof retryAfter === 'number') return new DeliveryError(message, 'retry-after', retryAfter);
+  return new DeliveryError(message, 'transient');
 }
 
 /** Thrown for a start-up failure the operator must fix (bad token). */
@@ -169,17 +188,38 @@ export class DiscordAdapter implements ChatAdapter {
     this.setConnected(false, 'stopped');
   }
 
+  /**
+   * Discord drops a repeated nonce (`enforce_nonce`) only for a few minutes (undocumented how many): two
+   * minutes is taken as the window, on the safe side. Past it the scheduler looks for the post instead.
+   */
+  readonly dedupWindowMs = 2 * 60_000;
+
+  /** One attempt (discord.js itself waits out rate limits within its REST queue); the post carries its key in the footer. */
   async post(channelId: string, reply: Reply, key: string): Promise<void> {
-    const body = renderDiscord(reply);
+    const body = renderDiscord({ ...reply, footer: withMarker(reply.footer, key) });
     try {
       await this.client.rest.post(Routes.channelMessages(channelId), {
-        // Discord drops a repeated nonce (enforce_nonce) within a few minutes: a re-sent slot shows once.
         body: { embeds: body.embeds, nonce: key.slice(0, 25), enforce_nonce: true, allowed_mentions: { parse: [] } },
       });
     } catch (err) {
-      if (err instanceof DiscordAPIError && (err.status === 403 || err.status === 404)) throw new DeliveryError(`channel ${channelId}: ${err.message}`, true);
-      throw new DeliveryError(`channel ${channelId}: ${(err as Error).message}`, false);
+      throw classifyDiscordError(err, `channel ${channelId}`);
     }
+  }
+
+  /** Looks for a post with the key's marker among the channel's last 100 messages. */
+  async findPost(channelId: string, key: string, since: number): Promise<FindResult> {
+    let messages: { author?: { id?: string }; timestamp?: string; embeds?: { footer?: { text?: string } }[] }[];
+    try {
+      messages = (await this.client.rest.get(Routes.channelMessages(channelId), { query: new URLSearchParams({ limit: '100' }) })) as typeof messages;
+    } catch {
+      return 'unknown';
+    }
+    const me = this.client.user?.id;
+    const marker = markerOf(key);
+    if (messages.some((m) => m.author?.id === me && m.embeds?.some((e) => e.footer?.text?.endsWith(marker)))) return 'found';
+    const oldest = messages.at(-1)?.timestamp;
+    const reachesBack = messages.length < 100 || (oldest !== undefined && Date.parse(oldest) <= since);
+    return reachesBack ? 'absent' : 'unknown';
   }
 
   private setConnected(connected: boolean, reason: string): void {

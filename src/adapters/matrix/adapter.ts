@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Bot } from '../../core/bot.js';
 import type { Reply } from '../../core/reply.js';
 import { scrub } from '../../log.js';
+import type { FindResult } from '../../digest/port.js';
 import { DeliveryError, InFlight, type AdapterStatus, type ChatAdapter } from '../types.js';
 import { canManageByPower, inviteAllowed, isEdit, readMention, type MessageContent } from './events.js';
 import { renderMatrix } from './render.js';
@@ -34,6 +35,18 @@ interface RoomEvent {
 }
 
 const E2EE_NOTICE = 'I cannot read encrypted messages: end-to-end encryption is not supported by this bot. Ask me in an unencrypted room.';
+
+/** Event content field that carries a digest post's idempotency key (clients ignore unknown fields). */
+const DIGEST_KEY_FIELD = 'org.kernel-status-bot.digest';
+
+/** A failed send as a {@link DeliveryError}: 403/404 permanent, 429 after `retry_after_ms`, anything else (any 5xx, any body, no answer) transient. */
+function classifyMatrixError(err: unknown, where: string): DeliveryError {
+  const message = `${where}: ${scrub(err instanceof Error ? err.message : String((err as { statusCode?: number })?.statusCode ?? err))}`;
+  const status = err instanceof MatrixError ? err.statusCode : Number((err as { statusCode?: unknown })?.statusCode) || 0;
+  if (status === 403 || status === 404) return new DeliveryError(message, 'permanent');
+  if (status === 429) return new DeliveryError(message, 'retry-after', err instanceof MatrixError ? err.retryAfterMs : undefined);
+  return new DeliveryError(message, 'transient');
+}
 
 /** Thrown for a start-up failure the operator must fix (bad token, unreachable server). */
 export class MatrixStartupError extends Error {
@@ -132,13 +145,35 @@ export class MatrixAdapter implements ChatAdapter {
     this.connected = false;
   }
 
+  /**
+   * Synapse keeps transaction ids for about 30 minutes; ten are taken as the window, on the safe side.
+   * Past it the scheduler looks for the post instead.
+   */
+  readonly dedupWindowMs = 10 * 60_000;
+
+  /** One PUT (the scheduler retries), carrying the key in the event content so the post can be found again. */
   async post(roomId: string, reply: Reply, key: string): Promise<void> {
+    const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${encodeURIComponent(`digest-${key}`)}`;
     try {
-      await this.send(roomId, renderMatrix(reply, this.opts.prefix), `digest-${key}`);
+      await this.client.doRequest('PUT', path, null, { ...renderMatrix(reply, this.opts.prefix), [DIGEST_KEY_FIELD]: key });
     } catch (err) {
-      const status = err instanceof MatrixError ? err.statusCode : 0;
-      throw new DeliveryError(`room ${roomId}: ${scrub((err as Error).message)}`, status === 403 || status === 404);
+      throw classifyMatrixError(err, `room ${roomId}`);
     }
+  }
+
+  /** Looks for an event of ours with the key among the room's last 100 events. */
+  async findPost(roomId: string, key: string, since: number): Promise<FindResult> {
+    let page: { chunk?: { sender?: string; origin_server_ts?: number; content?: Record<string, unknown> }[]; end?: string };
+    try {
+      page = (await this.client.doRequest('GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages`, { dir: 'b', limit: 100 })) as typeof page;
+    } catch {
+      return 'unknown';
+    }
+    const chunk = page.chunk ?? [];
+    if (chunk.some((e) => e.sender === this.userId && e.content?.[DIGEST_KEY_FIELD] === key)) return 'found';
+    const oldest = chunk.at(-1)?.origin_server_ts;
+    const reachesBack = page.end === undefined || (oldest !== undefined && oldest <= since);
+    return reachesBack ? 'absent' : 'unknown';
   }
 
   private async guard(what: string, fn: () => Promise<void> | void): Promise<void> {
