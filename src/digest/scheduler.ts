@@ -345,7 +345,7 @@ export class DigestScheduler {
     const r = this.opts.retry ?? { retries: 5, minTimeoutMs: 1000, maxTimeoutMs: 60_000 };
     let result: 'posted' | 'found' | 'given-up';
     try {
-      result = await pRetry(() => this.attempt(poster, sub, claim, reply, lane), {
+      result = await pRetry((n) => this.attempt(poster, sub, claim, reply, lane, n), {
         retries: r.retries,
         minTimeout: r.minTimeoutMs,
         maxTimeout: r.maxTimeoutMs,
@@ -387,17 +387,18 @@ export class DigestScheduler {
   }
 
   /**
-   * One attempt. Inside the platform's de-duplication window (counted from the claim, before any send of it)
-   * the post is sent with its key and a repeat shows once. Past it, an earlier send may have arrived
-   * unnoticed: the channel is searched for the key first, and when that cannot tell, the slot is given up.
+   * One attempt. A slot that may have been posted already (a retry, or a claim from before a crash) is
+   * looked for in the channel first. It is sent with its key, which the platform de-duplicates only within
+   * its window (counted from the claim, before any send of it): past that window, a slot whose post can be
+   * neither found nor ruled out is given up rather than risk showing twice.
    */
-  private async attempt(poster: Poster, sub: Subscription, claim: Claim, reply: Reply, lane: Lane): Promise<'posted' | 'found' | 'given-up'> {
-    const since = claim.claimedAt ?? this.now();
-    if (this.now() - since > (poster.dedupWindowMs ?? Number.POSITIVE_INFINITY)) {
+  private async attempt(poster: Poster, sub: Subscription, claim: Claim, reply: Reply, lane: Lane, attemptNumber: number): Promise<'posted' | 'found' | 'given-up'> {
+    if (claim.resumed || attemptNumber > 1) {
+      const since = claim.claimedAt ?? this.now();
       const findPost = poster.findPost?.bind(poster);
       const found = findPost ? await lane.paced(() => findPost(sub.channelId, claim.key, since)) : 'unknown';
       if (found === 'found') return 'found';
-      if (found === 'unknown') return 'given-up';
+      if (found === 'unknown' && this.now() - since > (poster.dedupWindowMs ?? Number.POSITIVE_INFINITY)) return 'given-up';
     }
     await lane.paced(() => poster.post(sub.channelId, reply, claim.key));
     return 'posted';

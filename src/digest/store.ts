@@ -37,6 +37,8 @@ export interface Claim {
   state: 'claimed' | 'delivered' | 'skipped' | 'failed';
   /** When the slot was claimed (ms since epoch): no send of it can be older. */
   claimedAt?: number;
+  /** Claimed earlier (by a run that crashed or failed to record it): it may have been posted already. */
+  resumed?: boolean;
 }
 
 /** The digest database cannot be opened or used as it is (start-up: exit 2 with this message). */
@@ -302,7 +304,7 @@ export class SqliteDigestStore implements DigestStore {
       const existing = this.db.prepare('SELECT * FROM deliveries WHERE subscription_id = ? AND slot = ?').get(id, slot) as
         | { key: string; position: number; state: Claim['state']; claimed_at: number }
         | undefined;
-      if (existing) return existing.state === 'claimed' ? { subscriptionId: id, slot, key: existing.key, position: existing.position, state: 'claimed', claimedAt: existing.claimed_at } : undefined;
+      if (existing) return existing.state === 'claimed' ? { subscriptionId: id, slot, key: existing.key, position: existing.position, state: 'claimed', claimedAt: existing.claimed_at, resumed: true } : undefined;
       const sub = this.db.prepare('SELECT position, enabled FROM subscriptions WHERE id = ?').get(id) as { position: number; enabled: number } | undefined;
       if (!sub || sub.enabled !== 1) return undefined;
       const claimedAt = this.now();
@@ -340,7 +342,7 @@ export class SqliteDigestStore implements DigestStore {
       key: string;
       position: number;
       claimed_at: number;
-    }[]).map((r) => ({ subscriptionId: r.subscription_id, slot: r.slot, key: r.key, position: r.position, state: 'claimed' as const, claimedAt: r.claimed_at }));
+    }[]).map((r) => ({ subscriptionId: r.subscription_id, slot: r.slot, key: r.key, position: r.position, state: 'claimed' as const, claimedAt: r.claimed_at, resumed: true }));
   }
 
   disable(id: string, reason: string): void {

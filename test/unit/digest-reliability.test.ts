@@ -275,11 +275,12 @@ describe('re-sends past the de-duplication window', () => {
     expect(store.unfinished()).toEqual([]);
   });
 
-  it('GIVEN a restart inside the window THEN the post is re-sent with its key (the platform drops it)', async () => {
+  it('GIVEN a restart inside the window and a search that cannot tell THEN the post is re-sent with its key (the platform drops it)', async () => {
     const now = { t: MON_0900 + 1000 };
     const { store, claim } = crashedClaim(now);
     const poster = new WindowedPoster(120_000, () => now.t);
     await poster.post('chan-a', { kind: 'info' }, claim.key);
+    poster.searchable = 'unknown';
     now.t += 60_000;
     const { s } = scheduler(store, poster, () => now.t);
     s.start();

@@ -56,6 +56,8 @@ export interface FakeDiscordOptions {
    * as Discord does (non-ephemeral only). Default true.
    */
   echoBotMessages?: boolean;
+  /** How long a repeated `nonce` with `enforce_nonce` returns the first message (Discord: "a few minutes"). Default 5 min. */
+  nonceWindowMs?: number;
 }
 
 /** A file part of a multipart/form-data request. */
@@ -292,7 +294,7 @@ class FakeDiscordServer implements FakeDiscord {
   readonly globalCommands: any[] = [];
   readonly guildCommands = new Map<string, any[]>();
 
-  private readonly opts: Required<Pick<FakeDiscordOptions, 'interactionDeadlineMs' | 'echoBotMessages'>>;
+  private readonly opts: Required<Pick<FakeDiscordOptions, 'interactionDeadlineMs' | 'echoBotMessages' | 'nonceWindowMs'>>;
   private readonly server: Server;
   private readonly wss = new WebSocketServer({ noServer: true });
   private readonly routes: Route[] = [];
@@ -316,7 +318,7 @@ class FakeDiscordServer implements FakeDiscord {
   private closed = false;
 
   constructor(opts: FakeDiscordOptions) {
-    this.opts = { interactionDeadlineMs: opts.interactionDeadlineMs ?? 3000, echoBotMessages: opts.echoBotMessages ?? true };
+    this.opts = { interactionDeadlineMs: opts.interactionDeadlineMs ?? 3000, echoBotMessages: opts.echoBotMessages ?? true, nonceWindowMs: opts.nonceWindowMs ?? NONCE_WINDOW_MS };
     const botId = snowflake();
     this.applicationId = botId; // modern apps: application id == bot user id
     this.token = opts.token ?? `${Buffer.from(botId).toString('base64url')}.${randomToken(4)}.${randomToken(28)}`;
@@ -1091,7 +1093,7 @@ class FakeDiscordServer implements FakeDiscord {
     const nonceKey = body.nonce != null ? `${channelId}:${String(body.nonce)}` : null;
     if (nonceKey && body.enforce_nonce === true) {
       const prior = this.nonces.get(nonceKey);
-      const existing = prior && Date.now() - prior.at < NONCE_WINDOW_MS ? this.messages.get(prior.messageId) : undefined;
+      const existing = prior && Date.now() - prior.at < this.opts.nonceWindowMs ? this.messages.get(prior.messageId) : undefined;
       if (existing) return ok(existing.message);
     }
 

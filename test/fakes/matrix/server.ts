@@ -32,6 +32,8 @@ export interface FakeMatrixOptions {
   recordRequests?: boolean;
   /** Upper bound for how long a /sync long poll is held, whatever `timeout` asks (default 60000). */
   maxSyncTimeoutMs?: number;
+  /** How long a send's transaction id is remembered for idempotency (Synapse: about 30 min). Default 30 min. */
+  txnWindowMs?: number;
 }
 
 export interface RecordedRequest {
@@ -244,7 +246,8 @@ class FakeMatrixServer implements FakeMatrix {
   private readonly routes: Route[] = [];
   private readonly held = new Set<HeldSync>();
   private readonly waiters = new Set<() => void>();
-  private readonly txns = new Map<string, string>();
+  private readonly txns = new Map<string, { eventId: string; at: number }>();
+  private readonly txnWindowMs: number;
   private holdPred: ((roomId: string) => boolean) | null = null;
   heldSends = 0;
   private readonly filters = new Map<string, any>();
@@ -266,6 +269,7 @@ class FakeMatrixServer implements FakeMatrix {
     this.timelineLimit = opts.timelineLimit ?? 10;
     this.recordRequests = opts.recordRequests ?? true;
     this.maxSyncTimeoutMs = opts.maxSyncTimeoutMs ?? 60_000;
+    this.txnWindowMs = opts.txnWindowMs ?? 30 * 60_000;
     this.rateLimit = opts.sendRateLimit ? { ...opts.sendRateLimit, tokens: opts.sendRateLimit.burst, last: performance.now() } : undefined;
     this.model.profiles.set(this.botUserId, { displayname: opts.botDisplayName ?? 'kbot' });
     this.model.onChange = () => this.scheduleWake();
@@ -846,7 +850,7 @@ class FakeMatrixServer implements FakeMatrix {
       const { roomId, type, txnId } = c.params as { roomId: string; type: string; txnId: string };
       const key = `${c.token}\u0000${txnId}`;
       const prior = this.txns.get(key);
-      if (prior) return this.reply(c, 200, { event_id: prior });
+      if (prior && Date.now() - prior.at < this.txnWindowMs) return this.reply(c, 200, { event_id: prior.eventId });
       const f = this.takeFailure(this.sendFailures, roomId);
       if (f) throw this.failureError(f, `send into ${roomId}`);
       this.consumeRateLimit();
@@ -854,7 +858,7 @@ class FakeMatrixServer implements FakeMatrix {
       const room = this.requireJoined(roomId);
       this.requireLevel(room, type, false);
       const ev = this.model.append(roomId, { sender: bot(), type, content: c.body, txnId, txnToken: c.token });
-      this.txns.set(key, ev.event_id);
+      this.txns.set(key, { eventId: ev.event_id, at: Date.now() });
       this.sent.push({ roomId, type, txnId, eventId: ev.event_id, content: c.body, at: performance.now() });
       if (this.holdPred?.(roomId)) {
         this.heldSends += 1;
@@ -866,7 +870,7 @@ class FakeMatrixServer implements FakeMatrix {
     this.route('PUT', 'rooms/:roomId/redact/:eventId/:txnId', (c) => {
       const { roomId, eventId, txnId } = c.params as { roomId: string; eventId: string; txnId: string };
       const key = `${c.token}\u0000redact\u0000${txnId}`;
-      const prior = this.txns.get(key);
+      const prior = this.txns.get(key)?.eventId;
       if (prior) return this.reply(c, 200, { event_id: prior });
       const room = this.requireJoined(roomId);
       const target = this.model.eventsById.get(eventId);
@@ -875,7 +879,7 @@ class FakeMatrixServer implements FakeMatrix {
       }
       const content = { ...(c.body ?? {}), redacts: eventId };
       const ev = this.model.append(roomId, { sender: bot(), type: 'm.room.redaction', content, redacts: eventId, txnId, txnToken: c.token });
-      this.txns.set(key, ev.event_id);
+      this.txns.set(key, { eventId: ev.event_id, at: Date.now() });
       this.reply(c, 200, { event_id: ev.event_id });
     });
 
