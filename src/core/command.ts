@@ -48,6 +48,8 @@ export interface IncomingMessage {
   readonly canManage?: boolean | (() => Promise<boolean>);
   /** The local operator (console, CLI): no rate limit. */
   readonly unlimited?: boolean;
+  /** A direct conversation with the bot (Discord DM, two-person Matrix room). */
+  readonly direct?: boolean;
 }
 
 /** What a handler gets: the current knowledge and the services, never a platform SDK. */

@@ -35,7 +35,9 @@ export class DigestService {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Refused in a direct conversation: digests are posts to a community's channel or room, not personal reminders. */
   subscribe(msg: IncomingMessage, input: SubscribeInput): Reply {
+    if (msg.direct) return problem('Digests are posted to a channel or room for everyone in it, not in a direct conversation with me. Subscribe in a channel you manage; here, ask me about any topic whenever you like.');
     const unhealthy = this.store.health?.();
     if (unhealthy) return problem('Digests cannot be stored right now (the bot\'s database needs attention); nothing was subscribed. Try again later.');
     const timezone = (input.timezone ?? 'UTC').trim() || 'UTC';

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startBot, type Running } from '../../src/runtime.js';
 import { startFakeDiscord, type FakeDiscord, type RecordedRequest } from '../fakes/discord/server.js';
-import { startFakeMatrix, type FakeMatrix, type SentEvent } from '../fakes/matrix/server.js';
+import { defaultPowerLevels, startFakeMatrix, type FakeMatrix, type SentEvent } from '../fakes/matrix/server.js';
 import { captureLogger } from '../support/bot.js';
 
 const ADMIN = '@admin:fake.local';
@@ -130,5 +130,19 @@ describe('digest subscriptions made by command are posted at their slot', () => 
 
     // Nothing is posted into the room of the refused subscribe.
     expect(matrix.sent.some((e) => e.roomId === aliceOnly && e.txnId.startsWith('digest-'))).toBe(false);
+  }, 40_000);
+
+  it('a subscribe in a direct conversation is refused on both platforms (digests are for channels and rooms), and nothing is stored', async () => {
+    const dm = await discord.sendInteraction({ commandName: 'digest', options: [sub('subscribe', subscribeOptions('fs', 'rotate'))], dm: true }).callback;
+    expect(embed(dm).description).toMatch(/not in a direct conversation/);
+    expect(dm.body.data.flags & 64).toBe(64);
+
+    const direct = matrix.createRoom({ members: [ALICE], direct: true, powerLevels: { ...defaultPowerLevels(ALICE), users: { [ALICE]: 100, [matrix.botUserId]: 100 } } }); // Alice may manage her DM
+    await matrix.waitForSync(1, WAIT);
+    const ask = matrix.sendText(direct, ALICE, `!digest subscribe topics:fs schedule:"${EVERY_5_SECONDS}" mode:rotate`);
+    const refused = await matrix.waitForSent((e) => e.content?.['m.relates_to']?.['m.in_reply_to']?.event_id === ask, WAIT);
+    expect(refused.content.body).toMatch(/not in a direct conversation/);
+
+    expect(running.app.digestStore.listEnabled().filter((s) => s.channelId === direct || s.channelId === discord.dmChannelId(discord.users.default.id))).toEqual([]);
   }, 40_000);
 });

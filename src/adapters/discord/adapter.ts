@@ -263,6 +263,7 @@ export class DiscordAdapter implements ChatAdapter {
       userId: i.user.id,
       channelId: i.channelId,
       addressed: true,
+      direct: !i.inGuild(),
       // Asked only by commands that need a manager.
       canManage: i.inGuild() ? () => Promise.resolve(i.memberPermissions?.has(PermissionFlagsBits.ManageChannels) ?? false) : true,
     };
@@ -287,7 +288,7 @@ export class DiscordAdapter implements ChatAdapter {
       if (!isDM && m.member && m.channel.isTextBased() && !m.channel.isDMBased()) {
         canManage = m.member.permissionsIn(m.channel).has(PermissionFlagsBits.ManageChannels);
       }
-      const reply = await this.opts.bot.handle({ platform: 'discord', text, userId: m.author.id, channelId: m.channelId, addressed: true, canManage }, PREFIXES);
+      const reply = await this.opts.bot.handle({ platform: 'discord', text, userId: m.author.id, channelId: m.channelId, addressed: true, direct: isDM, canManage }, PREFIXES);
       if (reply) await this.sendToMessage(m, reply);
     } catch (err) {
       this.log.error({ err, message: m.id }, 'message handling failed');

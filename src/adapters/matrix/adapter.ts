@@ -198,6 +198,7 @@ export class MatrixAdapter implements ChatAdapter {
         userId: ev.sender,
         channelId: roomId,
         addressed: mentioned || isDirect,
+        direct: isDirect,
         canManage: () => this.powerAllows(roomId, ev.sender),
       },
       [this.opts.prefix],
