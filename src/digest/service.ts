@@ -7,9 +7,15 @@ import { digestContent, topicsOf } from './content.js';
 import { formatSlot, isTimeZone, nextSlots, parseSchedule, shortestIntervalSeconds } from './schedule.js';
 import type { DigestMode, DigestStore, Subscription } from './store.js';
 
+export type { DigestMode };
+
 export interface DigestSettings {
   minIntervalSeconds: number;
   maxPerChannel: number;
+  /** Called after a subscription is added or removed (wakes the scheduler). */
+  onChange?: () => void;
+  /** Called when a write fails (full disk…), to log and count it; the user gets a short refusal. */
+  onStorageError?: (err: unknown) => void;
 }
 
 export interface SubscribeInput {
@@ -21,13 +27,9 @@ export interface SubscribeInput {
 
 /**
  * The digest commands' logic: validate, store, describe. Platform-neutral;
- * the scheduler does the posting. `onChange` wakes the scheduler.
+ * the scheduler does the posting.
  */
 export class DigestService {
-  onChange: () => void = () => undefined;
-  /** A write that failed (full disk…): logged and counted by whoever wires the service. */
-  onStorageError: (err: unknown) => void = () => undefined;
-
   constructor(
     readonly store: DigestStore,
     private readonly knowledge: KnowledgeBase,
@@ -75,10 +77,10 @@ export class DigestService {
     try {
       this.store.add(sub);
     } catch (err) {
-      this.onStorageError(err);
+      this.settings.onStorageError?.(err);
       return problem('Digests cannot be stored right now (storage error); nothing was subscribed. Try again later.');
     }
-    this.onChange();
+    this.settings.onChange?.();
     const k = this.knowledge.current.knowledge;
     return {
       kind: 'info',
@@ -114,11 +116,11 @@ export class DigestService {
     try {
       removed = this.store.remove(clean, msg.platform, msg.channelId);
     } catch (err) {
-      this.onStorageError(err);
+      this.settings.onStorageError?.(err);
       return problem('Digests cannot be changed right now (storage error); the digest is still subscribed. Try again later.');
     }
     if (!removed) return problem(`No digest with ID: ${clip(clean)} in this channel. See the list of digests here.`);
-    this.onChange();
+    this.settings.onChange?.();
     return { kind: 'info', title: 'Digest removed', summary: `ID: ${clean}` };
   }
 

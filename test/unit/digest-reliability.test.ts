@@ -112,9 +112,8 @@ describe('digests on a full disk', () => {
     const disk = mountTinyDisk();
     disks.push(disk);
     const store = new SqliteDigestStore(join(disk.dir, 'digests.sqlite'));
-    const service = new DigestService(store, knowledge, { minIntervalSeconds: 3600, maxPerChannel: 10 });
     let reported = 0;
-    service.onStorageError = () => reported++;
+    const service = new DigestService(store, knowledge, { minIntervalSeconds: 3600, maxPerChannel: 10, onStorageError: () => reported++ });
     disk.fill();
     const reply = service.subscribe(msg('/digest'), { topics: 'fs', schedule: 'daily', mode: 'rotate' });
     expect(reply).toMatchObject({ kind: 'usage', summary: expect.stringMatching(/cannot be stored right now/) });
