@@ -7,6 +7,7 @@ export default defineCommand({
   aliases: ['board'],
   options: [
     { name: 'topic', description: 'Topic, e.g. filesystems, fs, mm, kvm, tracing', type: 'string', autocomplete: 'topics', maxLength: 100 },
+    { name: 'from', description: 'Start at this point of the topic (a long reply says where it stopped)', type: 'integer' },
   ],
   examples: ['status filesystems', 'status fs', 'status'],
   run({ knowledge, search }, args) {
@@ -14,6 +15,9 @@ export default defineCommand({
     if (typeof query !== 'string' || query.trim() === '') return boardReply(knowledge, knowledge.topics);
     const found = search.findTopic(query);
     if (found.kind === 'none') return noTopicReply(knowledge, query, found.suggestions);
-    return statusReply(knowledge, found.topic);
+    const from = typeof args.from === 'number' ? args.from : 1;
+    const count = found.topic.points.length;
+    if (from < 1 || from > count) return { kind: 'usage', summary: `${found.topic.title} has ${count} points; from must be 1 to ${count}.`, private: true };
+    return statusReply(knowledge, found.topic, from);
   },
 });

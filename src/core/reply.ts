@@ -50,8 +50,18 @@ export interface Reply {
   footer?: string;
   /** Only the asker should see it (Discord: ephemeral). */
   private?: boolean;
-  /** Where to read on when a renderer has to cut the reply, e.g. "status filesystems". */
+  /**
+   * Where to read on when a renderer has to cut the reply, e.g. "status filesystems"; `{next}` stands for
+   * the number of the first point the renderer could not show ("status filesystems from:{next}").
+   */
   more?: string;
+  /** The number (1-based) of the first point in `points` among all of the topic's points (default 1). */
+  firstPoint?: number;
+}
+
+/** The pointer to the rest of a reply cut after `shown` of its points. */
+export function moreOf(reply: Reply, shown: number, fallback = 'help'): string {
+  return (reply.more ?? fallback).replace('{next}', String((reply.firstPoint ?? 1) + shown));
 }
 
 export const VERDICT_LABEL: Record<Verdict, string> = {

@@ -17,7 +17,7 @@ export function cite(p: Point, topic: Topic): Citation {
 }
 
 /** `/status <topic>`: verdict, the quote it rests on, summary, and every point with its page. */
-export function statusReply(k: Knowledge, topic: Topic): Reply {
+export function statusReply(k: Knowledge, topic: Topic, from = 1): Reply {
   const quote = topic.verdictQuote;
   let quotePage: number | undefined;
   const points: Citation[] = [];
@@ -25,15 +25,18 @@ export function statusReply(k: Knowledge, topic: Topic): Reply {
     if (quote && quotePage === undefined && p.text.includes(quote)) quotePage = p.page;
     points.push(cite(p, topic));
   }
+  const first = Math.min(Math.max(1, Math.trunc(from)), Math.max(1, points.length));
   return {
     kind: 'status',
     title: topic.title,
     verdict: topic.verdict,
     summary: topic.summary,
     ...(quote && quotePage ? { verdictQuote: { text: quote, page: quotePage } } : {}),
-    points,
+    ...(first > 1 ? { lines: [`Points ${first}–${points.length} of ${points.length}`] } : {}),
+    points: first > 1 ? points.slice(first - 1) : points,
+    ...(first > 1 ? { firstPoint: first } : {}),
     footer: talkFooter(k),
-    more: `status ${topic.id}`,
+    more: `status ${topic.id} from:{next}`,
   };
 }
 

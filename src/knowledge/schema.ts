@@ -1,9 +1,17 @@
 import { z } from 'zod';
 
+/**
+ * The longest bullet or sub-bullet, in characters: a slide line, not a page (the talk's longest is 159). Several
+ * must fit in one chat reply (Discord: 4,096 characters of description).
+ */
+export const MAX_BULLET_CHARS = 500;
+
+const bulletText = z.string().trim().min(1).max(MAX_BULLET_CHARS, `a bullet is at most ${MAX_BULLET_CHARS} characters (a slide line, not a page); split it`);
+
 /** A bullet of a slide, with optional sub-bullets (the speaker's own words). */
 const bullet = z.strictObject({
-  text: z.string().trim().min(1),
-  sub: z.array(z.string().trim().min(1)).default([]),
+  text: bulletText,
+  sub: z.array(bulletText).default([]),
 });
 
 const slide = z.strictObject({

@@ -40,7 +40,7 @@ describe('digest store on a real SQLite file', () => {
     a.close(); // "crash" between claim and delivery
 
     const b = new SqliteDigestStore(file);
-    expect(b.unfinished()).toEqual([{ subscriptionId: 'aaa', slot: 7_000, key: 'aaa-k7', position: 4, state: 'claimed', claimedAt: expect.any(Number) }]);
+    expect(b.unfinished()).toEqual([{ subscriptionId: 'aaa', slot: 7_000, key: 'aaa-k7', position: 4, state: 'claimed', claimedAt: expect.any(Number), resumed: true }]);
     expect(b.claim('aaa', 7_000, 'other')).toMatchObject({ key: 'aaa-k7' });
     b.finish(b.unfinished()[0]!, 'delivered', {});
     expect(b.unfinished()).toEqual([]);

@@ -69,6 +69,7 @@ describe('slash command registrations', () => {
     const status = body.find((c) => c.name === 'status')!;
     expect(status.options).toEqual([
       { type: 3, name: 'topic', description: expect.any(String), required: false, max_length: 100, autocomplete: true },
+      { type: 4, name: 'from', description: expect.any(String), required: false },
       { type: 5, name: 'hide', description: 'Only you see the answer', required: false },
     ]);
     const ask = body.find((c) => c.name === 'ask')!;

@@ -1,7 +1,7 @@
 import { escapeMarkdown } from 'discord.js';
 import type { APIEmbed } from 'discord.js';
 import type { Reply } from '../../core/reply.js';
-import { VERDICT_LABEL } from '../../core/reply.js';
+import { VERDICT_LABEL, moreOf } from '../../core/reply.js';
 
 /** Discord's documented limits (characters). */
 export const LIMITS = {
@@ -69,7 +69,8 @@ export function renderDiscord(reply: Reply): DiscordMessage {
     lines.push(`${p.parent && !withTopic ? '\u2003◦' : '•'} “${md(p.text)}” (${where})`);
   }
   const descMax = Math.min(LIMITS.embedDescription, budget);
-  const description = fitLines(lines, descMax, head.length, (n) => `… ${n} more: see ${more}`);
+  const pointCount = reply.points?.length ?? 0;
+  const description = fitLines(lines, descMax, head.length, (n) => `… ${n} more: see /${moreOf(reply, pointCount - n)}`);
   budget -= description.length;
 
   const fields: { name: string; value: string }[] = [];

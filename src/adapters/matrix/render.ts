@@ -1,7 +1,6 @@
 import type { Reply } from '../../core/reply.js';
-import { VERDICT_LABEL } from '../../core/reply.js';
+import { VERDICT_LABEL, moreOf } from '../../core/reply.js';
 import { citationLine, textLines } from '../../core/render-text.js';
-
 /** The spec's limit for a whole event, in bytes; we keep a margin for what the server adds (event id, sender, unsigned). */
 export const MAX_EVENT_BYTES = 65_536;
 const CONTENT_BUDGET = 60_000;
@@ -97,8 +96,8 @@ function shortened(reply: Reply, prefix: string, inReplyTo: string | undefined):
   const key = reply.points?.length ? 'points' : reply.rows?.length ? 'rows' : undefined;
   if (key) {
     const items = reply[key] as unknown[];
-    const more = `… ${'N'} more: see ${prefix}${reply.more ?? 'help'}`;
-    const withItems = (k: number): Reply => ({ ...reply, [key]: items.slice(0, k), lines: [...(reply.lines ?? []), more.replace('N', String(items.length - k))] });
+    const more = (k: number) => `… ${items.length - k} more: see ${prefix}${moreOf(reply, k)}`;
+    const withItems = (k: number): Reply => ({ ...reply, [key]: items.slice(0, k), lines: [...(reply.lines ?? []), more(k)] });
     let lo = 0;
     let hi = items.length - 1;
     while (lo < hi) {
