@@ -418,6 +418,16 @@ describe('Discord adapter end to end (real discord.js Client, fake Discord)', ()
       }
     });
 
+    it('marks each post with its key so it can be found again; absent before, found after', async () => {
+      const { adapter } = await start();
+      const channel = fake.channelIds.other;
+      expect(await adapter.findPost(channel, 'key-find', Date.now() - 60_000)).toBe('absent');
+      await adapter.post(channel, digest, 'key-find');
+      expect(fake.channelMessages(channel).at(-1).embeds[0].footer.text).toMatch(/ref key-find$/);
+      expect(await adapter.findPost(channel, 'key-find', Date.now() - 60_000)).toBe('found');
+      expect(await adapter.findPost(channel, 'key-other', Date.now() - 60_000)).toBe('absent');
+    });
+
     it.each([404, 403] as const)('rejects with a permanent DeliveryError on %i', async (status) => {
       const { adapter } = await start();
       fake.failChannelPosts(fake.channelIds.other, status);
