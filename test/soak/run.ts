@@ -123,7 +123,7 @@ async function main(): Promise<void> {
 
   const child = spawn(process.execPath, ['--max-semi-space-size=4', '--max-old-space-size=256', 'dist/src/main.js'], {
     env: {
-      ...process.env, LOG_LEVEL: 'warn', KNOWLEDGE_WATCH: 'false', DATA_DIR: dataDir, HTTP_PORT: '0',
+      ...process.env, LOG_LEVEL: 'info', KNOWLEDGE_WATCH: 'false', DATA_DIR: dataDir, HTTP_PORT: '0',
       DISCORD_TOKEN: discord.token, DISCORD_API_URL: `http://127.0.0.1:${dProxy.port}/api`,
       MATRIX_HOMESERVER_URL: `http://127.0.0.1:${mProxy.port}`, MATRIX_ACCESS_TOKEN: matrix.accessToken,
       DIGEST_MIN_INTERVAL_SECONDS: '1', RATE_LIMIT_BURST: '5', RATE_LIMIT_PER_MINUTE: '20',
@@ -175,7 +175,9 @@ async function main(): Promise<void> {
     }
     await sleep(160);
   }
+  const loadStoppedAt = Date.now();
   await sleep(15_000); // let answers and the last digests arrive
+  const exitDuringRun = exitCode;
   const rssEnd = exitCode === null ? rssMb(child.pid!) : 0;
 
   // Answers: Discord interaction callbacks and message replies, Matrix replies.
@@ -184,11 +186,12 @@ async function main(): Promise<void> {
   const answeredMatrix = new Set(matrix.sent.map((e) => e.content?.['m.relates_to']?.['m.in_reply_to']?.event_id).filter((id) => matrixIds.has(id))).size;
 
   // Digests: slots due while the bot ran, and what the platforms show (one message per idempotency key is right).
-  const stopAt = Date.now();
-  const slots = new Cron(DIGEST_SCHEDULE, { paused: true, timezone: 'UTC', mode: '5-or-6-parts' }).nextRuns(100_000, new Date(startAt)).filter((d) => d.getTime() <= stopAt - 10_000).length;
+  // Slots up to the end of the load are due (the 15 s after it leave time for retries); later ones are not counted.
+  const slots = new Cron(DIGEST_SCHEDULE, { paused: true, timezone: 'UTC', mode: '5-or-6-parts' }).nextRuns(100_000, new Date(startAt)).filter((d) => d.getTime() <= loadStoppedAt).length;
+  const slotOf = (key: string) => Number.parseInt(key.split('-').pop()!, 36);
   const discordDigests = channels.flatMap((c) => discord.channelMessages(c)).filter((m) => typeof m.nonce === 'string' && m.nonce.startsWith('soak'));
   const matrixDigests = matrix.sent.filter((e) => e.txnId.startsWith('digest-soak'));
-  const keys = [...discordDigests.map((m) => m.nonce as string), ...matrixDigests.map((e) => e.txnId.slice('digest-'.length))];
+  const keys = [...discordDigests.map((m) => m.nonce as string), ...matrixDigests.map((e) => e.txnId.slice('digest-'.length))].filter((k) => slotOf(k) <= loadStoppedAt);
   const unique = new Set(keys);
 
   let metrics = '';
@@ -197,6 +200,8 @@ async function main(): Promise<void> {
   const sum = (re: RegExp) => metrics.split('\n').filter((l) => re.test(l)).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
   const logLines = logs.split('\n').filter(Boolean).map((l) => { try { return JSON.parse(l) as { level: number; msg: string }; } catch { return { level: 0, msg: l }; } });
   const unhandled = logLines.filter((l) => /unhandled|uncaught/i.test(l.msg)).length;
+  const errorKinds: Record<string, number> = {};
+  for (const l of logLines.filter((x) => x.level >= 50)) errorKinds[l.msg] = (errorKinds[l.msg] ?? 0) + 1;
 
   child.kill('SIGTERM');
   const code = await new Promise<number | null>((resolve) => (exitCode !== null ? resolve(exitCode) : child.on('exit', (c) => resolve(c))));
@@ -212,8 +217,8 @@ async function main(): Promise<void> {
     digests: { due: slots * subs.length, posted: unique.size, duplicated: keys.length - unique.size, outcomes: Object.fromEntries(metrics.split('\n').filter((l) => l.startsWith('kbot_digest_deliveries_total{')).map((l) => [/outcome="([^"]+)"/.exec(l)![1], Number(l.split(' ').pop())])) },
     rssMb: { start: rssStart, end: rssEnd },
     unhandledErrors: unhandled,
-    errorLogLines: logLines.filter((l) => l.level >= 50).length,
-    exit: { duringRun: exitCode, onSigterm: code },
+    errorLogLines: errorKinds,
+    exit: { duringRun: exitDuringRun, onSigterm: code },
     faults,
   };
   if (asJson) process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -226,7 +231,8 @@ async function main(): Promise<void> {
         `questions asked ${q.asked} / answered ${q.answered} / shed ${q.shed} (rate-limited ${q.rateLimited}; slash ${q.byKind.slash.join('/')}, mentions ${q.byKind.mention.join('/')}, matrix ${q.byKind.matrix.join('/')})`,
         `digests due ${d.due} / posted ${d.posted} / duplicated ${d.duplicated} (outcomes ${JSON.stringify(d.outcomes)})`,
         `RSS start ${summary.rssMb.start} MB / end ${summary.rssMb.end} MB`,
-        `unhandled errors ${summary.unhandledErrors} (error log lines ${summary.errorLogLines}); exit during run: ${summary.exit.duringRun ?? 'none'}, on SIGTERM: ${summary.exit.onSigterm}`,
+        `unhandled errors ${summary.unhandledErrors}; exit during run: ${summary.exit.duringRun ?? 'none'}, on SIGTERM: ${summary.exit.onSigterm}`,
+        `error log lines: ${JSON.stringify(summary.errorLogLines)}`,
         `faults: ${JSON.stringify(faults)}`,
       ].join('\n') + '\n',
     );
