@@ -199,6 +199,7 @@ export class DigestScheduler {
       this.storageFailed(err, 'planning digests');
     }
     if (this.storageProblem) nextAt = Math.min(nextAt, now + (this.opts.storageRetryMs ?? DEFAULT_STORAGE_RETRY_MS));
+    if (this.lostReported) nextAt = Math.min(nextAt, this.recoverAt);
     // Wake at the earliest slot (at least once a minute, so clock jumps are noticed).
     this.setTimer(nextAt);
   }
