@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { consolePoster, runConsole } from './adapters/console.js';
+import { ConsoleSession } from './adapters/console.js';
 import { chatAdapters } from './adapters/index.js';
 import type { ChatAdapter } from './adapters/types.js';
 import { createApp, type App } from './app.js';
@@ -43,7 +44,8 @@ export async function startBot(config: Config, logger: Logger): Promise<Running>
   }
   const chat = hasChatAdapter(config);
   adapters = chat ? await chatAdapters(app) : [];
-  const posters = new Map<string, Poster>(chat ? adapters.map((a) => [a.platform, a]) : [['console', consolePoster()]]);
+  const terminal = chat ? undefined : new ConsoleSession(app.bot, { historyFile: join(config.DATA_DIR, 'console-history'), logger });
+  const posters = new Map<string, Poster>(terminal ? [['console', terminal]] : adapters.map((a) => [a.platform, a]));
   const scheduler = new DigestScheduler({
     store: app.digestStore,
     knowledge: app.knowledge,
@@ -94,6 +96,6 @@ export async function startBot(config: Config, logger: Logger): Promise<Running>
     throw err;
   }
   scheduler.start();
-  const done = chat ? new Promise<void>(() => undefined) : runConsole(app.bot);
+  const done = terminal ? terminal.run() : new Promise<void>(() => undefined);
   return { app, adapters, done, stop };
 }
