@@ -89,7 +89,7 @@ function completeArgs(bot: Bot, def: CommandDef, prior: string[], partial: strin
 
 /**
  * Completion of an option value. A topic list (`fs,mm`) completes its last item. Topics offer their id
- * or the alias the user is typing; when nothing starts with the input, the best fuzzy match alone.
+ * or the one-word alias the user is typing; when nothing starts with the input, the best fuzzy match alone.
  */
 function completeValue(bot: Bot, opt: OptionDef, input: string): LineCompletion {
   if (opt.autocomplete !== 'topics') return { completions: closing(optionChoices(bot, opt, input).map((c) => c.value)), word: input };
@@ -99,7 +99,7 @@ function completeValue(bot: Bot, opt: OptionDef, input: string): LineCompletion 
   const ranked = bot.complete(word);
   const starting = ranked.flatMap((c) => {
     const t = topics.get(c.value);
-    const hit = [c.value, ...(t?.aliases ?? [])].find((key) => key.toLowerCase().startsWith(k));
+    const hit = [c.value, ...(t?.aliases ?? [])].find((key) => !/\s/.test(key) && key.toLowerCase().startsWith(k));
     return hit === undefined ? [] : [hit];
   });
   if (starting.length > 0) return { completions: closing(starting), word };

@@ -28,10 +28,9 @@ function start(dataDir: string, extra: Record<string, string> = {}): Terminal {
 const prompt = (t: Terminal) => t.waitFor('kbot> ');
 const historyOf = (dir: string) => readFileSync(join(dir, 'console-history'), 'utf8').split('\n').filter(Boolean);
 
-describe('console adapter on a terminal (pseudo-terminal)', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'ksb-tty-'));
-
+describe('console adapter on a terminal (pseudo-terminal)', { timeout: 60_000 }, () => {
   it('GIVEN Tab THEN commands, subcommands, options, presets, topics, aliases and typos complete; answers are coloured and no log follows them; Ctrl-D exits 0', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'ksb-tty-'));
     const t = start(dataDir);
     await prompt(t);
 
@@ -71,6 +70,13 @@ describe('console adapter on a terminal (pseudo-terminal)', () => {
   });
 
   it('GIVEN a restart on the same DATA_DIR THEN Up recalls the last line; NO_COLOR gives no colour; Ctrl-C clears a line, warns on an empty one, and a second Ctrl-C exits 0', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'ksb-tty-'));
+    const first = start(dataDir);
+    await prompt(first);
+    await first.typeAndWait('/status topic:kvm\r', /Hardware virtualisation \[good\][\s\S]*kbot> /);
+    first.type('\x04');
+    expect(await first.exited).toBe(0);
+
     const t = start(dataDir, { NO_COLOR: '1' });
     await prompt(t);
     await t.typeAndWait('\x1b[A', '/status topic:kvm');
