@@ -13,7 +13,8 @@ async function main(): Promise<void> {
   // A person at the console's prompt: quiet, one-line logs. Piped input and chat adapters log as configured.
   const atPrompt = !hasChatAdapter(config) && Boolean(process.stdin.isTTY);
   const logger = atPrompt ? createLogger(terminalLogLevel(config.LOG_LEVEL), 2, { oneLine: true }) : createLogger(config.LOG_LEVEL);
-  const running = await startBot(config, logger);
+  // Signals are handled from the start: one that arrives while the bot starts waits for the start, then drains.
+  const starting = startBot(config, logger);
 
   let stopping: Promise<void> | undefined;
   const shutdown = (reason: string, code: number) => {
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }, SHUTDOWN_LIMIT_MS);
     limit.unref();
-    stopping = running.stop().then(
+    stopping = starting.then((running) => running.stop()).then(
       () => {
         logger.info('stopped');
         logger.flush?.();
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
     void shutdown('uncaughtException', 1);
   });
 
+  const running = await starting;
   await running.done;
   await shutdown('end of input', 0);
 }

@@ -5,7 +5,7 @@ import type { IncomingMessage } from '../core/command.js';
 import { completeLine } from '../core/complete.js';
 import type { Reply } from '../core/reply.js';
 import { PLAIN, renderText, type TextStyle } from '../core/render-text.js';
-import type { Poster } from '../digest/scheduler.js';
+import type { Poster } from '../digest/port.js';
 import { HISTORY_LINES, loadHistory, saveHistory } from './console/history.js';
 import { colorStyle, wantsColor } from './console/style.js';
 import { wrapText } from './console/wrap.js';
@@ -46,10 +46,8 @@ export async function answerLine(bot: Bot, line: string, style: TextStyle = PLAI
  * order, in plain text, and {@link run} resolves at end of input.
  */
 export class ConsoleSession implements Poster {
-  private readonly input: NodeJS.ReadableStream;
   private readonly output: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-  private readonly interactive: boolean;
-  private readonly style: TextStyle;
+  private style: TextStyle = PLAIN;
   private rl?: Interface;
   private busy = false;
   private historyFailed = false;
@@ -58,17 +56,16 @@ export class ConsoleSession implements Poster {
     private readonly bot: Bot,
     private readonly opts: ConsoleOptions = {},
   ) {
-    this.input = opts.input ?? process.stdin;
     this.output = opts.output ?? process.stdout;
-    this.interactive = opts.interactive ?? Boolean((this.input as NodeJS.ReadStream).isTTY);
-    this.style = this.interactive ? colorStyle(opts.color ?? wantsColor(this.output)) : PLAIN;
   }
 
   /** Reads lines until end of input, `/quit`, Ctrl-D or a second Ctrl-C. */
   async run(): Promise<void> {
-    if (!this.interactive) return this.runPiped();
+    const input = this.opts.input ?? process.stdin;
+    if (!(this.opts.interactive ?? Boolean((input as NodeJS.ReadStream).isTTY))) return this.runPiped(input);
+    this.style = colorStyle(this.opts.color ?? wantsColor(this.output));
     const rl = createInterface({
-      input: this.input,
+      input,
       output: this.output,
       terminal: true,
       prompt: PROMPT,
@@ -137,8 +134,8 @@ export class ConsoleSession implements Poster {
     if (!this.busy) rl.prompt(true);
   }
 
-  private async runPiped(): Promise<void> {
-    const rl = createInterface({ input: this.input, terminal: false });
+  private async runPiped(input: NodeJS.ReadableStream): Promise<void> {
+    const rl = createInterface({ input, terminal: false });
     let first = true;
     for await (const line of rl) {
       if (line.trim() === '') continue;
