@@ -7,8 +7,6 @@ import type { Reply } from '../core/reply.js';
 import { PLAIN, renderText, type TextStyle } from '../core/render-text.js';
 import type { Poster } from '../digest/port.js';
 import { HISTORY_LINES, loadHistory, saveHistory } from './console/history.js';
-import { colorStyle, wantsColor } from './console/style.js';
-import { wrapText } from './console/wrap.js';
 
 const PREFIXES = ['/', '!'];
 const PROMPT = 'kbot> ';
@@ -48,6 +46,8 @@ export async function answerLine(bot: Bot, line: string, style: TextStyle = PLAI
 export class ConsoleSession implements Poster {
   private readonly output: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   private style: TextStyle = PLAIN;
+  /** Wraps at the terminal's width; loaded with the interactive session only (piped input starts faster). */
+  private wrap?: (text: string, width: number) => string;
   private rl?: Interface;
   private busy = false;
   private historyFailed = false;
@@ -63,7 +63,9 @@ export class ConsoleSession implements Poster {
   async run(): Promise<void> {
     const input = this.opts.input ?? process.stdin;
     if (!(this.opts.interactive ?? Boolean((input as NodeJS.ReadStream).isTTY))) return this.runPiped(input);
+    const [{ colorStyle, wantsColor }, { wrapText }] = await Promise.all([import('./console/style.js'), import('./console/wrap.js')]);
     this.style = colorStyle(this.opts.color ?? wantsColor(this.output));
+    this.wrap = wrapText;
     const rl = createInterface({
       input,
       output: this.output,
@@ -150,7 +152,7 @@ export class ConsoleSession implements Poster {
 
   /** Wraps at the terminal's current width (not when the output is not a terminal). */
   private fit(text: string): string {
-    return this.output.isTTY && this.output.columns ? wrapText(text, this.output.columns) : text;
+    return this.wrap && this.output.isTTY && this.output.columns ? this.wrap(text, this.output.columns) : text;
   }
 
   private loadHistory(): string[] {
