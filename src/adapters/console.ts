@@ -7,6 +7,7 @@ import type { Reply } from '../core/reply.js';
 import { PLAIN, renderText, type TextStyle } from '../core/render-text.js';
 import type { Poster } from '../digest/port.js';
 import { HISTORY_LINES, loadHistory, saveHistory } from './console/history.js';
+import { addReverseSearch } from './console/search.js';
 
 const PREFIXES = ['/', '!'];
 const PROMPT = 'kbot> ';
@@ -80,6 +81,7 @@ export class ConsoleSession implements Poster {
       },
     });
     this.rl = rl;
+    addReverseSearch(rl, PROMPT);
     rl.on('history', (h: string[]) => this.saveHistory(h));
     let quitting = false;
     let warned = false;

@@ -69,7 +69,7 @@ describe('console adapter on a terminal (pseudo-terminal)', { timeout: 60_000 },
     expect(await t.exited).toBe(0);
   });
 
-  it('GIVEN a restart on the same DATA_DIR THEN Up recalls the last line; NO_COLOR gives no colour; Ctrl-C clears a line, warns on an empty one, and a second Ctrl-C exits 0', async () => {
+  it('GIVEN a restart on the same DATA_DIR THEN Up recalls the last line and Ctrl-R searches; NO_COLOR gives no colour; Ctrl-C clears a line, warns on an empty one, and a second Ctrl-C exits 0', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ksb-tty-'));
     const first = start(dataDir);
     await prompt(first);
@@ -87,6 +87,16 @@ describe('console adapter on a terminal (pseudo-terminal)', { timeout: 60_000 },
     t.type('\x03'); // clears the line without quitting
     await t.typeAndWait('/topics\r', /Topics \(11\)[\s\S]*kbot> /);
     expect(t.text).not.toContain('abc/topics');
+
+    // Ctrl-R searches the history: older matches with Ctrl-R again, Enter runs the one shown.
+    await t.typeAndWait('/status fs\r', /Filesystems \[concern\][\s\S]*kbot> /);
+    await t.typeAndWait('\x12', "(reverse-i-search)`': ");
+    await t.typeAndWait('st', "(reverse-i-search)`st': /status fs");
+    await t.typeAndWait('\x12', "(reverse-i-search)`st': /status topic:kvm"); // past /topics, which has no "st"
+    await t.typeAndWait('\r', /Hardware virtualisation \[good\][\s\S]*kbot> /);
+    await t.typeAndWait('\x12', "(reverse-i-search)`': ");
+    await t.typeAndWait('zzz', "(failing reverse-i-search)`zzz': ");
+    await t.typeAndWait('\x07', 'kbot> '); // Ctrl-G gives back the empty line
 
     await t.typeAndWait('\x03', 'To quit, press Ctrl-C again or Ctrl-D, or type /quit.');
     t.type('\x03');
