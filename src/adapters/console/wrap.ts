@@ -2,8 +2,8 @@ import wrapAnsi from 'wrap-ansi';
 
 /** Leading marks of list lines; their continuation lines are indented to the text after the mark. */
 const HANGING = /^(?:• |\s+– )/;
-/** "p. 9" stays on one line: the space becomes a no-break space while wrapping. */
-const PAGE = /\bp\. (?=\d)/g;
+/** "p. 9" (and "Filesystems, p. 9") stays on one line: its spaces become no-break spaces while wrapping. */
+const PAGE = /(, )?\bp\. (?=\d)/g;
 const NBSP = '\u00A0';
 
 /**
@@ -22,7 +22,7 @@ export function wrapText(text: string, width: number): string {
 function wrapLine(line: string, width: number): string {
   const indent = HANGING.exec(line)?.[0] ?? '';
   const pad = ' '.repeat(indent.length);
-  const body = line.slice(indent.length).replace(PAGE, `p.${NBSP}`);
+  const body = line.slice(indent.length).replace(PAGE, (_, comma?: string) => `${comma ? `,${NBSP}` : ''}p.${NBSP}`);
   const wrapped = wrapAnsi(body, width - indent.length, { hard: true, trim: true });
   return indent + wrapped.split('\n').join(`\n${pad}`).replaceAll(NBSP, ' ');
 }
