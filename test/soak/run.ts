@@ -201,7 +201,10 @@ async function main(): Promise<void> {
   const logLines = logs.split('\n').filter(Boolean).map((l) => { try { return JSON.parse(l) as { level: number; msg: string }; } catch { return { level: 0, msg: l }; } });
   const unhandled = logLines.filter((l) => /unhandled|uncaught/i.test(l.msg)).length;
   const errorKinds: Record<string, number> = {};
-  for (const l of logLines.filter((x) => x.level >= 50)) errorKinds[l.msg] = (errorKinds[l.msg] ?? 0) + 1;
+  for (const l of logLines.filter((x) => x.level >= 50)) {
+    const kind = l.msg.replace(/\(REQ-\d+\) /, '').slice(0, 80);
+    errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
+  }
 
   child.kill('SIGTERM');
   const code = await new Promise<number | null>((resolve) => (exitCode !== null ? resolve(exitCode) : child.on('exit', (c) => resolve(c))));
