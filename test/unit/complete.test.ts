@@ -31,8 +31,8 @@ describe('text completion derived from the command definitions', () => {
   it('GIVEN a space after a command THEN its option names and the values of its first option', () => {
     const { completions, word } = complete('/status ');
     expect(word).toBe('');
-    expect(completions[0]).toBe('topic:');
-    expect(completions.slice(1)).toEqual(bot.knowledge.current.knowledge.topics.map((t) => t.id));
+    expect(completions.slice(0, 2)).toEqual(['topic:', 'from:']);
+    expect(completions.slice(2)).toEqual(bot.knowledge.current.knowledge.topics.map((t) => t.id));
     expect(complete('/status to')).toEqual({ completions: ['topic:'], word: 'to' });
   });
 
