@@ -24,6 +24,8 @@ export interface MatrixBotOptions {
   extra?: CommandDef[];
   /** Log here instead of into memory (the benchmark passes the production logger); the log arrays stay empty. */
   logger?: Logger;
+  /** MATRIX_E2EE (default: unset, on when the token has a device). */
+  e2ee?: boolean;
 }
 
 export interface MatrixBot {
@@ -64,6 +66,7 @@ export async function makeMatrixBot(fake: FakeMatrix, o: MatrixBotOptions): Prom
     inviteAllow: o.inviteAllow,
     graceMs: o.graceMs ?? 5 * 60_000,
     retry: { retries: 3, minTimeoutMs: 20 },
+    e2ee: o.e2ee,
   });
   let closed = false;
   return {
