@@ -78,6 +78,12 @@ export class TestDevice {
    * client does, unless `withholdKey`) and stores it as an m.room.encrypted event; returns its event id.
    */
   async send(roomId: string, content: object, o: { withholdKey?: boolean } = {}): Promise<string> {
+    const encrypted = await this.encrypt(roomId, content, o);
+    return this.fake.sendEvent(roomId, { sender: this.userId, type: 'm.room.encrypted', content: encrypted });
+  }
+
+  /** The m.room.encrypted content for `content` (keys shared as in {@link send}), not yet sent. */
+  async encrypt(roomId: string, content: object, o: { withholdKey?: boolean } = {}): Promise<object> {
     const members = this.fake.joinedMembers(roomId);
     await this.machine.updateTrackedUsers(users(members));
     await this.flush();
@@ -86,8 +92,7 @@ export class TestDevice {
     const settings = new wasm.EncryptionSettings();
     const shares = await this.machine.shareRoomKey(new wasm.RoomId(roomId), users(members), settings);
     if (!o.withholdKey) for (const r of shares) await this.answer(r);
-    const encrypted = await this.machine.encryptRoomEvent(new wasm.RoomId(roomId), 'm.room.message', JSON.stringify(content));
-    return this.fake.sendEvent(roomId, { sender: this.userId, type: 'm.room.encrypted', content: JSON.parse(encrypted) });
+    return JSON.parse(await this.machine.encryptRoomEvent(new wasm.RoomId(roomId), 'm.room.message', JSON.stringify(content)));
   }
 
   /** An encrypted m.text; `mention` adds the bot to m.mentions. */

@@ -8,7 +8,7 @@ import type { Reply } from '../../core/reply.js';
 import { scrub } from '../../log.js';
 import { DeliveryError, InFlight, type AdapterStatus, type ChatAdapter } from '../types.js';
 import type { PersistentIndexedDb } from './crypto-store.js';
-import { cryptoStorage, openCryptoStore, sealed } from './crypto.js';
+import { cryptoStorage, openCryptoStore, rememberJoinedMembers, RoomEncryption } from './crypto.js';
 import { canManageByPower, inviteAllowed, isEdit, readMention, type MessageContent } from './events.js';
 import { renderMatrix } from './render.js';
 
@@ -86,6 +86,8 @@ export class MatrixAdapter implements ChatAdapter {
   cryptoStore: PersistentIndexedDb | undefined;
   private readonly storage: SyncStorage;
   private readonly undecryptable = new Set<string>();
+  private readonly encryption = new RoomEncryption(() => this.client);
+  private members: { forget(roomId: string): void } = { forget: () => undefined };
   private readonly inFlight = new InFlight();
   private readonly log: Logger;
   private readonly memberCounts = new Map<string, number>();
@@ -104,12 +106,17 @@ export class MatrixAdapter implements ChatAdapter {
 
   private createClient(e2ee: boolean): MatrixClient {
     const client = new MatrixClient(this.opts.homeserverUrl, this.opts.accessToken, this.storage, e2ee ? cryptoStorage(this.opts.dataDir) : undefined);
+    if (e2ee) this.members = rememberJoinedMembers(client);
     client.on('room.message', (roomId: string, ev: RoomEvent) => void this.inFlight.track(this.guard('message', () => this.onMessage(roomId, ev))));
     client.on('room.invite', (roomId: string, ev: RoomEvent) => void this.guard('invite', () => this.onInvite(roomId, ev)));
     client.on('room.event', (roomId: string, ev: RoomEvent) => void this.guard('event', () => this.onEvent(roomId, ev)));
     client.on('room.failed_decryption', (roomId: string, ev: RoomEvent, err: unknown) => void this.guard('undecryptable', () => this.onUndecryptable(roomId, ev, err)));
     client.on('room.join', (roomId: string) => void this.guard('join', () => this.onJoin(roomId)));
-    client.on('room.leave', (roomId: string) => this.memberCounts.delete(roomId));
+    client.on('room.leave', (roomId: string) => {
+      this.memberCounts.delete(roomId);
+      this.members.forget(roomId);
+      this.encryption.forget(roomId);
+    });
     return client;
   }
 
@@ -237,7 +244,11 @@ export class MatrixAdapter implements ChatAdapter {
   }
 
   private async onEvent(roomId: string, ev: RoomEvent): Promise<void> {
-    if (ev.type === 'm.room.member') this.memberCounts.delete(roomId);
+    if (ev.type === 'm.room.member') {
+      this.memberCounts.delete(roomId);
+      this.members.forget(roomId);
+    }
+    this.encryption.onEvent(roomId, ev);
     if (ev.type === 'm.room.encrypted' && !this.client.crypto && ev.sender !== this.userId && ev.origin_server_ts >= this.cutoff) await this.noticeEncrypted(roomId);
   }
 
@@ -289,7 +300,7 @@ export class MatrixAdapter implements ChatAdapter {
    * before the first attempt (retries send the same ciphertext).
    */
   private async send(roomId: string, message: object, txnId: string): Promise<void> {
-    const { type, content } = await sealed(this.client, roomId, message);
+    const { type, content } = await this.encryption.seal(roomId, message);
     const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${type}/${encodeURIComponent(txnId)}`;
     // The first attempt goes out at once; only a failure pays for setting up the retries, which take
     // it over as their own first attempt (same waits and limits as if pRetry had made it).

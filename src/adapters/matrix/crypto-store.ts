@@ -157,6 +157,7 @@ export class PersistentIndexedDb {
     try {
       this.db.pragma('locking_mode = EXCLUSIVE');
       this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
       this.db.exec('BEGIN EXCLUSIVE; COMMIT');
     } catch (err) {
       this.db.close();

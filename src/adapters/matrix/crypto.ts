@@ -59,13 +59,59 @@ function fetchKeysBeforeClaiming(): void {
   proto.addTrackedUsers = Object.assign(addTrackedUsers, { keysFirst: true });
 }
 
-/** Whether `roomId` is encrypted for a client with crypto (false without). */
-export async function isEncrypted(client: MatrixClient, roomId: string): Promise<boolean> {
-  return client.crypto ? client.crypto.isRoomEncrypted(roomId) : false;
+/**
+ * Remembers each room's joined members until `forget(roomId)` (call it on every membership event of the
+ * room): matrix-bot-sdk fetches them from the homeserver before every encrypted send, to share the room key
+ * with exactly the joined members' devices.
+ */
+export function rememberJoinedMembers(client: MatrixClient): { forget(roomId: string): void } {
+  const fetch = client.getJoinedRoomMembers.bind(client);
+  const known = new Map<string, Promise<string[]>>();
+  client.getJoinedRoomMembers = (roomId: string) => {
+    let members = known.get(roomId);
+    if (!members) {
+      members = fetch(roomId);
+      known.set(roomId, members);
+      members.catch(() => known.delete(roomId));
+    }
+    return members.then((m) => [...m]);
+  };
+  return { forget: (roomId) => void known.delete(roomId) };
 }
 
-/** An `m.room.message` as the event type and content to send into `roomId`: encrypted when the room is. */
-export async function sealed(client: MatrixClient, roomId: string, content: object): Promise<{ type: string; content: object }> {
-  if (!(await isEncrypted(client, roomId))) return { type: 'm.room.message', content };
-  return { type: 'm.room.encrypted', content: await client.crypto.encryptRoomEvent(roomId, 'm.room.message', content) };
+/**
+ * Which rooms are encrypted, remembered: matrix-bot-sdk asks the homeserver again on every send into an
+ * unencrypted room (it stores only encrypted ones). Encryption cannot be turned off in a room, so only
+ * "not encrypted" is forgotten, when the room's m.room.encryption state changes.
+ */
+export class RoomEncryption {
+  private readonly known = new Map<string, boolean>();
+
+  constructor(private readonly client: () => MatrixClient) {}
+
+  async isEncrypted(roomId: string): Promise<boolean> {
+    const crypto = this.client().crypto;
+    if (!crypto) return false;
+    let encrypted = this.known.get(roomId);
+    if (encrypted === undefined) {
+      encrypted = await crypto.isRoomEncrypted(roomId);
+      this.known.set(roomId, encrypted);
+    }
+    return encrypted;
+  }
+
+  /** Call for every room event. */
+  onEvent(roomId: string, ev: { type: string; state_key?: string }): void {
+    if (ev.type === 'm.room.encryption' && ev.state_key === '') this.known.delete(roomId);
+  }
+
+  forget(roomId: string): void {
+    this.known.delete(roomId);
+  }
+
+  /** An `m.room.message` as the event type and content to send into `roomId`: encrypted when the room is. */
+  async seal(roomId: string, content: object): Promise<{ type: string; content: object }> {
+    if (!(await this.isEncrypted(roomId))) return { type: 'm.room.message', content };
+    return { type: 'm.room.encrypted', content: await this.client().crypto.encryptRoomEvent(roomId, 'm.room.message', content) };
+  }
 }

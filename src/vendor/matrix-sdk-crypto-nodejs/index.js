@@ -18,6 +18,8 @@ function toDevice(r) {
 class OlmMachine {
   constructor(inner) {
     this.inner = inner;
+    this.lastSync = '';
+    this.lastSyncAt = 0;
   }
   /** `storePath` becomes the IndexedDB name; the passphrase is not used (the store lives under DATA_DIR). */
   static async initialize(userId, deviceId, storePath) {
@@ -35,10 +37,20 @@ class OlmMachine {
   }
   encryptRoomEvent(roomId, type, content) { return this.inner.encryptRoomEvent(roomId, type, content); }
   decryptRoomEvent(event, roomId) { return this.inner.decryptRoomEvent(event, roomId, untrusted()); }
-  /** Returns the processed to-device events as a JSON array string, as the native binding does. */
+  /**
+   * Returns the processed to-device events as a JSON array string, as the native binding does. A sync
+   * that brings nothing new (no to-device events or device-list changes, the same key counts as the last
+   * one) is not handed to the machine again, at least once a minute.
+   */
   async receiveSyncChanges(toDevice, lists, otkCounts, fallbackAlgs) {
     const counts = new Map(Object.entries(otkCounts ?? {}));
-    const out = await this.inner.receiveSyncChanges(toDevice, lists, counts, new Set(fallbackAlgs ?? []), untrusted());
+    const fallback = new Set(fallbackAlgs ?? []);
+    const same = JSON.stringify([[...counts].sort(), [...fallback].sort()]);
+    const idle = toDevice === '[]' && lists.isEmpty();
+    if (idle && same === this.lastSync && Date.now() - this.lastSyncAt < 60_000) return '[]';
+    const out = await this.inner.receiveSyncChanges(toDevice, lists, counts, fallback, untrusted());
+    this.lastSync = same;
+    this.lastSyncAt = Date.now();
     return JSON.stringify(out.filter((e) => e instanceof wasm.DecryptedToDeviceEvent).map((e) => JSON.parse(e.rawEvent)));
   }
   /** Signatures whose `get` returns a plain object, as the SDK iterates it with Object.entries. */
