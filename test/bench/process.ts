@@ -58,10 +58,10 @@ async function startChild(discord: FakeDiscord, matrix: FakeMatrix, dataDir: str
   let logs = '';
   child.stderr!.on('data', (d) => (logs += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const end = Date.now() + 30_000;
+  const end = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`bot exited: ${logs}`);
-    if (Date.now() > end) throw new Error(`bot not ready after 30 s: ${logs}`);
+    if (Date.now() > end) throw new Error(`bot not ready after 60 s: ${logs}`);
     const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
     if (ok) break;
     await sleep(50);
