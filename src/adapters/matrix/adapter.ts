@@ -60,6 +60,8 @@ class SyncStorage extends SimpleFsStorageProvider {
   }
 }
 
+const isDecryptionError = (args: unknown[]): boolean => typeof args[0] === 'string' && args[0].startsWith('Decryption error on ');
+
 /** Routes matrix-bot-sdk's own logging into pino (scrubbed), quiet below warnings. */
 function quietSdkLogs(log: Logger): void {
   const fmt = (module: string, args: unknown[]) => scrub(`${module}: ${args.map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}`);
@@ -68,7 +70,8 @@ function quietSdkLogs(log: Logger): void {
     debug: () => undefined,
     info: () => undefined,
     warn: (m: string, ...a: unknown[]) => log.warn({ sdk: true }, fmt(m, a)),
-    error: (m: string, ...a: unknown[]) => log.error({ sdk: true }, fmt(m, a)),
+    // An undecryptable event is logged by the adapter, once per session (onUndecryptable).
+    error: (m: string, ...a: unknown[]) => void (isDecryptionError(a) || log.error({ sdk: true }, fmt(m, a))),
   });
   LogService.setLevel(LogLevel.WARN);
   LogService.muteModule('Metrics');
