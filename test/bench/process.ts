@@ -115,8 +115,9 @@ export async function measureRss(messages = 1000, env: Record<string, string> = 
   const matrix = await startFakeMatrix({ timelineLimit: 50, recordRequests: false });
   const dataDir = mkdtempSync(join(tmpdir(), 'ksb-bench-rss-'));
   try {
-    const room = matrix.createRoom({ members: MEMBERS, encrypted: true });
-    const asker = await TestDevice.create(matrix, MEMBERS[0]!);
+    const encrypted = env.MATRIX_E2EE !== 'false';
+    const room = matrix.createRoom({ members: MEMBERS, encrypted });
+    const asker = encrypted ? await TestDevice.create(matrix, MEMBERS[0]!) : undefined;
     const bot = await startChild(discord, matrix, dataDir, env);
     try {
       await sleep(1000);
@@ -130,7 +131,7 @@ export async function measureRss(messages = 1000, env: Record<string, string> = 
       return { rss_mb: vm(bot.child.pid!, 'VmRSS'), peak_rss_mb: vm(bot.child.pid!, 'VmHWM'), rss_at_ready_mb: atReady, messages };
     } finally {
       await bot.stop();
-      asker.close();
+      asker?.close();
     }
   } finally {
     await Promise.allSettled([discord.close(), matrix.close()]);
