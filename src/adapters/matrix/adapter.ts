@@ -46,6 +46,10 @@ const UTD_NOTICE_EVERY_MS = 60 * 60_000;
 /** Event content field that carries a digest post's idempotency key (clients ignore unknown fields). */
 const DIGEST_KEY_FIELD = 'org.kernel-status-bot.digest';
 
+function digestTxnId(key: string): string {
+  return `digest-${key}`;
+}
+
 /** A failed send as a {@link DeliveryError}: 403/404 permanent, 429 after `retry_after_ms`, anything else (any 5xx, any body, no answer) transient. */
 function classifyMatrixError(err: unknown, where: string): DeliveryError {
   const message = `${where}: ${scrub(err instanceof Error ? err.message : String((err as { statusCode?: number })?.statusCode ?? err))}`;
@@ -206,11 +210,15 @@ export class MatrixAdapter implements ChatAdapter {
    */
   readonly dedupWindowMs = 10 * 60_000;
 
-  /** One PUT (the scheduler retries), carrying the key in the event content so the post can be found again. */
+  /**
+   * One PUT (the scheduler retries), encrypted in an encrypted room. The key is the transaction id (the
+   * homeserver shows it back to this device as `unsigned.transaction_id`) and, in a plain room, a content field.
+   */
   async post(roomId: string, reply: Reply, key: string): Promise<void> {
-    const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${encodeURIComponent(`digest-${key}`)}`;
     try {
-      await this.client.doRequest('PUT', path, null, { ...renderMatrix(reply, this.opts.prefix), [DIGEST_KEY_FIELD]: key });
+      const { type, content } = await this.encryption.seal(roomId, { ...renderMatrix(reply, this.opts.prefix), [DIGEST_KEY_FIELD]: key });
+      const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${type}/${encodeURIComponent(digestTxnId(key))}`;
+      await this.client.doRequest('PUT', path, null, content);
     } catch (err) {
       throw classifyMatrixError(err, `room ${roomId}`);
     }
@@ -218,14 +226,16 @@ export class MatrixAdapter implements ChatAdapter {
 
   /** Looks for an event of ours with the key among the room's last 100 events. */
   async findPost(roomId: string, key: string, since: number): Promise<FindResult> {
-    let page: { chunk?: { sender?: string; origin_server_ts?: number; content?: Record<string, unknown> }[]; end?: string };
+    type Ev = { sender?: string; origin_server_ts?: number; content?: Record<string, unknown>; unsigned?: { transaction_id?: string } };
+    let page: { chunk?: Ev[]; end?: string };
     try {
       page = (await this.client.doRequest('GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages`, { dir: 'b', limit: 100 })) as typeof page;
     } catch {
       return 'unknown';
     }
     const chunk = page.chunk ?? [];
-    if (chunk.some((e) => e.sender === this.userId && e.content?.[DIGEST_KEY_FIELD] === key)) return 'found';
+    const mine = (e: Ev) => e.sender === this.userId && (e.unsigned?.transaction_id === digestTxnId(key) || e.content?.[DIGEST_KEY_FIELD] === key);
+    if (chunk.some(mine)) return 'found';
     const oldest = chunk.at(-1)?.origin_server_ts;
     const reachesBack = page.end === undefined || (oldest !== undefined && oldest <= since);
     return reachesBack ? 'absent' : 'unknown';
