@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HTML_ALLOWLIST } from '../../src/adapters/matrix/render.js';
 import { defineCommand } from '../../src/core/command.js';
-import { DeliveryError } from '../../src/digest/port.js';
 import type { Citation } from '../../src/core/reply.js';
 import { startFakeMatrix, type FakeMatrix, type RecordedRequest, type SentEvent } from '../fakes/matrix/server.js';
 import { quietMatrixSdkLogs } from '../fakes/matrix/logging.js';
@@ -330,23 +329,6 @@ describe('Matrix adapter end to end (real matrix-bot-sdk, fake homeserver)', () 
     const puts = sendRequests(room);
     expect(puts.map((p) => p.status)).toEqual([500, 200]);
     expect(puts.map(txnOf)).toEqual([r.txnId, r.txnId]);
-  });
-
-  it('digest post: ONE PUT per call with a classified error (the scheduler owns retries), and the post can be found again by its key', async () => {
-    const room = groupRoom();
-    const b = await startBot();
-    const digest = { kind: 'info' as const, title: 'Weekly digest', summary: 'All fine.' };
-    fake.failSends(room, 500, 1);
-    const transient = await b.adapter.post(room, digest, 'k-500').catch((e: unknown) => e);
-    expect(transient).toBeInstanceOf(DeliveryError);
-    expect((transient as DeliveryError).kind).toBe('transient');
-    fake.failSends(room, 429, 1, 250);
-    const limited = await b.adapter.post(room, digest, 'k-429').catch((e: unknown) => e);
-    expect(limited).toMatchObject({ kind: 'retry-after', retryAfterMs: 250 });
-    expect(sendRequests(room).map((p) => p.status)).toEqual([500, 429]); // no retries inside post()
-    expect(await b.adapter.findPost(room, 'k-ok', Date.now() - 60_000)).toBe('absent');
-    await b.adapter.post(room, digest, 'k-ok');
-    expect(await b.adapter.findPost(room, 'k-ok', Date.now() - 60_000)).toBe('found');
   });
 
   it('waits retry_after_ms after a 429, then sends once with the same transaction id', async () => {
