@@ -4,9 +4,9 @@ import { Bot, type HandledEvent } from './core/bot.js';
 import type { Services } from './core/command.js';
 import { loadCommands } from './core/registry.js';
 import { KnowledgeBase } from './knowledge/base.js';
-import { join } from 'node:path';
 import { DigestService } from './digest/service.js';
-import { SqliteDigestStore } from './digest/store.js';
+import type { DigestStore } from './digest/store.js';
+import { newReplicaId, openStore } from './store/open.js';
 
 /** The platform-neutral parts of a running bot, wired together. */
 export interface App {
@@ -15,7 +15,9 @@ export interface App {
   readonly knowledge: KnowledgeBase;
   readonly bot: Bot;
   readonly services: Services;
-  readonly digestStore: SqliteDigestStore;
+  readonly digestStore: DigestStore;
+  /** This process's name in leases and claims. */
+  readonly replicaId: string;
 }
 
 /** Loads knowledge (throws KnowledgeError when broken) and commands, and builds the bot. */
@@ -23,7 +25,8 @@ export async function createApp(config: Config, logger: Logger, onHandled?: (e: 
   const knowledge = new KnowledgeBase(config.KNOWLEDGE_DIR);
   const k = knowledge.current.knowledge;
   logger.info({ version: k.version, topics: k.topics.length, points: k.points.length, ms: Math.round(k.loadMs) }, 'knowledge loaded');
-  const store = new SqliteDigestStore(join(config.DATA_DIR, 'digests.sqlite'));
+  const replicaId = newReplicaId();
+  const store = await openStore(config, replicaId);
   const digests = new DigestService(store, knowledge, { minIntervalSeconds: config.DIGEST_MIN_INTERVAL_SECONDS, maxPerChannel: config.DIGEST_MAX_PER_CHANNEL });
   const services: Services = {
     digests,
@@ -41,5 +44,5 @@ export async function createApp(config: Config, logger: Logger, onHandled?: (e: 
     rateLimit: { burst: config.RATE_LIMIT_BURST, perMinute: config.RATE_LIMIT_PER_MINUTE },
     onHandled,
   });
-  return { config, logger, knowledge, bot, services, digestStore: store };
+  return { config, logger, knowledge, bot, services, digestStore: store, replicaId };
 }

@@ -6,7 +6,9 @@ import type { ChatAdapter } from './adapters/types.js';
 import { createApp, type App } from './app.js';
 import { hasChatAdapter, type Config } from './config.js';
 import { DigestScheduler, type Poster } from './digest/scheduler.js';
+import { Roles } from './lease.js';
 import { startHttp } from './ops/http.js';
+import { Interactions } from './ops/interactions.js';
 import { Metrics } from './ops/metrics.js';
 
 /**
@@ -44,6 +46,8 @@ export async function startBot(config: Config, logger: Logger): Promise<Running>
   const chat = hasChatAdapter(config);
   adapters = chat ? await chatAdapters(app) : [];
   const posters = new Map<string, Poster>(chat ? adapters.map((a) => [a.platform, a]) : [['console', consolePoster()]]);
+  const roles = app.digestStore.shared ? replicaRoles(app, adapters, metrics) : undefined;
+  if (roles) logger.info({ replica: app.replicaId, leaseSeconds: config.REPLICA_LEASE_SECONDS }, 'replica on the shared PostgreSQL store');
   const scheduler = new DigestScheduler({
     store: app.digestStore,
     knowledge: app.knowledge,
@@ -52,6 +56,8 @@ export async function startBot(config: Config, logger: Logger): Promise<Running>
     catchUpGraceMs: config.DIGEST_CATCHUP_GRACE_SECONDS * 1000,
     pace: DIGEST_PACE,
     onDelivery: (o) => metrics?.delivery(o),
+    // Several replicas: Discord's global budget is shared by the live replicas, each taking its part.
+    ...(roles ? { paceShare: () => roles.liveReplicas(), renewEveryMs: roles.everyMs } : {}),
   });
   app.services.digests!.onChange = () => scheduler.wake();
 
@@ -63,12 +69,16 @@ export async function startBot(config: Config, logger: Logger): Promise<Running>
       metrics,
       logger,
       readiness: () => {
+        // A standby replica (no role) is ready: it serves /interactions and digests.
+        const held = roles?.names();
         const reasons = adapters.flatMap((a) => {
+          if (held && !held.includes(roleOf(a))) return [];
           const s = a.status();
           return s.connected ? [] : [`${a.platform}: ${s.reason ?? 'not connected'}`];
         });
-        return { ready: reasons.length === 0, reasons };
+        return { ready: reasons.length === 0, reasons, ...(held ? { roles: held } : {}) };
       },
+      ...(config.DISCORD_PUBLIC_KEY ? { interactions: interactionsEndpoint(app, config.DISCORD_PUBLIC_KEY, metrics) } : {}),
     });
   }
 
@@ -78,16 +88,20 @@ export async function startBot(config: Config, logger: Logger): Promise<Running>
     if (stopped) return;
     stopped = true;
     await scheduler.stop(); // a claimed slot stays claimed and is re-sent with the same key next start
-    await Promise.allSettled(started.map((a) => a.stop()));
+    await roles?.stop(); // gives the roles up at once, so another replica takes them without waiting for the lease
+    await Promise.allSettled((roles ? adapters : started).map((a) => a.stop()));
     app.knowledge.close();
-    app.digestStore.close();
+    await app.digestStore.close();
     await new Promise<void>((resolve) => (http ? http.close(() => resolve()) : resolve()));
     http?.closeAllConnections();
   };
   try {
-    for (const a of adapters) {
-      await a.start();
-      started.push(a);
+    if (roles) await roles.start(); // each adapter connects when this replica takes its role
+    else {
+      for (const a of adapters) {
+        await a.start();
+        started.push(a);
+      }
     }
   } catch (err) {
     await stop();
@@ -96,4 +110,39 @@ export async function startBot(config: Config, logger: Logger): Promise<Running>
   scheduler.start();
   const done = chat ? new Promise<void>(() => undefined) : runConsole(app.bot);
   return { app, adapters, done, stop };
+}
+
+/** The role an adapter's connection is: one Discord gateway, one Matrix syncer. */
+function roleOf(a: ChatAdapter): string {
+  return a.platform === 'discord' ? 'gateway' : 'matrix';
+}
+
+/** Several replicas: each adapter's connection is a role held by one replica at a time through a lease. */
+function replicaRoles(app: App, adapters: ChatAdapter[], metrics: Metrics): Roles {
+  const roleList = adapters.map((a) => ({ name: roleOf(a), take: () => a.start(), giveUp: () => a.stop() }));
+  const roles = new Roles(app.digestStore, app.replicaId, app.config.REPLICA_LEASE_SECONDS * 1000, roleList, app.logger.child({ component: 'roles' }), {
+    renewed: metrics.leaseRenewed,
+    takenOver: metrics.takenOver,
+  });
+  metrics.roles = () => ({ all: roleList.map((r) => r.name), held: roles.names() });
+  return roles;
+}
+
+/** POST /interactions: answered here by whichever replica receives it; a deferred one is completed over REST. */
+function interactionsEndpoint(app: App, publicKey: string, metrics: Metrics): Interactions {
+  const api = `${(app.config.DISCORD_API_URL ?? 'https://discord.com/api').replace(/\/+$/, '')}/v10`;
+  return new Interactions({
+    publicKey,
+    bot: app.bot,
+    logger: app.logger,
+    onAnswered: metrics.interaction,
+    async followUp(applicationId, token, body) {
+      const res = await fetch(`${api}/webhooks/${applicationId}/${encodeURIComponent(token)}/messages/@original`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (!res.ok) throw new Error(`follow-up answered ${res.status}`);
+    },
+  });
 }

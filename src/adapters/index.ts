@@ -24,6 +24,7 @@ export async function chatAdapters(app: App): Promise<ChatAdapter[]> {
         prefix: config.MATRIX_COMMAND_PREFIX,
         inviteAllow: config.MATRIX_INVITE_ALLOW,
         graceMs: config.MATRIX_GRACE_SECONDS * 1000,
+        ...(app.digestStore.shared ? { sharedState: app.digestStore } : {}),
       }),
     );
   }

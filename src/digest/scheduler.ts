@@ -121,7 +121,8 @@ export class DigestScheduler {
         continue;
       }
       const sub = await this.opts.store.get(claim.subscriptionId);
-      if (sub && !this.running.has(sub.id)) {
+      // Launched even when the subscription waits in a lane to be claimed: that claim would now fail, this one is ours.
+      if (sub) {
         if (this.opts.store.shared) this.log.info({ subscription: sub.id, slot: new Date(claim.slot).toISOString() }, 'digest claim taken over; re-sending with its key');
         this.launch(sub, claim);
       }

@@ -9,6 +9,7 @@ import { scrub } from '../../log.js';
 import { DeliveryError, InFlight, type AdapterStatus, type ChatAdapter } from '../types.js';
 import { canManageByPower, inviteAllowed, isEdit, readMention, type MessageContent } from './events.js';
 import { renderMatrix } from './render.js';
+import { SharedSyncStorage, type SharedState } from './shared-sync.js';
 
 export interface MatrixOptions {
   homeserverUrl: string;
@@ -22,6 +23,8 @@ export interface MatrixOptions {
   graceMs: number;
   /** Send retries on 429/5xx (tests shorten the waits). */
   retry?: { retries: number; minTimeoutMs: number };
+  /** Several replicas: sync state in the shared store instead of DATA_DIR/matrix-sync.json. */
+  sharedState?: SharedState;
 }
 
 interface RoomEvent {
@@ -75,7 +78,7 @@ function quietSdkLogs(log: Logger): void {
 export class MatrixAdapter implements ChatAdapter {
   readonly platform = 'matrix' as const;
   readonly client: MatrixClient;
-  private readonly storage: SyncStorage;
+  private readonly storage: SyncStorage | SharedSyncStorage;
   private readonly inFlight = new InFlight();
   private readonly log: Logger;
   private readonly memberCounts = new Map<string, number>();
@@ -88,8 +91,10 @@ export class MatrixAdapter implements ChatAdapter {
   constructor(private readonly opts: MatrixOptions) {
     this.log = opts.logger.child({ adapter: 'matrix' });
     quietSdkLogs(this.log);
-    this.storage = new SyncStorage(join(opts.dataDir, 'matrix-sync.json'));
+    this.storage = opts.sharedState ? new SharedSyncStorage(opts.sharedState, () => this.inFlight.drain()) : new SyncStorage(join(opts.dataDir, 'matrix-sync.json'));
     this.client = new MatrixClient(opts.homeserverUrl, opts.accessToken, this.storage);
+    // Shared state: save a batch's token after the batch is handled (see SharedSyncStorage).
+    if (opts.sharedState) (this.client as unknown as { persistTokenAfterSync: boolean }).persistTokenAfterSync = true;
     this.client.on('room.message', (roomId: string, ev: RoomEvent) => void this.inFlight.track(this.guard('message', () => this.onMessage(roomId, ev))));
     this.client.on('room.invite', (roomId: string, ev: RoomEvent) => void this.guard('invite', () => this.onInvite(roomId, ev)));
     this.client.on('room.event', (roomId: string, ev: RoomEvent) => void this.guard('event', () => this.onEvent(roomId, ev)));
