@@ -1,84 +1,46 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { consolePoster, runConsole } from './adapters/console.js';
-import { chatAdapters } from './adapters/index.js';
+import { runConsole } from './adapters/console.js';
 import type { ChatAdapter } from './adapters/types.js';
-import { createApp, type App } from './app.js';
+import { createApp, roleOf, type App, type AppOverrides } from './app.js';
 import { hasChatAdapter, type Config } from './config.js';
-import { DigestScheduler, type Poster } from './digest/scheduler.js';
-import { Roles } from './lease.js';
+import type { Roles } from './lease.js';
 import { startHttp } from './ops/http.js';
 import { Interactions } from './ops/interactions.js';
-import { Metrics } from './ops/metrics.js';
-
-/**
- * How fast digests go out per platform. discord.js keeps every REST call of the bot within Discord's global
- * limit of 50 per second; digests take at most 40 of them, so a fan-out never queues a reply to a person
- * behind it. Matrix has no global limit (a homeserver's rate limit answers 429 with retry_after_ms, which the
- * adapter honours); 8 sends in flight.
- */
-const DIGEST_PACE = { discord: { concurrency: 4, perSecond: 40 }, matrix: { concurrency: 8 } };
+import type { Metrics } from './ops/metrics.js';
 
 /** A running bot: what shutdown needs. */
 export interface Running {
   app: App;
-  adapters: ChatAdapter[];
+  adapters: readonly ChatAdapter[];
   /** Resolves when the console adapter reaches end of input (never for chat adapters). */
   done: Promise<void>;
   stop(): Promise<void>;
 }
 
 /**
- * Starts everything the configuration asks for: knowledge (hot reload),
- * the chat adapters or the console, the digest scheduler, the HTTP listener.
+ * Builds the bot (see createApp) and starts what the configuration asks for: knowledge hot reload, the HTTP
+ * listener, the chat adapters or the console, the digest scheduler.
  */
-export async function startBot(config: Config, logger: Logger): Promise<Running> {
-  let adapters: ChatAdapter[] = [];
-  let metrics: Metrics | undefined;
-  const app = await createApp(config, logger, (e) => metrics?.handled(e));
-  metrics = new Metrics(app.knowledge, () => adapters);
+export async function startBot(config: Config, logger: Logger, overrides: AppOverrides = {}): Promise<Running> {
+  const app = await createApp(config, logger, overrides);
+  const { adapters, digests, roles } = app;
   if (config.KNOWLEDGE_WATCH) {
     app.knowledge.watch((r) => {
       if (r.ok && r.changed) logger.info({ version: r.version, topics: r.topics }, 'knowledge reloaded');
       else if (!r.ok) logger.error({ reason: r.reason }, 'knowledge change rejected; keeping the loaded version');
     });
   }
-  const chat = hasChatAdapter(config);
-  adapters = chat ? await chatAdapters(app) : [];
-  const posters = new Map<string, Poster>(chat ? adapters.map((a) => [a.platform, a]) : [['console', consolePoster()]]);
-  const roles = app.digestStore.shared ? replicaRoles(app, adapters, metrics) : undefined;
-  if (roles) logger.info({ replica: app.replicaId, leaseSeconds: config.REPLICA_LEASE_SECONDS }, 'replica on the shared PostgreSQL store');
-  const scheduler = new DigestScheduler({
-    store: app.digestStore,
-    knowledge: app.knowledge,
-    posters,
-    logger,
-    catchUpGraceMs: config.DIGEST_CATCHUP_GRACE_SECONDS * 1000,
-    pace: DIGEST_PACE,
-    onDelivery: (o) => metrics?.delivery(o),
-    // Several replicas: Discord's global budget is shared by the live replicas, each taking its part.
-    ...(roles ? { paceShare: () => roles.liveReplicas(), renewEveryMs: roles.everyMs } : {}),
-  });
-  app.services.digests!.onChange = () => scheduler.wake();
 
   let http: Server | undefined;
   if (config.HTTP_PORT !== undefined) {
     http = await startHttp({
       port: config.HTTP_PORT,
       host: config.HTTP_HOST,
-      metrics,
+      metrics: app.metrics,
       logger,
-      readiness: () => {
-        // A standby replica (no role) is ready: it serves /interactions and digests.
-        const held = roles?.names();
-        const reasons = adapters.flatMap((a) => {
-          if (held && !held.includes(roleOf(a))) return [];
-          const s = a.status();
-          return s.connected ? [] : [`${a.platform}: ${s.reason ?? 'not connected'}`];
-        });
-        return { ready: reasons.length === 0, reasons, ...(held ? { roles: held } : {}) };
-      },
-      ...(config.DISCORD_PUBLIC_KEY ? { interactions: interactionsEndpoint(app, config.DISCORD_PUBLIC_KEY, metrics) } : {}),
+      readiness: () => readiness(adapters, roles),
+      ...(config.DISCORD_PUBLIC_KEY ? { interactions: interactionsEndpoint(app, config.DISCORD_PUBLIC_KEY, app.metrics) } : {}),
     });
   }
 
@@ -87,11 +49,11 @@ export async function startBot(config: Config, logger: Logger): Promise<Running>
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    await scheduler.stop(); // a claimed slot stays claimed and is re-sent with the same key next start
+    await digests?.scheduler.stop(); // a claimed slot stays claimed and is re-sent with the same key next start
     await roles?.stop(); // gives the roles up at once, so another replica takes them without waiting for the lease
     await Promise.allSettled((roles ? adapters : started).map((a) => a.stop()));
     app.knowledge.close();
-    await app.digestStore.close();
+    await digests?.store.close();
     await new Promise<void>((resolve) => (http ? http.close(() => resolve()) : resolve()));
     http?.closeAllConnections();
   };
@@ -107,25 +69,23 @@ export async function startBot(config: Config, logger: Logger): Promise<Running>
     await stop();
     throw err;
   }
-  scheduler.start();
-  const done = chat ? new Promise<void>(() => undefined) : runConsole(app.bot);
+  digests?.scheduler.start();
+  const done = hasChatAdapter(config) ? new Promise<void>(() => undefined) : runConsole(app.bot);
   return { app, adapters, done, stop };
 }
 
-/** The role an adapter's connection is: one Discord gateway, one Matrix syncer. */
-function roleOf(a: ChatAdapter): string {
-  return a.platform === 'discord' ? 'gateway' : 'matrix';
-}
-
-/** Several replicas: each adapter's connection is a role held by one replica at a time through a lease. */
-function replicaRoles(app: App, adapters: ChatAdapter[], metrics: Metrics): Roles {
-  const roleList = adapters.map((a) => ({ name: roleOf(a), take: () => a.start(), giveUp: () => a.stop() }));
-  const roles = new Roles(app.digestStore, app.replicaId, app.config.REPLICA_LEASE_SECONDS * 1000, roleList, app.logger.child({ component: 'roles' }), {
-    renewed: metrics.leaseRenewed,
-    takenOver: metrics.takenOver,
+/**
+ * Ready when every chat adapter is connected; otherwise the reasons, one per adapter. Several replicas: only the
+ * adapters whose role this replica holds count, so a standby is ready (it serves /interactions and digests).
+ */
+function readiness(adapters: readonly ChatAdapter[], roles?: Roles): { ready: boolean; reasons: string[]; roles?: string[] } {
+  const held = roles?.names();
+  const reasons = adapters.flatMap((a) => {
+    if (held && !held.includes(roleOf(a))) return [];
+    const s = a.status();
+    return s.connected ? [] : [`${a.platform}: ${s.reason ?? 'not connected'}`];
   });
-  metrics.roles = () => ({ all: roleList.map((r) => r.name), held: roles.names() });
-  return roles;
+  return { ready: reasons.length === 0, reasons, ...(held ? { roles: held } : {}) };
 }
 
 /** POST /interactions: answered here by whichever replica receives it; a deferred one is completed over REST. */
