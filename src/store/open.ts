@@ -3,7 +3,6 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { SqliteDigestStore, type DigestStore } from '../digest/store.js';
-import { PgDigestStore } from './pg-store.js';
 
 /** This process's name in claims and leases: host, pid and a random part (a restarted process is a new replica). */
 export function newReplicaId(): string {
@@ -13,5 +12,6 @@ export function newReplicaId(): string {
 /** PostgreSQL when DATABASE_URL is set (several replicas), else the SQLite file in DATA_DIR (one process). */
 export async function openStore(config: Config, replicaId: string): Promise<DigestStore> {
   if (!config.DATABASE_URL) return new SqliteDigestStore(join(config.DATA_DIR, 'digests.sqlite'));
+  const { PgDigestStore } = await import('./pg-store.js'); // pg is loaded only in this mode
   return PgDigestStore.open({ url: config.DATABASE_URL, holder: replicaId, claimLeaseMs: config.REPLICA_LEASE_SECONDS * 1000 });
 }
