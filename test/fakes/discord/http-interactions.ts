@@ -48,7 +48,7 @@ export async function postInteraction(
   const raw = JSON.stringify(body);
   const ts = String(o.timestamp ?? Math.floor(Date.now() / 1000));
   const sig = sign(null, Buffer.from(ts + raw), keys.privateKey);
-  if (o.tamper) sig[0] ^= 0xff;
+  if (o.tamper) sig[0] = sig[0]! ^ 0xff;
   const res = await fetch(`${url}/interactions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-signature-ed25519': sig.toString('hex'), 'x-signature-timestamp': ts },
