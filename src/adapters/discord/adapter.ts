@@ -93,6 +93,8 @@ export class DiscordAdapter implements ChatAdapter {
         UserManager: { maxSize: 1000, keepOverLimit: (u) => u.id === u.client.user.id },
       }),
       allowedMentions: { parse: [], repliedUser: false },
+      // As many shards as /gateway/bot recommends, all in this process (DMs arrive on shard 0).
+      shards: 'auto',
       ...(opts.apiUrl ? { rest: { api: opts.apiUrl } } : {}),
     });
     // REST works without the gateway: a replica that does not hold the gateway still posts digests.
