@@ -20,6 +20,7 @@ describe('configuration of several replicas', () => {
       expect(msg).toContain(k);
       expect(msg).not.toContain(v === '1' ? 'never' : v);
     }
-    expect(loadConfig({ DISCORD_PUBLIC_KEY: 'a'.repeat(64), REPLICA_LEASE_SECONDS: '6' })).toMatchObject({ REPLICA_LEASE_SECONDS: 6 });
+    expect(loadConfig({ DISCORD_PUBLIC_KEY: 'a'.repeat(64), HTTP_PORT: '8080', REPLICA_LEASE_SECONDS: '6' })).toMatchObject({ REPLICA_LEASE_SECONDS: 6 });
+    expect(() => loadConfig({ DISCORD_PUBLIC_KEY: 'a'.repeat(64) })).toThrow(/DISCORD_PUBLIC_KEY: needs HTTP_PORT/);
   });
 });
