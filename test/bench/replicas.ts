@@ -65,7 +65,7 @@ export async function measureReplicaFanout(pgServer: TestPostgres, replicas: num
     const groups = Math.ceil(perPlatform / 10);
     const channels = Array.from({ length: groups }, (_, i) => discord.addTextChannel(`digest-${i}`));
     const rooms = Array.from({ length: groups }, () => matrix.createRoom({ members: MEMBERS }));
-    const slot = Math.ceil(Date.now() / 1000) * 1000 + 20_000;
+    const slot = Math.ceil(Date.now() / 1000) * 1000 + 45_000; // three processes may take 20 s to start on a loaded machine
     await seedDueDigestsPg(url, { count: subscriptions, slot, idPrefix: 'fan', discordChannels: channels, matrixRooms: rooms });
     const env = { DATABASE_URL: url, DISCORD_TOKEN: discord.token, DISCORD_API_URL: discord.apiUrl, MATRIX_HOMESERVER_URL: matrix.url, MATRIX_ACCESS_TOKEN: matrix.accessToken, DATA_DIR: dataDir, HTTP_PORT: '0' };
     for (let i = 0; i < replicas; i++) rs.push(startReplica(env, PRODUCTION_NODE_FLAGS));
@@ -106,7 +106,7 @@ export interface ReplicaRoles {
 async function roleHolder(rs: Replica[], role: string): Promise<Replica | undefined> {
   for (const r of rs) {
     if (r.child.exitCode !== null || r.child.signalCode !== null) continue;
-    const body = (await (await fetch(`${r.url()}/readyz`)).json()) as { roles?: string[] };
+    const body = (await fetch(`${r.url()}/readyz`).then((res) => res.json()).catch(() => ({}))) as { roles?: string[] };
     if (body.roles?.includes(role)) return r;
   }
   return undefined;
@@ -118,6 +118,7 @@ async function takeover(rs: Replica[], role: string): Promise<number> {
   const holder = (await roleHolder(rs, role))!;
   holder.child.kill('SIGKILL');
   const t = performance.now();
+  await holder.exited;
   await until(`another replica to take ${role}`, async () => Boolean(await roleHolder(rs, role)), 120_000, rs);
   return round(performance.now() - t, 0);
 }
@@ -161,7 +162,11 @@ export async function measureReplicaRoles(pgServer: TestPostgres, rtts = 300): P
 export async function measureReplicas(): Promise<{ fanout: ReplicaFanout[]; roles: ReplicaRoles }> {
   const pgServer = await startPostgres();
   try {
-    const fanout = [await measureReplicaFanout(pgServer, 1), await measureReplicaFanout(pgServer, 3)];
+    const fanout: ReplicaFanout[] = [];
+    for (const n of [1, 3]) {
+      fanout.push(await measureReplicaFanout(pgServer, n));
+      process.stderr.write(`${JSON.stringify(fanout.at(-1))}\n`);
+    }
     const roles = await measureReplicaRoles(pgServer);
     return { fanout, roles };
   } finally {

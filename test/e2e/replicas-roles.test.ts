@@ -27,8 +27,8 @@ let keys: AppKeys;
 const replicas: Replica[] = [];
 
 async function readyz(r: Replica): Promise<{ status: number; body: { status: string; roles?: string[] } }> {
-  const res = await fetch(`${r.url()}/readyz`);
-  return { status: res.status, body: (await res.json()) as { status: string; roles?: string[] } };
+  const res = await fetch(`${r.url()}/readyz`).catch(() => undefined); // a replica being killed drops the connection
+  return res ? { status: res.status, body: (await res.json()) as { status: string; roles?: string[] } } : { status: 0, body: { status: 'gone' } };
 }
 
 const alive = () => replicas.filter((r) => r.child.exitCode === null && r.child.signalCode === null);
