@@ -255,7 +255,7 @@ export class DigestScheduler {
       const throttled = (limit: number): Paced => {
         let t = throttles.get(limit);
         if (!t) {
-          const wrapped = pThrottle({ limit, interval: 1000, signal: this.abort.signal })(<T>(f: () => Promise<T>) => f());
+          const wrapped = pThrottle({ limit, interval: 1000, strict: true, signal: this.abort.signal })(<T>(f: () => Promise<T>) => f());
           t = <T>(f: () => Promise<T>) => wrapped(f) as Promise<T>;
           throttles.set(limit, t);
         }
