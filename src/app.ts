@@ -1,7 +1,8 @@
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { reloadKnowledge } from '../commands/reload.js';
 import { digestService } from '../commands/digest.js';
-import { consolePoster } from './adapters/console.js';
+import { ConsoleSession } from './adapters/console.js';
 import type { MatrixOptions } from './adapters/matrix/adapter.js';
 import type { ChatAdapter } from './adapters/types.js';
 import { hasChatAdapter, type Config } from './config.js';
@@ -37,7 +38,7 @@ export interface AppOverrides {
   digests?: boolean;
   /** false: build no chat adapter even when credentials are set (the one-shot CLI). */
   chat?: boolean;
-  /** Where the console's digests are printed (default stdout). */
+  /** Where the console writes (default stdout). */
   consoleOutput?: NodeJS.WritableStream;
   bot?: Partial<Pick<BotOptions, 'rateLimit' | 'maxInputChars'>>;
   scheduler?: Partial<Pick<SchedulerOptions, 'now' | 'retry' | 'pace'>>;
@@ -61,6 +62,8 @@ export interface App {
   readonly digests?: Digests;
   /** The chat platforms the configuration enables (none: the console). */
   readonly adapters: readonly ChatAdapter[];
+  /** The terminal chat, when no chat platform is configured; it also posts the console's digests. */
+  readonly console?: ConsoleSession;
   /** This process's name in leases and claims. */
   readonly replicaId: string;
   /** Several replicas (DATABASE_URL): each adapter's connection is a role held by one replica at a time. */
@@ -101,12 +104,13 @@ export async function createApp(config: Config, logger: Logger, o: AppOverrides 
   const shared = digests?.store.shared ? digests.store : undefined;
   if (o.chat !== false) adapters.push(...(await chatAdapters(config, bot, logger, o, shared)));
   for (const a of adapters) posters.set(a.platform, a);
-  if (!hasChatAdapter(config)) posters.set('console', consolePoster(o.consoleOutput));
+  const terminal = hasChatAdapter(config) ? undefined : new ConsoleSession(bot, { output: o.consoleOutput, historyFile: join(config.DATA_DIR, 'console-history'), logger });
+  if (terminal) posters.set('console', terminal);
   if (shared) {
     roles = replicaRoles(shared, replicaId, config, adapters, logger, metrics);
     logger.info({ replica: replicaId, leaseSeconds: config.REPLICA_LEASE_SECONDS }, 'replica on the shared PostgreSQL store');
   }
-  return { config, logger, knowledge, bot, metrics, ...(digests ? { digests } : {}), adapters, replicaId, ...(roles ? { roles } : {}) };
+  return { config, logger, knowledge, bot, metrics, ...(digests ? { digests } : {}), adapters, ...(terminal ? { console: terminal } : {}), replicaId, ...(roles ? { roles } : {}) };
 }
 
 async function createDigests(
@@ -162,7 +166,8 @@ async function chatAdapters(config: Config, bot: Bot, logger: Logger, o: AppOver
         prefix: config.MATRIX_COMMAND_PREFIX,
         inviteAllow: config.MATRIX_INVITE_ALLOW,
         graceMs: config.MATRIX_GRACE_SECONDS * 1000,
-        ...(shared ? { sharedState: shared } : {}),
+        // Several replicas: no encryption (its keys cannot follow the Matrix role; MATRIX_E2EE=true is refused at start-up).
+        ...(shared ? { sharedState: shared, e2ee: false } : { e2ee: config.MATRIX_E2EE }),
         ...o.matrix,
       }),
     );

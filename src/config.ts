@@ -29,6 +29,8 @@ const schema = z.object({
   MATRIX_COMMAND_PREFIX: z.string().min(1).max(5).regex(/^\S+$/, 'must not contain spaces').default('!'),
   MATRIX_INVITE_ALLOW: optional(z.string()),
   MATRIX_GRACE_SECONDS: int(0, 86_400).default(300),
+  /** Unset: on when the access token belongs to a device. */
+  MATRIX_E2EE: optional(bool),
 
   DIGEST_MIN_INTERVAL_SECONDS: int(1, 31_536_000).default(3600),
   DIGEST_MAX_PER_CHANNEL: int(1, 1000).default(10),
@@ -61,7 +63,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (c.MATRIX_ACCESS_TOKEN && !c.MATRIX_HOMESERVER_URL) throw new ConfigError('invalid configuration:\n  MATRIX_HOMESERVER_URL: required when MATRIX_ACCESS_TOKEN is set');
   if (c.MATRIX_HOMESERVER_URL && !c.MATRIX_ACCESS_TOKEN) throw new ConfigError('invalid configuration:\n  MATRIX_ACCESS_TOKEN: required when MATRIX_HOMESERVER_URL is set');
   if (c.DISCORD_PUBLIC_KEY && c.HTTP_PORT === undefined) throw new ConfigError('invalid configuration:\n  DISCORD_PUBLIC_KEY: needs HTTP_PORT (POST /interactions is served on the HTTP listener)');
-  if (c.DATABASE_URL && bool.safeParse(env.MATRIX_E2EE).data === true) {
+  if (c.DATABASE_URL && c.MATRIX_E2EE === true) {
     // The crypto store is a local directory of one replica: it cannot follow the Matrix role to another one.
     throw new ConfigError('invalid configuration:\n  MATRIX_E2EE: end-to-end encryption cannot be used with DATABASE_URL (several replicas): its keys live on one machine and cannot follow the Matrix role; unset one of them');
   }
