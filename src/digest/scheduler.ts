@@ -7,7 +7,7 @@ import type { KnowledgeBase } from '../knowledge/base.js';
 import { digestContent } from './content.js';
 import { DeliveryError, type Poster } from './port.js';
 import { nextSlots, previousSlot } from './schedule.js';
-import type { Claim, DigestStore, Subscription } from './store.js';
+import type { Awaitable, Claim, DigestStore, Subscription } from './store.js';
 
 export type { Poster } from './port.js';
 
@@ -33,10 +33,17 @@ export interface SchedulerOptions {
   retry?: { retries: number; minTimeoutMs: number; maxTimeoutMs: number };
   now?: () => number;
   onDelivery?: (outcome: DeliveryOutcome) => void;
-  /** Called for each failed read or write of the digest store (a full disk, a deleted file). */
+  /** Called for each failed read or write of the digest store (a full disk, a deleted file, an unreachable server). */
   onStorageError?: () => void;
   /** After a storage error, how long until planning is tried again (default 30 s). */
   storageRetryMs?: number;
+  /**
+   * Shared store only: how often this replica renews its claims' leases and takes over expired ones (a
+   * quarter of the claim lease is right). Default 5 s.
+   */
+  renewEveryMs?: number;
+  /** How many replicas share each platform's per-second pace (the live replica count); default 1. */
+  paceShare?: () => number;
 }
 
 /** Finished delivery records are kept this long (for inspection), then pruned, at most once an hour. */
@@ -59,6 +66,8 @@ interface Lane {
   /** Runs a send attempt within the platform's per-second budget (when it has one). */
   paced: <T>(f: () => Promise<T>) => Promise<T>;
 }
+
+type Paced = <T>(f: () => Promise<T>) => Promise<T>;
 
 /** The idempotency key of a (subscription, slot): at most 25 characters (Discord's nonce limit). */
 export function slotKey(subscriptionId: string, slot: number): string {
@@ -88,29 +97,66 @@ export class DigestScheduler {
   private storageProblem: string | undefined;
   private lostReported = false;
   private recoverAt = 0;
+  private renewTimer?: NodeJS.Timeout;
+  /** A planning pass is running / another was asked for meanwhile. */
+  private planning = false;
+  private replan = false;
 
   constructor(private readonly opts: SchedulerOptions) {
     this.now = opts.now ?? Date.now;
     this.log = opts.logger.child({ component: 'digests' });
   }
 
-  /** Re-sends unfinished claims, catches up on missed slots (at most one each), then runs on schedule. */
+  /**
+   * Re-sends unfinished claims, catches up on missed slots (at most one each), then runs on schedule. With a
+   * shared store it also renews its claims and takes over expired ones (a dead replica's) every `renewEveryMs`.
+   */
   start(): void {
     this.stopped = false;
+    this.track(this.resume().then(() => this.wake()));
+    if (this.opts.store.shared) {
+      const every = this.opts.renewEveryMs ?? 5000;
+      this.renewTimer = setInterval(() => this.track(this.renewAndTakeOver()), every);
+      this.renewTimer.unref?.();
+    }
+  }
+
+  /** Work that `inFlight` and `stop()` wait for; its failure is logged, never thrown. */
+  private track(p: Promise<void>): void {
+    const t = p.catch((err: unknown) => this.storageFailed(err, 'using the digest store')).finally(() => this.pending.delete(t));
+    this.pending.add(t);
+  }
+
+  /** Launches the unfinished claims this process should send (after a crash, or taken over from a dead replica). */
+  private async resume(): Promise<void> {
     try {
-      for (const claim of this.opts.store.unfinished()) {
-        if (this.now() - claim.slot > this.opts.catchUpGraceMs) {
-          this.log.warn({ subscription: claim.subscriptionId, slot: new Date(claim.slot).toISOString() }, 'unfinished digest claim is too old to re-send; dropped');
-          this.opts.store.finish(claim, 'failed', this.opts.store.get(claim.subscriptionId)?.lastHashes ?? {});
-          continue;
-        }
-        const sub = this.readable(this.opts.store.get(claim.subscriptionId));
-        if (sub) this.launch(sub, claim);
-      }
+      await this.resumeClaims();
     } catch (err) {
       this.storageFailed(err, 'reading unfinished claims');
     }
-    this.wake();
+  }
+
+  private async resumeClaims(): Promise<void> {
+    for (const claim of await this.opts.store.unfinished()) {
+      if (this.stopped) return;
+      if (this.now() - claim.slot > this.opts.catchUpGraceMs) {
+        this.log.warn({ subscription: claim.subscriptionId, slot: new Date(claim.slot).toISOString() }, 'unfinished digest claim is too old to re-send; dropped');
+        await this.opts.store.finish(claim, 'failed', (await this.opts.store.get(claim.subscriptionId))?.lastHashes ?? {});
+        continue;
+      }
+      const sub = this.readable(await this.opts.store.get(claim.subscriptionId));
+      // Launched even when the subscription waits in a lane to be claimed: that claim would now fail, this one is ours.
+      if (sub) {
+        if (this.opts.store.shared) this.log.info({ subscription: sub.id, slot: new Date(claim.slot).toISOString() }, 'digest claim taken over; re-sending with its key');
+        this.launch(sub, claim);
+      }
+    }
+  }
+
+  private async renewAndTakeOver(): Promise<void> {
+    if (this.stopped) return;
+    await this.opts.store.renewClaims();
+    await this.resume();
   }
 
   /** Why digests cannot be stored now (a storage error, or the database file deleted), or undefined when they can. */
@@ -127,9 +173,9 @@ export class DigestScheduler {
   }
 
   /** Writes outcomes that a storage error kept from being recorded (throws while storage still fails). */
-  private flushUnrecorded(): void {
+  private async flushUnrecorded(): Promise<void> {
     for (const [id, u] of this.unrecorded) {
-      this.opts.store.finish(u.claim, u.state, u.hashes);
+      await this.opts.store.finish(u.claim, u.state, u.hashes);
       this.unrecorded.delete(id);
     }
   }
@@ -168,15 +214,39 @@ export class DigestScheduler {
    */
   wake(): void {
     if (this.stopped) return;
+    if (this.planning) {
+      this.replan = true;
+      return;
+    }
+    this.planning = true;
     clearTimeout(this.timer);
+    this.track(
+      this.planPass().finally(() => {
+        this.planning = false;
+        if (this.replan) {
+          this.replan = false;
+          this.wake();
+        } else if (!this.stopped && !this.timer) this.retryLater();
+      }),
+    );
+  }
+
+  /** After a failed pass (the store was unreachable): plan again in a few seconds. */
+  private retryLater(): void {
+    this.timer = setTimeout(() => this.wake(), 5000);
+    this.timer.unref?.();
+  }
+
+  private async planPass(): Promise<void> {
+    this.timer = undefined;
     const now = this.now();
     let nextAt = now + 60_000;
     try {
       this.checkFile();
-      this.flushUnrecorded();
+      await this.flushUnrecorded();
       const due: Subscription[] = [];
       const seen = new Set<string>();
-      const subs = this.opts.store.listEnabled((id, reason) => this.log.error({ subscription: id, reason }, 'digest subscription disabled: its stored row cannot be read'));
+      const subs = await this.opts.store.listEnabled((id, reason) => this.log.error({ subscription: id, reason }, 'digest subscription disabled: its stored row cannot be read'));
       for (const sub of subs) {
         const at = this.plannable(sub);
         if (at === null) continue;
@@ -189,12 +259,12 @@ export class DigestScheduler {
       for (const id of this.plan.keys()) if (!seen.has(id)) this.plan.delete(id);
       if (now - this.prunedAt > PRUNE_EVERY_MS) {
         this.prunedAt = now;
-        const n = this.opts.store.prune(now - KEEP_DELIVERIES_MS);
+        const n = await this.opts.store.prune(now - KEEP_DELIVERIES_MS);
         if (n > 0) this.log.info({ deleted: n }, 'pruned old delivery records');
       }
       if (this.storageProblem) this.log.info('digest storage works again');
       this.storageProblem = undefined;
-      this.runInChunks(due);
+      await this.runInChunks(due);
     } catch (err) {
       this.storageFailed(err, 'planning digests');
     }
@@ -212,10 +282,10 @@ export class DigestScheduler {
   }
 
   /** After a slot is done: plans the subscription's next slot, which may come before the next planned wake (sub-minute schedules). */
-  private planNext(id: string): void {
+  private async planNext(id: string): Promise<void> {
     if (this.stopped) return;
     try {
-      const sub = this.readable(this.opts.store.get(id));
+      const sub = this.readable(await this.opts.store.get(id));
       const at = sub?.enabled ? this.nextSlotOf(sub) : undefined;
       if (at !== undefined && at < this.timerAt) this.setTimer(at);
     } catch (err) {
@@ -243,6 +313,16 @@ export class DigestScheduler {
    * The first slot after the subscription's last one (or its creation), cached until that changes. A schedule
    * that no longer parses (a stored row from another version) disables that subscription with a log line.
    */
+  /** Disables a subscription without waiting for an asynchronous store; a failed write is a storage error (planning retries it). */
+  private disableQuietly(id: string, reason: string): void {
+    try {
+      const done = this.opts.store.disable(id, reason);
+      if (done instanceof Promise) done.catch((err: unknown) => this.storageFailed(err, 'disabling a digest subscription'));
+    } catch (err) {
+      this.storageFailed(err, 'disabling a digest subscription');
+    }
+  }
+
   private nextSlotOf(sub: Subscription): number | undefined {
     const key = `${sub.schedule}\u0000${sub.timezone}\u0000${sub.lastSlot ?? sub.createdAt}`;
     const cached = this.plan.get(sub.id);
@@ -252,7 +332,7 @@ export class DigestScheduler {
       at = nextSlots(sub.schedule, sub.timezone, new Date(sub.lastSlot ?? sub.createdAt), 1)[0]?.getTime();
     } catch (err) {
       const reason = `schedule "${sub.schedule}" (${sub.timezone}) no longer parses: ${(err as Error).message}`;
-      this.opts.store.disable(sub.id, reason);
+      this.disableQuietly(sub.id, reason);
       this.log.error({ subscription: sub.id, reason }, 'digest subscription disabled: its stored schedule cannot be used');
       this.plan.delete(sub.id);
       throw new BadSubscription(reason);
@@ -261,17 +341,17 @@ export class DigestScheduler {
     return at;
   }
 
-  private runInChunks(subs: Subscription[], from = 0): void {
-    const end = Math.min(subs.length, from + 100);
+  private async runInChunks(subs: Subscription[]): Promise<void> {
     try {
-      for (let i = from; i < end && !this.stopped; i++) this.runDue(subs[i]!);
+      for (let from = 0; from < subs.length && !this.stopped; from += 100) {
+        if (from > 0) await new Promise((resolve) => setImmediate(resolve));
+        const end = Math.min(subs.length, from + 100);
+        for (let i = from; i < end && !this.stopped; i++) await this.runDue(subs[i]!);
+      }
     } catch (err) {
-      // Nothing was claimed for the failed one; the next wake (after the storage retry wait) tries again.
+      // Nothing was claimed for the failed one; the next pass (after the storage retry wait) tries again.
       this.storageFailed(err, 'claiming digest slots');
-      this.setTimer(Math.min(this.timerAt, this.now() + (this.opts.storageRetryMs ?? DEFAULT_STORAGE_RETRY_MS)));
-      return;
     }
-    if (end < subs.length && !this.stopped) setImmediate(() => this.runInChunks(subs, end));
   }
 
   /**
@@ -281,6 +361,7 @@ export class DigestScheduler {
   async stop(waitMs = 5000): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearInterval(this.renewTimer);
     this.abort.abort();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
@@ -297,17 +378,19 @@ export class DigestScheduler {
     return this.pending.size;
   }
 
-  private runDue(sub: Subscription): void {
+  private async runDue(sub: Subscription): Promise<void> {
     if (this.running.has(sub.id) || this.unrecorded.has(sub.id)) return;
     const slot = previousSlot(sub.schedule, sub.timezone, new Date(this.now()))?.getTime();
     if (slot === undefined || slot <= (sub.lastSlot ?? sub.createdAt)) return;
     if (this.now() - slot > this.opts.catchUpGraceMs) {
       this.log.info({ subscription: sub.id, slot: new Date(slot).toISOString() }, 'missed digest slot is older than the catch-up grace; skipped');
-      this.opts.store.skip(sub.id, slot);
+      await this.opts.store.skip(sub.id, slot);
       this.opts.onDelivery?.('skipped');
       return;
     }
-    const claim = this.opts.store.claim(sub.id, slot, slotKey(sub.id, slot));
+    // Shared store: claim when a send can start, so replicas split a fan-out by how fast each one sends.
+    if (this.opts.store.shared) return this.launch(sub, slot);
+    const claim = await this.opts.store.claim(sub.id, slot, slotKey(sub.id, slot));
     if (claim) this.launch(sub, claim);
   }
 
@@ -315,21 +398,39 @@ export class DigestScheduler {
     let lane = this.lanes.get(platform);
     if (!lane) {
       const pace = this.opts.pace?.[platform] ?? DEFAULT_PACE;
-      const throttle = pace.perSecond ? pThrottle({ limit: pace.perSecond, interval: 1000, signal: this.abort.signal }) : undefined;
-      const paced = throttle ? throttle(<T>(f: () => Promise<T>) => f()) : undefined;
-      lane = { limit: pLimit(pace.concurrency), paced: paced ? <T>(f: () => Promise<T>) => paced(f) as Promise<T> : (f) => f() };
+      const perSecond = pace.perSecond;
+      // One throttle per share of the budget; a change in the live replica count switches to another.
+      const throttles = new Map<number, Paced>();
+      const throttled = (limit: number): Paced => {
+        let t = throttles.get(limit);
+        if (!t) {
+          const wrapped = pThrottle({ limit, interval: 1000, strict: true, signal: this.abort.signal })(<T>(f: () => Promise<T>) => f());
+          t = <T>(f: () => Promise<T>) => wrapped(f) as Promise<T>;
+          throttles.set(limit, t);
+        }
+        return t;
+      };
+      const share = () => Math.max(1, Math.floor(perSecond! / Math.max(1, this.opts.paceShare?.() ?? 1)));
+      lane = { limit: pLimit(pace.concurrency), paced: perSecond ? (f) => throttled(share())(f) : (f) => f() };
       this.lanes.set(platform, lane);
     }
     return lane;
   }
 
-  private launch(sub: Subscription, claim: Claim): void {
+  /** Queues a send in the platform's lane; given a slot instead of a claim, claims it when the send can start. */
+  private launch(sub: Subscription, claimOrSlot: Claim | number): void {
     this.running.add(sub.id);
     const lane = this.lane(sub.platform);
-    const p = lane.limit(() => this.deliver(sub, claim, lane)).finally(() => {
+    const run = async () => {
+      if (typeof claimOrSlot !== 'number') return this.deliver(sub, claimOrSlot, lane);
+      if (this.stopped) return;
+      const claim = await this.opts.store.claim(sub.id, claimOrSlot, slotKey(sub.id, claimOrSlot));
+      if (claim) await this.deliver(sub, claim, lane);
+    };
+    const p = lane.limit(run).catch((err: unknown) => this.storageFailed(err, `claiming a digest slot of ${sub.id}`)).finally(() => {
       this.running.delete(sub.id);
       this.pending.delete(p);
-      this.planNext(sub.id);
+      this.track(this.planNext(sub.id));
     });
     this.pending.add(p);
   }
@@ -365,24 +466,24 @@ export class DigestScheduler {
         return;
       }
       if (err instanceof DeliveryError && err.permanent) {
-        this.record(sub.id, log, () => this.opts.store.disable(sub.id, err.message));
-        this.record(sub.id, log, () => this.opts.store.finish(claim, 'failed', sub.lastHashes), { claim, state: 'failed', hashes: sub.lastHashes });
+        await this.record(sub.id, log, () => this.opts.store.disable(sub.id, err.message));
+        await this.record(sub.id, log, () => this.opts.store.finish(claim, 'failed', sub.lastHashes), { claim, state: 'failed', hashes: sub.lastHashes });
         log.warn({ err }, 'channel is gone or forbids the bot; digest disabled');
         this.opts.onDelivery?.('disabled');
         return;
       }
-      this.record(sub.id, log, () => this.opts.store.finish(claim, 'failed', sub.lastHashes), { claim, state: 'failed', hashes: sub.lastHashes });
+      await this.record(sub.id, log, () => this.opts.store.finish(claim, 'failed', sub.lastHashes), { claim, state: 'failed', hashes: sub.lastHashes });
       log.error({ err }, 'digest send failed after retries; slot dropped');
       this.opts.onDelivery?.('failed');
       return;
     }
     if (result === 'given-up') {
-      this.record(sub.id, log, () => this.opts.store.finish(claim, 'failed', sub.lastHashes), { claim, state: 'failed', hashes: sub.lastHashes });
+      await this.record(sub.id, log, () => this.opts.store.finish(claim, 'failed', sub.lastHashes), { claim, state: 'failed', hashes: sub.lastHashes });
       log.warn("an earlier send of this slot is past the platform's de-duplication window and the channel's recent messages cannot show whether it arrived; slot given up rather than risk posting it twice");
       this.opts.onDelivery?.('given-up');
       return;
     }
-    this.record(sub.id, log, () => this.opts.store.finish(claim, 'delivered', hashes), { claim, state: 'delivered', hashes });
+    await this.record(sub.id, log, () => this.opts.store.finish(claim, 'delivered', hashes), { claim, state: 'delivered', hashes });
     log.info(result === 'found' ? 'digest was already posted (found in the channel); recorded' : 'digest delivered');
     this.opts.onDelivery?.(result === 'found' ? 'found' : 'delivered');
   }
@@ -406,9 +507,9 @@ export class DigestScheduler {
   }
 
   /** Runs a store write; on a storage error keeps the outcome to write later and reports the error. */
-  private record(id: string, log: Logger, write: () => void, pending?: Unrecorded): void {
+  private async record(id: string, log: Logger, write: () => Awaitable<void>, pending?: Unrecorded): Promise<void> {
     try {
-      write();
+      await write();
     } catch (err) {
       if (pending) this.unrecorded.set(id, pending);
       log.error({ err }, 'digest outcome could not be stored; kept in memory and written when storage works again');

@@ -38,7 +38,7 @@ export class DigestService {
   ) {}
 
   /** Refused in a direct conversation: digests are posts to a community's channel or room, not personal reminders. */
-  subscribe(msg: IncomingMessage, input: SubscribeInput): Reply {
+  async subscribe(msg: IncomingMessage, input: SubscribeInput): Promise<Reply> {
     if (msg.direct) return problem('Digests are posted to a channel or room for everyone in it, not in a direct conversation with me. Subscribe in a channel you manage; here, ask me about any topic whenever you like.');
     const unhealthy = this.store.health?.();
     if (unhealthy) return problem('Digests cannot be stored right now (the bot\'s database needs attention); nothing was subscribed. Try again later.');
@@ -53,7 +53,7 @@ export class DigestService {
     }
     const topics = this.resolveTopics(input.topics);
     if ('error' in topics) return topics.error;
-    const existing = this.store.listChannel(msg.platform, msg.channelId);
+    const existing = await this.store.listChannel(msg.platform, msg.channelId);
     if (existing.length >= this.settings.maxPerChannel) {
       return problem(`This channel already has ${existing.length} digests, the most allowed (DIGEST_MAX_PER_CHANNEL). Unsubscribe one first.`);
     }
@@ -75,7 +75,7 @@ export class DigestService {
       disabledReason: null,
     };
     try {
-      this.store.add(sub);
+      await this.store.add(sub);
     } catch (err) {
       this.settings.onStorageError?.(err);
       return problem('Digests cannot be stored right now (storage error); nothing was subscribed. Try again later.');
@@ -94,8 +94,8 @@ export class DigestService {
     };
   }
 
-  list(msg: IncomingMessage): Reply {
-    const subs = this.store.listChannel(msg.platform, msg.channelId);
+  async list(msg: IncomingMessage): Promise<Reply> {
+    const subs = await this.store.listChannel(msg.platform, msg.channelId);
     if (subs.length === 0) return { kind: 'info', title: 'Digests', summary: 'No digests in this channel yet.' };
     const k = this.knowledge.current.knowledge;
     return {
@@ -110,11 +110,11 @@ export class DigestService {
     };
   }
 
-  unsubscribe(msg: IncomingMessage, id: string): Reply {
+  async unsubscribe(msg: IncomingMessage, id: string): Promise<Reply> {
     const clean = id.trim().toLowerCase();
     let removed: boolean;
     try {
-      removed = this.store.remove(clean, msg.platform, msg.channelId);
+      removed = await this.store.remove(clean, msg.platform, msg.channelId);
     } catch (err) {
       this.settings.onStorageError?.(err);
       return problem('Digests cannot be changed right now (storage error); the digest is still subscribed. Try again later.');
@@ -124,8 +124,8 @@ export class DigestService {
     return { kind: 'info', title: 'Digest removed', summary: `ID: ${clean}` };
   }
 
-  preview(msg: IncomingMessage, id?: string): Reply {
-    const subs = this.store.listChannel(msg.platform, msg.channelId);
+  async preview(msg: IncomingMessage, id?: string): Promise<Reply> {
+    const subs = await this.store.listChannel(msg.platform, msg.channelId);
     const sub = id ? subs.find((s) => s.id === id.trim().toLowerCase()) : subs[0];
     if (!sub) return problem(id ? `No digest with ID: ${clip(id)} in this channel.` : 'No digests in this channel to preview.');
     const { reply } = digestContent(this.knowledge.current.knowledge, sub, sub.position);

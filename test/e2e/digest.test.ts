@@ -143,6 +143,6 @@ describe('digest subscriptions made by command are posted at their slot', () => 
     const refused = await matrix.waitForSent((e) => e.content?.['m.relates_to']?.['m.in_reply_to']?.event_id === ask, WAIT);
     expect(refused.content.body).toMatch(/not in a direct conversation/);
 
-    expect(running.app.digests!.store.listEnabled().filter((s) => s.channelId === direct || s.channelId === discord.dmChannelId(discord.users.default.id))).toEqual([]);
+    expect((await running.app.digests!.store.listEnabled()).filter((s) => s.channelId === direct || s.channelId === discord.dmChannelId(discord.users.default.id))).toEqual([]);
   }, 40_000);
 });

@@ -115,11 +115,11 @@ describe('digests on a full disk', () => {
     let reported = 0;
     const service = new DigestService(store, knowledge, { minIntervalSeconds: 3600, maxPerChannel: 10, onStorageError: () => reported++ });
     disk.fill();
-    const reply = service.subscribe(msg('/digest'), { topics: 'fs', schedule: 'daily', mode: 'rotate' });
+    const reply = await service.subscribe(msg('/digest'), { topics: 'fs', schedule: 'daily', mode: 'rotate' });
     expect(reply).toMatchObject({ kind: 'usage', summary: expect.stringMatching(/cannot be stored right now/) });
     expect(reported).toBe(1);
     disk.free();
-    expect(service.subscribe(msg('/digest'), { topics: 'fs', schedule: 'daily', mode: 'rotate' }).title).toBe('Digest subscribed');
+    expect((await service.subscribe(msg('/digest'), { topics: 'fs', schedule: 'daily', mode: 'rotate' })).title).toBe('Digest subscribed');
     store.close();
   });
 
@@ -137,17 +137,17 @@ describe('the digest database deleted while the bot runs', () => {
     const file = tmpFile();
     const store = new SqliteDigestStore(file);
     const service = new DigestService(store, knowledge, { minIntervalSeconds: 3600, maxPerChannel: 10 });
-    expect(service.subscribe(msg('/digest'), { topics: 'fs', schedule: 'daily', mode: 'rotate' }).title).toBe('Digest subscribed');
+    expect((await service.subscribe(msg('/digest'), { topics: 'fs', schedule: 'daily', mode: 'rotate' })).title).toBe('Digest subscribed');
     const { s, lines } = scheduler(store, new RecordingPoster(), Date.now, { storageRetryMs: 300 });
     s.start();
     unlinkSync(file);
     expect(s.problem()).toBe('digests.sqlite was deleted while the bot runs');
-    expect(service.subscribe(msg('/digest'), { topics: 'mm', schedule: 'daily', mode: 'rotate' })).toMatchObject({ kind: 'usage', summary: expect.stringMatching(/cannot be stored right now/) });
+    expect(await service.subscribe(msg('/digest'), { topics: 'mm', schedule: 'daily', mode: 'rotate' })).toMatchObject({ kind: 'usage', summary: expect.stringMatching(/cannot be stored right now/) });
     s.wake();
     expect(lines.some((l) => l.level === 50 && /deleted while the bot runs/.test(String(l.msg)))).toBe(true);
     await until(() => { s.wake(); return s.problem() === undefined; }, 'the store restored');
     expect(existsSync(file)).toBe(true);
-    expect(service.subscribe(msg('/digest'), { topics: 'mm', schedule: 'daily', mode: 'rotate' }).title).toBe('Digest subscribed');
+    expect((await service.subscribe(msg('/digest'), { topics: 'mm', schedule: 'daily', mode: 'rotate' })).title).toBe('Digest subscribed');
     await s.stop();
     store.close();
     const reopened = new SqliteDigestStore(file);
