@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { talkFileSchema, type TalkFile } from './schema.js';
 import type { Knowledge, Point, Talk, Topic } from './model.js';
+import { normalizeKey } from './text.js';
+
+export { normalizeKey };
 
 /** A knowledge file that cannot be used: names the file, the path inside it and the reason. */
 export class KnowledgeError extends Error {
@@ -15,17 +18,6 @@ export class KnowledgeError extends Error {
     super(`${file}${path ? ` at ${path}` : ''}: ${reason}`);
     this.name = 'KnowledgeError';
   }
-}
-
-/** Lower-cases, folds Unicode and spacing, and maps UK spellings to US ones, for matching keys. */
-export function normalizeKey(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return (/^[\x00-\x7f]*$/.test(s) ? s : s.normalize('NFKC'))
-    .toLowerCase()
-    .replace(/[“”"'’`]/g, '')
-    .replace(/[\s_]+/g, ' ')
-    .replace(/is(ation|e|ed|ing)\b/g, 'iz$1')
-    .trim();
 }
 
 /** Folds whitespace the way the text export wraps lines. */

@@ -1,8 +1,7 @@
 import Fuse from 'fuse.js';
 import type { Knowledge, Point, Topic } from './model.js';
-import { normalizeKey } from './load.js';
 import { Contexts, PostingsBuilder } from './postings.js';
-import { TermTable, terms } from './text.js';
+import { normalizeKey, TermTable, terms } from './text.js';
 
 /** Fuse score at or below which a topic name counts as a match (0 = exact). */
 const TOPIC_ACCEPT = 0.3;

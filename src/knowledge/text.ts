@@ -1,6 +1,16 @@
 import { stemmer } from 'stemmer';
 import { eng } from 'stopword';
-import { normalizeKey } from './load.js';
+
+/** Lower-cases, folds Unicode and spacing, and maps UK spellings to US ones, for matching keys. */
+export function normalizeKey(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return (/^[\x00-\x7f]*$/.test(s) ? s : s.normalize('NFKC'))
+    .toLowerCase()
+    .replace(/[“”"'’`]/g, '')
+    .replace(/[\s_]+/g, ' ')
+    .replace(/is(ation|e|ed|ing)\b/g, 'iz$1')
+    .trim();
+}
 
 /**
  * Words that carry no topic in a question about the talk ("what does the talk

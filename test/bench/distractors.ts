@@ -1,5 +1,5 @@
 import type { TalkFile } from '../../src/knowledge/schema.js';
-import { normalizeKey } from '../../src/knowledge/load.js';
+import { normalizeKey } from '../../src/knowledge/text.js';
 
 /** Deterministic PRNG (mulberry32) so every run generates the same talks. */
 function rng(seed: number): () => number {
