@@ -9,7 +9,7 @@ export function pageRef(page: number): string {
 /** One cited point as a single line, with topic and page. */
 export function citationLine(c: Citation, withTopic: boolean): string {
   const where = withTopic ? `${c.topicTitle}, ${pageRef(c.page)}` : pageRef(c.page);
-  return `“${c.text}” (${where})`;
+  return `${c.label ? `${c.label}: ` : ''}“${c.text}” (${where})`;
 }
 
 /** Plain-text lines of a reply, in display order (shared by the console and Matrix bodies). */

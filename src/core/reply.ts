@@ -8,6 +8,8 @@ export interface Citation {
   topicTitle: string;
   /** For a sub-bullet: the bullet it hangs under. */
   parent?: string;
+  /** In an answer to a two-subject question: the subject this point answers ("ext4"). */
+  label?: string;
 }
 
 /** One line of a status board or topic list. */

@@ -67,6 +67,17 @@ export function answerReply(k: Knowledge, question: string, result: QuestionResu
     return { kind: 'usage', summary: 'Ask me a question about the talk, e.g. “what does the talk say about btrfs?”', private: true };
   }
   const best = result.hits[0];
+  if (!best && result.uncovered) {
+    const subject = result.uncovered.length > 60 ? `${result.uncovered.slice(0, 59)}…` : result.uncovered;
+    return {
+      kind: 'no-match',
+      summary: `The talk doesn't cover ${subject}.`,
+      ...(result.suggestions.length
+        ? { lines: ['Topics it does cover that come closest:'], suggestions: result.suggestions.slice(0, 3).map((t) => `status ${t.id}`) }
+        : { suggestions: ['topics'] }),
+      private: true,
+    };
+  }
   if (!best) {
     return {
       kind: 'no-match',
@@ -81,7 +92,7 @@ export function answerReply(k: Knowledge, question: string, result: QuestionResu
     kind: 'answer',
     title: best.topic.title,
     verdict: best.topic.verdict,
-    points: result.hits.map((h) => cite(h.point, h.topic)),
+    points: result.hits.map((h) => (h.label ? { ...cite(h.point, h.topic), label: h.label } : cite(h.point, h.topic))),
     footer: talkFooter(k),
     more: `status ${best.topic.id}`,
   };

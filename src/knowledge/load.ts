@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { talkFileSchema, type TalkFile } from './schema.js';
-import type { Knowledge, Point, Talk, Topic } from './model.js';
+import type { GlossaryEntry, Knowledge, Point, Talk, Topic } from './model.js';
 import { normalizeKey } from './text.js';
 
 export { normalizeKey };
@@ -66,6 +66,7 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
   const topicById = new Map<string, Topic>();
   const keyOwner = new Map<string, string>();
   const whole = createHash('sha256');
+  const glossary: GlossaryEntry[] = [];
 
   for (const { file, data } of files) {
     const talkTopics: Topic[] = [];
@@ -119,6 +120,8 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
       talkTopics.push(topic);
     });
     topics.push(...talkTopics);
+    glossary.push(...glossaryOf(file, data, talkTopics));
+    if (data.glossary.length) whole.update(JSON.stringify(data.glossary));
     talks.push({
       id: data.talk.id,
       file,
@@ -139,8 +142,37 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
     topics,
     topicById,
     points: topics.flatMap((t) => t.points),
+    glossary,
     version: whole.digest('hex').slice(0, 12),
     loadedAt: new Date(),
     loadMs: performance.now() - started,
   };
+}
+
+/**
+ * A talk's glossary, checked: each term must occur in the talk (a bullet, a slide title or a topic's
+ * names) and each name may stand for one term only. Records which topics mention each term.
+ */
+function glossaryOf(file: string, data: TalkFile, topics: readonly Topic[]): GlossaryEntry[] {
+  const texts = topics.map((t) => [t.id, t.title, ...t.aliases, ...t.points.flatMap((p) => [p.text, p.slideTitle])].map((x) => ` ${normalizeKey(x)} `));
+  const owner = new Map<string, string>();
+  const claim = (name: string, term: string, path: string) => {
+    const k = normalizeKey(name);
+    const other = owner.get(k);
+    if (other !== undefined && other !== term) throw new KnowledgeError(file, path, `"${name}" already stands for glossary term "${other}"`);
+    owner.set(k, term);
+  };
+  data.glossary.forEach((g, i) => claim(g.term, g.term, `glossary.${i}.term`));
+  return data.glossary.map((g, i) => {
+    const k = normalizeKey(g.term);
+    const inTopic = (ts: string[]) => ts.some((x) => x.includes(k) && new RegExp(`[^\\p{L}\\p{N}]${escapeRegExp(k)}`, 'u').test(x));
+    const topicIds = topics.filter((_, ti) => inTopic(texts[ti]!)).map((t) => t.id);
+    if (topicIds.length === 0) throw new KnowledgeError(file, `glossary.${i}.term`, `"${g.term}" does not occur in the talk`);
+    g.also.forEach((name, j) => claim(name, g.term, `glossary.${i}.also.${j}`));
+    return { term: g.term, also: g.also, talkId: data.talk.id, topicIds };
+  });
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

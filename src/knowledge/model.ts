@@ -45,6 +45,15 @@ export interface Talk {
   readonly pointCount: number;
 }
 
+/** A glossary entry of a talk: a term the talk uses and the other names people give it. */
+export interface GlossaryEntry {
+  readonly term: string;
+  readonly also: readonly string[];
+  readonly talkId: string;
+  /** The topics whose points, slide titles or names contain the term, in talk order. */
+  readonly topicIds: readonly string[];
+}
+
 /** Everything the bot knows, immutable once loaded; reload swaps the whole object. */
 export interface Knowledge {
   readonly talks: readonly Talk[];
@@ -52,6 +61,8 @@ export interface Knowledge {
   readonly topics: readonly Topic[];
   readonly topicById: ReadonlyMap<string, Topic>;
   readonly points: readonly Point[];
+  /** Every talk's glossary. */
+  readonly glossary: readonly GlossaryEntry[];
   /** Short hash of all content: changes whenever any file changes. */
   readonly version: string;
   readonly loadedAt: Date;

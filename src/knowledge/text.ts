@@ -25,10 +25,12 @@ const STOP_WORDS = new Set([
   'bot', 'hey', 'hi', 'hello', 'thanks', 'ok', 'okay', 'lot', 'lots', 'much', 'many', 'really', 'kind',
   'which', 'who', 'whom', 'whose', 'why', 'how', 'what', 'when', 'where', 'does', 'did', 'do', 'is', 'are',
   'was', 'were', 'will', 'would', 'should', 'could', 'can', 'the', 'a', 'an', 'of', 'on', 'in', 'about',
+  'whos', 'wheres', 'thats', 'theres', 'its', 'im', 'ive', 'youre', 'weve', 'cant', 'wont', 'arent', 'wasnt', 'hasnt',
+  'vs', 'versus', 'anyway', 'stuff', 'actually', 'btw', 'pls', 'plz', 'thx', 'yeah', 'guys', 'folks',
 ]);
 
 /** The stem of one word: only words of letters longer than three are stemmed. */
-function stemOf(word: string): string {
+export function stemOf(word: string): string {
   return word.length > 3 && /^\p{L}+$/u.test(word) ? stemmer(word) : word;
 }
 
@@ -258,4 +260,24 @@ export class TermTable {
     if (ref >= 0) out.push(ref);
     else for (const id of this.lists[-1 - ref]!) out.push(id);
   }
+}
+
+const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
+
+/**
+ * Every string one edit inside `word` away (a deletion, a swap of neighbours, a substitution or an
+ * insertion of a letter, keeping the first and last letters), without repeats. The ends are kept
+ * because names that differ from a word at an end are usually other names ("systemd", "kpatch").
+ */
+export function oneEditAway(word: string): string[] {
+  const out = new Set<string>();
+  const last = word.length - 1;
+  for (let i = 1; i < last; i++) {
+    out.add(word.slice(0, i) + word.slice(i + 1));
+    if (i + 1 < last) out.add(word.slice(0, i) + word[i + 1]! + word[i]! + word.slice(i + 2));
+    for (const c of LETTERS) out.add(word.slice(0, i) + c + word.slice(i + 1));
+  }
+  for (let i = 1; i <= last; i++) for (const c of LETTERS) out.add(word.slice(0, i) + c + word.slice(i));
+  out.delete(word);
+  return [...out];
 }

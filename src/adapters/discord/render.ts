@@ -66,7 +66,7 @@ export function renderDiscord(reply: Reply): DiscordMessage {
   const lines = [...head];
   for (const p of reply.points ?? []) {
     const where = withTopic ? `${md(p.topicTitle)}, p. ${p.page}` : `p. ${p.page}`;
-    lines.push(`${p.parent && !withTopic ? '\u2003◦' : '•'} “${md(p.text)}” (${where})`);
+    lines.push(`${p.parent && !withTopic ? '\u2003◦' : '•'} ${p.label ? `**${md(p.label)}**: ` : ''}“${md(p.text)}” (${where})`);
   }
   const descMax = Math.min(LIMITS.embedDescription, budget);
   const description = fitLines(lines, descMax, head.length, (n) => `… ${n} more: see ${more}`);
