@@ -23,18 +23,21 @@ export function intentsOf(question: string): number {
 }
 
 const CARRIES: [number, RegExp][] = [
-  // A person's name (two capitalised words), or people as a group.
-  [INTENTS.who, /\b[A-Z][a-z]+ [A-Z][a-z]+\b|\b(developers|testers|vendors|distros|distributors|people)\b/],
+  // A person's name (two capitalised words), or an organisation that acts.
+  [INTENTS.who, /\b[A-Z][a-z]+ [A-Z][a-z]+\b|\b(vendors|distros|distributors|Ubuntu)\b/],
   // A number that is not a version or a year.
   [INTENTS.count, /\d+%|(?<![.\d])\b(?!(19|20)\d\d\b)\d{2,}\b(?![.\d])/],
   [INTENTS.when, /\b(estimate|within a year|soon|recently|long time|2\.6\.\d+|completed|should be in|expect)\b/i],
-  [INTENTS.why, /^(To|Because) |\b(because|reason|so we|so that|due to|important for|makes)\b/i],
-  [INTENTS.done, /\b(merged|merging|in place|maintenance mode|in progress|ongoing|succeeded|blockage|not ready|completed|continues to be)\b/i],
+  [INTENTS.why, /^(To|Because) |\b(because|reason|so we|so that|due to|important|makes)\b/i],
+  [INTENTS.done, /\b(merged|merging|in place|maintenance mode|in progress|ongoing|succeeded|blockage|not ready|completed|continues to be|going (well|OK)|worked out)\b/i],
 ];
 
-/** The intents a point's text can answer (bit mask of INTENTS). */
-export function pointFeatures(text: string): number {
-  let mask = 0;
+/** A slide whose title asks "why" gives reasons in every point. */
+const WHY_SLIDE = /^why\b/i;
+
+/** The intents a point can answer (bit mask of INTENTS), from its text and its slide's title. */
+export function pointFeatures(text: string, slideTitle = ''): number {
+  let mask = WHY_SLIDE.test(slideTitle) ? INTENTS.why : 0;
   for (const [bit, re] of CARRIES) if (re.test(text)) mask |= bit;
   return mask;
 }

