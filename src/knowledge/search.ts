@@ -145,6 +145,8 @@ export class SearchIndex {
   /** Glossary names as stem sequences (joined by spaces) → the term's stems. */
   private readonly glossary = new Map<string, GlossaryPhrase>();
   private readonly longestPhrase: number;
+  /** Per topic: the glossary names that look it up. */
+  private readonly glossaryKeys = new Map<Topic, string[]>();
   /** WordNet synonyms of words outside the vocabulary → vocabulary terms. */
   private readonly synonyms: Map<string, string[]>;
   /** Per point: the intents it answers (bit mask of INTENTS). */
@@ -246,6 +248,9 @@ export class SearchIndex {
     this.exactKeys.set(k, t);
     this.stemKeys.set(stemmed, t);
     this.keyEntries.push({ key: k, topicId: t.id });
+    const names = this.glossaryKeys.get(t);
+    if (names) names.push(name);
+    else this.glossaryKeys.set(t, [name]);
     return wordCount(k);
   }
 
@@ -268,6 +273,11 @@ export class SearchIndex {
   private idf(df: number): number {
     const n = this.knowledge.points.length;
     return Math.log(1 + (n - df + 0.5) / (df + 0.5));
+  }
+
+  /** The glossary's other names that look `topic` up (for /topics). */
+  glossaryNames(topic: Topic): string[] {
+    return this.glossaryKeys.get(topic) ?? [];
   }
 
   /** `/status <query>`: exact id, title or alias first, then fuzzy; below the confidence threshold, suggestions. */

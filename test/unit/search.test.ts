@@ -8,7 +8,7 @@ import { accuracy, loadQuestions } from '../support/quality.js';
 const search = new SearchIndex(loadKnowledge('knowledge'));
 
 describe('answer quality on the labelled question set', () => {
-  it('GIVEN at least 60 labelled questions THEN top-1 topic accuracy is at least 90%', () => {
+  it('GIVEN at least 60 labelled questions THEN top-1 topic accuracy is at least 95%', () => {
     const questions = loadQuestions();
     expect(questions.length).toBeGreaterThanOrEqual(60);
     const kinds = new Set(questions.map((q) => q.kind));
@@ -16,7 +16,7 @@ describe('answer quality on the labelled question set', () => {
     const r = accuracy(search, questions);
     const failed = r.graded.filter((g) => !g.ok).map((g) => `${g.q} → ${g.got}`);
     console.log(`answer quality: top-1 accuracy ${r.accuracy.toFixed(1)}% over ${questions.length} questions${failed.length ? `; misses: ${failed.join(' | ')}` : ''}`);
-    expect(r.accuracy).toBeGreaterThanOrEqual(90);
+    expect(r.accuracy).toBeGreaterThanOrEqual(95);
   });
 });
 
