@@ -36,6 +36,8 @@ const MAX_QUERY_TERMS = 24;
 const GLOSSARY_WEIGHT = 0.9;
 /** Weight of a WordNet synonym of a question word that the talk does not use ("runs" → operated). */
 const SYNONYM_WEIGHT = 0.35;
+/** A synonym is searched only if the talk uses it in few topics: a generic synonym ("continue", "place") adds noise and cost, not meaning. */
+const SYNONYM_MIN_SPECIFICITY = 0.5;
 /** A point that carries what the question asks for (a person, a number, a time, a reason, a state) scores this much more. */
 const INTENT_BOOST = 0.6;
 /** Share of a matching point's score that a point carrying the question's intent on the same slide receives (divided by their distance). */
@@ -328,8 +330,9 @@ export class SearchIndex {
     const uncovered = this.uncoveredSubject(a);
     if (uncovered !== undefined) {
       const top = this.rank(a, limit);
+      // The topics of the points its other words match, if any (never a fuzzy search: a decline stays cheap).
       const suggestions = [...new Set(top.map((h) => h.topic))].slice(0, 3);
-      return { hits: [], suggestions: suggestions.length ? suggestions : this.suggestFor(question), terms: [...a.weighted.keys()], uncovered };
+      return { hits: [], suggestions, terms: [...a.weighted.keys()], uncovered };
     }
     const pair = this.twoSubjects(question, a);
     if (pair) return { hits: pair, suggestions: [], terms: [...a.weighted.keys()] };
@@ -370,7 +373,7 @@ export class SearchIndex {
           const fix = isCommonWord(surface) || corrections >= MAX_CORRECTIONS ? undefined : this.correct(surface, term);
           if (!isCommonWord(surface)) corrections++;
           if (fix) give(fix.term, base * fix.weight, token);
-          else for (const syn of this.synonyms.get(term) ?? []) give(syn, base * SYNONYM_WEIGHT, token);
+          else for (const syn of this.synonyms.get(term) ?? []) if (this.specificity(syn) >= SYNONYM_MIN_SPECIFICITY) give(syn, base * SYNONYM_WEIGHT, token);
         }
         if (part && weighted.size === before && !this.termSlot.has(term)) partsKnown = false;
       }

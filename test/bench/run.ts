@@ -51,11 +51,11 @@ async function main() {
   const c = await core();
   say(`core: status p50 ${c.status.p50} p99 ${c.status.p99} · question p50 ${c.question.p50} p99 ${c.question.p99} · ${c.throughput_per_s} msg/s (20,000 iterations each)`);
   const scale = [];
-  say('talks  points  build_ms  status_p99  question_p99  naive_p99  accuracy  heap_mb');
+  say('talks  points  build_ms  status_p99  question_p50  question_p99  accuracy  accuracy_chat  heap_mb');
   for (const talks of [1, 10, 100, 1000]) {
     const { samples, ...row } = await measureScale(talks);
     scale.push(row);
-    say(`${String(talks).padStart(5)}  ${String(row.points).padStart(6)}  ${String(row.build_ms).padStart(8)}  ${String(row.status_p99).padStart(10)}  ${String(row.question_p99).padStart(12)}  ${String(row.naive_question_p99).padStart(9)}  ${String(row.accuracy).padStart(8)}  ${String(row.heap_mb).padStart(7)}   (samples: ${samples.status} status, ${samples.question} questions, ${samples.naive} naive)`);
+    say(`${String(talks).padStart(5)}  ${String(row.points).padStart(6)}  ${String(row.build_ms).padStart(8)}  ${String(row.status_p99).padStart(10)}  ${String(row.question_p50).padStart(12)}  ${String(row.question_p99).padStart(12)}  ${String(row.accuracy).padStart(8)}  ${String(row.accuracy_chat).padStart(13)}  ${String(row.heap_mb).padStart(7)}   (samples: ${samples.status} status, ${samples.question} questions)`);
   }
   const discord = await measureDiscordRoundTrip(200);
   say(`e2e discord /status fs: bot p50 ${discord.bot_p50} · pong p50 ${discord.pong_p50} · ratio ${discord.ratio} (200 round trips)`);

@@ -2,6 +2,9 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { renderDiscord } from '../../src/adapters/discord/render.js';
+import { renderMatrix } from '../../src/adapters/matrix/render.js';
+import { renderText } from '../../src/core/render-text.js';
 import { answerReply } from '../../src/core/views.js';
 import { KnowledgeBase } from '../../src/knowledge/base.js';
 import { loadKnowledge } from '../../src/knowledge/load.js';
@@ -78,6 +81,19 @@ describe('two subjects at once', () => {
     for (const h of r.hits) expect(h.point.text.toLowerCase()).toContain(h.label!.toLowerCase());
     const reply = answerReply(knowledge, 'ext4 or XFS?', r);
     expect(reply.points!.map((p) => p.label)).toEqual(r.hits.map((h) => h.label));
+  });
+
+  it('GIVEN a two-subject answer THEN every renderer shows each point\'s label', () => {
+    const reply = answerReply(knowledge, 'ext4 or XFS?', search.ask('ext4 or XFS?'));
+    const text = renderText(reply);
+    const matrix = renderMatrix(reply, '!');
+    const discord = renderDiscord(reply).embeds[0]!.description!;
+    for (const p of reply.points!) {
+      expect(text).toContain(`${p.label}: “${p.text}”`);
+      expect(matrix.body).toContain(`${p.label}: “${p.text}”`);
+      expect(matrix.formatted_body).toContain(`${p.label}: “`);
+      expect(discord).toContain(`**${p.label}**: “`);
+    }
   });
 
   it('GIVEN "KVM vs containers" THEN each subject comes from its own topic', () => {
