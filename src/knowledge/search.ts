@@ -1,5 +1,5 @@
 import Fuse from 'fuse.js';
-import { isCommonWord, isLemma, synonymsFor } from './lexicon.js';
+import { isCommonWord, isLemma, synonymsOf } from './lexicon.js';
 import type { Knowledge, Point, Topic } from './model.js';
 import { Contexts, PostingsBuilder } from './postings.js';
 import { intentsOf, pointFeatures } from './intent.js';
@@ -149,8 +149,6 @@ export class SearchIndex {
   private readonly longestPhrase: number;
   /** Per topic: the glossary names that look it up. */
   private readonly glossaryKeys = new Map<Topic, string[]>();
-  /** WordNet synonyms of words outside the vocabulary → vocabulary terms. */
-  private readonly synonyms: Map<string, string[]>;
   /** Per point: the intents it answers (bit mask of INTENTS). */
   private readonly features: Uint8Array;
   /** Per point: its slide, numbered across the knowledge (a slide's points are contiguous). */
@@ -219,7 +217,6 @@ export class SearchIndex {
     this.docLength = index.length;
     this.avgLength = points.length ? this.docLength.reduce((a, b) => a + b, 0) / points.length : 1;
     this.topicSpread = this.spreadOf(points);
-    this.synonyms = synonymsFor((stem) => this.termSlot.has(stem));
     for (const term of this.termSlot.keys()) if (/^[a-z]+([-/][a-z]+)+$/.test(term)) this.joinedCompounds.set(term.replace(/[-/]/g, ''), term);
 
   }
@@ -373,7 +370,7 @@ export class SearchIndex {
           const fix = isCommonWord(surface) || corrections >= MAX_CORRECTIONS ? undefined : this.correct(surface, term);
           if (!isCommonWord(surface)) corrections++;
           if (fix) give(fix.term, base * fix.weight, token);
-          else for (const syn of this.synonyms.get(term) ?? []) if (this.specificity(syn) >= SYNONYM_MIN_SPECIFICITY) give(syn, base * SYNONYM_WEIGHT, token);
+          else for (const syn of synonymsOf(term)) if (this.termSlot.has(syn) && this.specificity(syn) >= SYNONYM_MIN_SPECIFICITY) give(syn, base * SYNONYM_WEIGHT, token);
         }
         if (part && weighted.size === before && !this.termSlot.has(term)) partsKnown = false;
       }

@@ -14,6 +14,7 @@ import { stemmer } from 'stemmer';
 import { eng } from 'stopword';
 import type { Knowledge } from '../../src/knowledge/model.js';
 import { figures, gradeAnswer, type Figures, type LabelledQuestion } from '../support/quality.js';
+import { percentile, round } from './stats.js';
 
 /** One point as the peers index it. */
 type Doc = {
@@ -100,4 +101,52 @@ export async function peerFigures(peer: Peer, k: Knowledge, questions: readonly 
     graded.push(gradeAnswer(lq, { cited: ids.map((id) => ({ topicId: k.points[id]!.topicId, text: k.points[id]!.text })) }));
   }
   return figures(graded);
+}
+
+export interface PeerRow {
+  peer: string;
+  talks: number;
+  build_ms: number;
+  question_p50: number;
+  question_p99: number;
+  heap_mb: number;
+  questions: number;
+  /** At 1 talk only: accuracy on each labelled set. */
+  words?: Figures;
+  chat?: Figures;
+}
+
+/**
+ * Every peer at one scale (the knowledge of that step): build ms, heap after a collection, question
+ * p50/p99 over `questions` (fewer at large scales for the slow ones: `budgetMs` per peer), and at one
+ * talk its figures on both labelled sets.
+ */
+export async function measurePeers(k: Knowledge, talks: number, questions: readonly string[], sets: { words: LabelledQuestion[]; chat: LabelledQuestion[] }, budgetMs = 20_000): Promise<PeerRow[]> {
+  const rows: PeerRow[] = [];
+  const docs = docsOf(k);
+  for (const { name, build } of PEERS) {
+    globalThis.gc?.();
+    const before = process.memoryUsage().heapUsed;
+    const t0 = performance.now();
+    const peer = await build(docs);
+    const buildMs = performance.now() - t0;
+    globalThis.gc?.();
+    const heap = (process.memoryUsage().heapUsed - before) / 1024 / 1024;
+    for (let i = 0; i < Math.min(20, questions.length); i++) await peer.ask(questions[i]!);
+    const times: number[] = [];
+    const started = performance.now();
+    for (let i = 0; i < questions.length * 5 && (i < questions.length || performance.now() - started < budgetMs); i++) {
+      if (performance.now() - started > budgetMs && times.length >= 20) break;
+      const t = performance.now();
+      await peer.ask(questions[i % questions.length]!);
+      times.push(performance.now() - t);
+    }
+    const row: PeerRow = { peer: name, talks, build_ms: round(buildMs, 1), question_p50: round(percentile(times, 50), 4), question_p99: round(percentile(times, 99), 4), heap_mb: round(heap, 1), questions: times.length };
+    if (talks === 1) {
+      row.words = await peerFigures(peer, k, sets.words);
+      row.chat = await peerFigures(peer, k, sets.chat);
+    }
+    rows.push(row);
+  }
+  return rows;
 }

