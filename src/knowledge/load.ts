@@ -154,7 +154,8 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
  * names) and each name may stand for one term only. Records which topics mention each term.
  */
 function glossaryOf(file: string, data: TalkFile, topics: readonly Topic[]): GlossaryEntry[] {
-  const texts = topics.map((t) => [t.id, t.title, ...t.aliases, ...t.points.flatMap((p) => [p.text, p.slideTitle])].map((x) => ` ${normalizeKey(x)} `));
+  // Each topic's names, slide titles and points, normalized, as one text (separated by newlines).
+  const texts = topics.map((t) => `\n${[t.id, t.title, ...t.aliases, ...new Set(t.points.map((p) => p.slideTitle)), ...t.points.map((p) => p.text)].map(normalizeKey).join('\n')}\n`);
   const owner = new Map<string, string>();
   const claim = (name: string, term: string, path: string) => {
     const k = normalizeKey(name);
@@ -165,8 +166,8 @@ function glossaryOf(file: string, data: TalkFile, topics: readonly Topic[]): Glo
   data.glossary.forEach((g, i) => claim(g.term, g.term, `glossary.${i}.term`));
   return data.glossary.map((g, i) => {
     const k = normalizeKey(g.term);
-    const inTopic = (ts: string[]) => ts.some((x) => x.includes(k) && new RegExp(`[^\\p{L}\\p{N}]${escapeRegExp(k)}`, 'u').test(x));
-    const topicIds = topics.filter((_, ti) => inTopic(texts[ti]!)).map((t) => t.id);
+    const startsWord = new RegExp(`[^\\p{L}\\p{N}]${escapeRegExp(k)}`, 'u');
+    const topicIds = topics.filter((_, ti) => texts[ti]!.includes(k) && startsWord.test(texts[ti]!)).map((t) => t.id);
     if (topicIds.length === 0) throw new KnowledgeError(file, `glossary.${i}.term`, `"${g.term}" does not occur in the talk`);
     g.also.forEach((name, j) => claim(name, g.term, `glossary.${i}.also.${j}`));
     return { term: g.term, also: g.also, talkId: data.talk.id, topicIds };
