@@ -1,4 +1,7 @@
-import { defineCommand } from '../src/core/command.js';
+import { defineCommand, serviceKey } from '../src/core/command.js';
+
+/** What /reload needs: reload the knowledge now and say how it went. */
+export const reloadKnowledge = serviceKey<() => { ok: true; version: string; topics: number } | { ok: false; reason: string }>('reload');
 
 export default defineCommand({
   name: 'reload',
@@ -7,8 +10,9 @@ export default defineCommand({
   hideable: false,
   examples: ['reload'],
   run({ services }) {
-    if (!services.reload) return { kind: 'error', summary: 'Reloading is not available in this setup.', private: true };
-    const r = services.reload();
+    const reload = services.get(reloadKnowledge);
+    if (!reload) return { kind: 'error', summary: 'Reloading is not available in this setup.', private: true };
+    const r = reload();
     if (!r.ok) return { kind: 'error', summary: `The knowledge was not reloaded; the old one stays. ${r.reason}`, private: true };
     return { kind: 'info', title: 'Knowledge reloaded', summary: `Version ${r.version}, ${r.topics} topics.`, private: true };
   },

@@ -3,7 +3,7 @@ import type { Bot } from '../core/bot.js';
 import type { IncomingMessage } from '../core/command.js';
 import type { Reply } from '../core/reply.js';
 import { renderText } from '../core/render-text.js';
-import type { Poster } from '../digest/scheduler.js';
+import type { Poster } from '../digest/port.js';
 
 const PREFIXES = ['/', '!'];
 

