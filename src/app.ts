@@ -142,6 +142,7 @@ async function chatAdapters(config: Config, bot: Bot, logger: Logger, o: AppOver
         prefix: config.MATRIX_COMMAND_PREFIX,
         inviteAllow: config.MATRIX_INVITE_ALLOW,
         graceMs: config.MATRIX_GRACE_SECONDS * 1000,
+        e2ee: config.MATRIX_E2EE,
         ...o.matrix,
       }),
     );
