@@ -23,7 +23,8 @@ async function startWithHttp(extra: Record<string, string> = {}) {
   child.stderr!.on('data', (d) => (stderr += d));
   child.stdout!.on('data', (d) => (stdout += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  for (let i = 0; i < 200; i++) {
+  // Generous: a loaded machine (two cores shared by several test runs) can take seconds to start a process.
+  for (let i = 0; i < 1200; i++) {
     if (stderr.includes('http listening')) break;
     if (child.exitCode !== null) throw new Error(`bot exited early: ${stderr}`);
     await new Promise((r) => setTimeout(r, 25));

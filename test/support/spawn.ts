@@ -10,7 +10,7 @@ export interface RunResult {
 /** Env for a child bot: no chat credentials from the outer environment, quiet logs unless asked. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const k of Object.keys(env)) if (/^(DISCORD_|MATRIX_|HTTP_|DIGEST_|KNOWLEDGE_|DATA_DIR)/.test(k)) delete env[k];
+  for (const k of Object.keys(env)) if (/^(DISCORD_|MATRIX_|HTTP_|DIGEST_|KNOWLEDGE_|DATA_DIR|DATABASE_URL|REPLICA_)/.test(k)) delete env[k];
   return { ...env, LOG_LEVEL: 'info', KNOWLEDGE_WATCH: 'false', ...extra };
 }
 
