@@ -1,4 +1,5 @@
 import { defineCommand } from '../src/core/command.js';
+import { replies } from '../src/core/reply.js';
 import type { DigestMode } from '../src/digest/store.js';
 
 export default defineCommand({
@@ -33,7 +34,7 @@ export default defineCommand({
   examples: ['digest subscribe topics:all schedule:"0 9 * * 1" mode:rotate', 'digest subscribe topics:fs,mm schedule:"weekly fri 17:00" timezone:Europe/Berlin mode:board', 'digest list', 'digest unsubscribe id:k3f9x2ab', 'digest preview'],
   run({ services, message }, args) {
     const digests = services.digests;
-    if (!digests) return { kind: 'error', summary: 'Digests are not available in this setup.', private: true };
+    if (!digests) return replies.error('Digests are not available in this setup.');
     switch (args.subcommand) {
       case 'subscribe':
         return digests.subscribe(message, {

@@ -1,4 +1,5 @@
 import { defineCommand, usageOf } from '../src/core/command.js';
+import { replies } from '../src/core/reply.js';
 
 export default defineCommand({
   name: 'help',
@@ -9,7 +10,7 @@ export default defineCommand({
     const wanted = typeof args.command === 'string' ? args.command.replace(/^[/!]/, '').toLowerCase() : undefined;
     if (wanted) {
       const c = commands.find((x) => x.name === wanted || x.aliases?.includes(wanted));
-      if (!c) return { kind: 'no-match', summary: `There is no command "${wanted}".`, suggestions: ['help'], private: true };
+      if (!c) return replies.noMatch(`There is no command "${wanted}".`, { suggestions: ['help'] });
       const opts = (c.subcommands?.flatMap((s) => s.options ?? []) ?? c.options ?? []).map((o) => `  ${o.name}${o.required ? '' : ' (optional)'}: ${o.description}`);
       return {
         kind: 'info',

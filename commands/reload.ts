@@ -1,4 +1,5 @@
 import { defineCommand } from '../src/core/command.js';
+import { replies } from '../src/core/reply.js';
 
 export default defineCommand({
   name: 'reload',
@@ -7,9 +8,9 @@ export default defineCommand({
   hideable: false,
   examples: ['reload'],
   run({ services }) {
-    if (!services.reload) return { kind: 'error', summary: 'Reloading is not available in this setup.', private: true };
+    if (!services.reload) return replies.error('Reloading is not available in this setup.');
     const r = services.reload();
-    if (!r.ok) return { kind: 'error', summary: `The knowledge was not reloaded; the old one stays. ${r.reason}`, private: true };
+    if (!r.ok) return replies.error(`The knowledge was not reloaded; the old one stays. ${r.reason}`);
     return { kind: 'info', title: 'Knowledge reloaded', summary: `Version ${r.version}, ${r.topics} topics.`, private: true };
   },
 });

@@ -7,6 +7,7 @@ import { parseArgs, splitCommand } from './parse.js';
 import { RateLimiter } from './rate-limit.js';
 import type { Reply } from './reply.js';
 import { replies } from './reply.js';
+import { ellipsis } from './ellipsis.js';
 
 export interface BotOptions {
   commands: CommandDef[];
@@ -83,7 +84,7 @@ export class Bot {
     if (line && !def) {
       const near = this.commandFuse.search(line.name.slice(0, 32), { limit: 1 })[0];
       const hint = near ? ` Did you mean ${prefix}${near.item}?` : '';
-      const shown = line.name.length > 30 ? `${line.name.slice(0, 29)}…` : line.name;
+      const shown = ellipsis(line.name, 30);
       return this.limited(msg, started, 'unknown', () =>
         this.finish(msg, 'unknown', 'usage', started, replies.usage(`There is no command "${prefix}${shown}".${hint}`, `${prefix}help`)),
       );

@@ -1,5 +1,6 @@
 import type { ArgValue, Args, CommandDef, OptionDef } from './command.js';
 import { optionsOf } from './command.js';
+import { ellipsis } from './ellipsis.js';
 
 /** A message split into command name and the text after it, or undefined for free text. */
 export interface CommandLine {
@@ -89,7 +90,7 @@ export function parseArgs(def: CommandDef, rest: string): ParseResult {
     const take = opt.type === 'string' && isLast && !opt.choices ? positional.length : 1;
     values.set(opt, positional.splice(0, take).join(' '));
   }
-  if (positional.length > 0) return { ok: false, error: `unexpected text "${truncate(positional.join(' '), 40)}"` };
+  if (positional.length > 0) return { ok: false, error: `unexpected text "${ellipsis(positional.join(' '), 40)}"` };
 
   const args: Record<string, ArgValue | undefined> = { subcommand };
   for (const opt of options) {
@@ -125,8 +126,4 @@ export function coerce(opt: OptionDef, raw: string): ArgValue | { error: string 
     return c;
   }
   return raw;
-}
-
-function truncate(s: string, n: number): string {
-  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
 }

@@ -1,40 +1,33 @@
-import type { Citation, Reply } from './reply.js';
+import type { Block } from './layout.js';
+import { layout } from './layout.js';
+import type { Reply } from './reply.js';
 import { VERDICT_LABEL } from './reply.js';
 
-/** "p. 10" style page reference. */
-export function pageRef(page: number): string {
-  return `p. ${page}`;
+/** One block as plain-text lines. */
+function blockLines(b: Block, prefix: string): string[] {
+  switch (b.type) {
+    case 'heading':
+      return [[b.title, b.verdict ? `[${VERDICT_LABEL[b.verdict]}]` : undefined].filter(Boolean).join(' ')];
+    case 'paragraph':
+      return b.lead ? [`${b.lead} ${b.lines[0] ?? ''}`, ...b.lines.slice(1)] : [...b.lines];
+    case 'bullet':
+      if (b.label) return [`• ${b.label.title} [${VERDICT_LABEL[b.label.verdict]}]: ${b.text}`];
+      return [`${b.depth === 1 ? '   – ' : '• '}${b.text}`];
+    case 'suggestions':
+      return [`Did you mean: ${b.commands.map((s) => `${prefix}${s}`).join(', ')}?`];
+    case 'footer':
+      return [`— ${b.text}`];
+  }
 }
 
-/** One cited point as a single line, with topic and page. */
-export function citationLine(c: Citation, withTopic: boolean): string {
-  const where = withTopic ? `${c.topicTitle}, ${pageRef(c.page)}` : pageRef(c.page);
-  return `“${c.text}” (${where})`;
-}
-
-/** Plain-text lines of a reply, in display order (shared by the console and Matrix bodies). */
-export function textLines(reply: Reply, prefix = '/'): string[] {
+/** Plain-text lines of a layout, in display order (the console and the Matrix body). */
+export function textOfBlocks(blocks: readonly Block[], prefix = '/'): string[] {
   const out: string[] = [];
-  const head = [reply.title, reply.verdict ? `[${VERDICT_LABEL[reply.verdict]}]` : undefined].filter(Boolean).join(' ');
-  if (head) out.push(head);
-  if (reply.summary) out.push(reply.summary);
-  if (reply.verdictQuote) out.push(`Verdict rests on: “${reply.verdictQuote.text}” (${pageRef(reply.verdictQuote.page)})`);
-  if (reply.rows?.length) {
-    for (const r of reply.rows) out.push(`• ${r.title} [${VERDICT_LABEL[r.verdict]}]: ${r.summary}`);
-  }
-  if (reply.points?.length) {
-    const first = reply.points[0]!.topicId;
-    let multiTopic = reply.kind === 'answer';
-    for (const p of reply.points) if (p.topicId !== first) multiTopic = true;
-    for (const p of reply.points) out.push(`${p.parent && reply.kind === 'status' ? '   – ' : '• '}${citationLine(p, multiTopic)}`);
-  }
-  if (reply.lines?.length) out.push(...reply.lines);
-  if (reply.suggestions?.length) out.push(`Did you mean: ${reply.suggestions.map((s) => `${prefix}${s}`).join(', ')}?`);
-  if (reply.footer) out.push(`— ${reply.footer}`);
+  for (const b of blocks) out.push(...blockLines(b, prefix));
   return out;
 }
 
-/** The reply as plain text for a terminal. */
+/** The reply as plain text for a terminal; `prefix` is the one the user typed. */
 export function renderText(reply: Reply, prefix = '/'): string {
-  return textLines(reply, prefix).join('\n');
+  return textOfBlocks(layout(reply), prefix).join('\n');
 }

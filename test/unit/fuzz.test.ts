@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LIMITS, renderDiscord } from '../../src/adapters/discord/render.js';
+import { LIMITS, messageBody } from '../../src/adapters/discord/render.js';
 import { HTML_ALLOWLIST, MAX_EVENT_BYTES, renderMatrix } from '../../src/adapters/matrix/render.js';
 import { renderText } from '../../src/core/render-text.js';
 import type { Reply } from '../../src/core/reply.js';
@@ -35,8 +35,8 @@ const hostile = fc.oneof(
 const prefix = fc.constantFrom('', '', '/', '!', '/status ', '!status ', '/ask ', '/help ', '/topics ', '/digest subscribe ', '!digest preview ', '/digest unsubscribe ', '/about ');
 
 function checkDiscord(reply: Reply): void {
-  const { embeds, allowedMentions } = renderDiscord(reply);
-  expect(allowedMentions).toEqual({ parse: [], repliedUser: false });
+  const { embeds, allowed_mentions } = messageBody(reply, { replyTo: '1' });
+  expect(allowed_mentions).toEqual({ parse: [], replied_user: false });
   for (const e of embeds) {
     const total = (e.title?.length ?? 0) + (e.description?.length ?? 0) + (e.footer?.text.length ?? 0) + (e.fields ?? []).reduce((n, f) => n + f.name.length + f.value.length, 0);
     expect(total).toBeLessThanOrEqual(LIMITS.embedTotal);
