@@ -1,4 +1,5 @@
 import { defineCommand, usageOf } from '../src/core/command.js';
+import { splitCommand } from '../src/core/parse.js';
 import { replies } from '../src/core/reply.js';
 
 export default defineCommand({
@@ -7,7 +8,8 @@ export default defineCommand({
   options: [{ name: 'command', description: 'A command name, e.g. status', type: 'string', maxLength: 40 }],
   examples: ['help', 'help status'],
   run({ commands, prefix }, args) {
-    const wanted = typeof args.command === 'string' ? args.command.replace(/^[/!]/, '').toLowerCase() : undefined;
+    const given = typeof args.command === 'string' ? args.command : undefined;
+    const wanted = given === undefined ? undefined : (splitCommand(given, [prefix, '/', '!'])?.name ?? given.toLowerCase());
     if (wanted) {
       const c = commands.find((x) => x.name === wanted || x.aliases?.includes(wanted));
       if (!c) return replies.noMatch(`There is no command "${wanted}".`, { suggestions: ['help'] });

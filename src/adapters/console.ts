@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline';
 import type { Bot } from '../core/bot.js';
 import type { IncomingMessage } from '../core/command.js';
 import type { Reply } from '../core/reply.js';
+import { splitCommand } from '../core/parse.js';
 import { renderText } from '../core/render-text.js';
 import type { Poster } from '../digest/scheduler.js';
 
@@ -18,7 +19,7 @@ export interface ConsoleOptions {
 export async function answerLine(bot: Bot, line: string): Promise<string> {
   const msg: IncomingMessage = { platform: 'console', text: line, userId: 'console', channelId: 'console', addressed: true, canManage: true, unlimited: true };
   const reply = await bot.handle(msg, PREFIXES);
-  return reply ? renderText(reply, line.trimStart().startsWith('!') ? '!' : '/') : '';
+  return reply ? renderText(reply, splitCommand(line, PREFIXES)?.prefix ?? '/') : '';
 }
 
 /**

@@ -72,7 +72,7 @@ export class Bot {
     const started = performance.now();
     const text = (MAYBE_CONTROL.test(msg.text) ? msg.text.replace(CONTROL, '') : msg.text).trim();
     const line = splitCommand(text, prefixes);
-    const prefix = line ? text.trimStart()[0]! : prefixes[0] ?? '/';
+    const prefix = line?.prefix ?? prefixes[0] ?? '/';
     const def = line ? this.command(line.name) : undefined;
     if (!def && !msg.addressed) return null; // someone else's command, or chat not meant for us
     if (text.length === 0) return this.finish(msg, 'help', 'usage', started, { kind: 'usage', summary: `Ask me about the state of Linux kernel development, or try ${prefix}help.` });

@@ -2,19 +2,21 @@ import type { ArgValue, Args, CommandDef, OptionDef } from './command.js';
 import { optionsOf } from './command.js';
 import { ellipsis } from './ellipsis.js';
 
-/** A message split into command name and the text after it, or undefined for free text. */
+/** A message split into the prefix the user typed, the command name and the text after it. */
 export interface CommandLine {
+  prefix: string;
   name: string;
   rest: string;
 }
 
-/** `/cmd args` or `!cmd args` (any of `prefixes`); anything else is free text. */
+/** `/cmd args` or `!cmd args` (any of `prefixes`, the longest that matches); anything else is free text (undefined). */
 export function splitCommand(text: string, prefixes: readonly string[]): CommandLine | undefined {
   const t = text.trimStart();
-  const prefix = prefixes.find((p) => t.startsWith(p));
+  let prefix: string | undefined;
+  for (const p of prefixes) if (t.startsWith(p) && (prefix === undefined || p.length > prefix.length)) prefix = p;
   if (prefix === undefined) return undefined;
   const m = /^(\S*)\s*([\s\S]*)$/.exec(t.slice(prefix.length))!;
-  return { name: m[1]!.toLowerCase(), rest: m[2]!.trim() };
+  return { prefix, name: m[1]!.toLowerCase(), rest: m[2]!.trim() };
 }
 
 const QUOTES = /["“”']/;
