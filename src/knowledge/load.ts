@@ -19,7 +19,6 @@ export class KnowledgeError extends Error {
 
 /** Lower-cases, folds Unicode and spacing, and maps UK spellings to US ones, for matching keys. */
 export function normalizeKey(s: string): string {
-  // eslint-disable-next-line no-control-regex
   return (/^[\x00-\x7f]*$/.test(s) ? s : s.normalize('NFKC'))
     .toLowerCase()
     .replace(/[“”"'’`]/g, '')

@@ -145,7 +145,7 @@ function clipped(blocks: readonly Block[], max: number): Block[] {
         return { ...b, text: clip(b.text) };
       case 'suggestions':
         return { ...b, commands: b.commands.slice(0, 3).map(clip) };
-      case 'footer':
+      default:
         return { ...b, text: clip(b.text) };
     }
   });

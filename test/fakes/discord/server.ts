@@ -1313,7 +1313,7 @@ class FakeDiscordServer implements FakeDiscord {
   /** POST /webhooks/{app}/{token}: a followup message (only after the initial response). */
   private followup(req: RecordedRequest, p: Params): Reply {
     const it = this.interactionByWebhook(p);
-    if (!it || !it.acked || it.type === 4) return E.unknownWebhook();
+    if (!it?.acked || it.type === 4) return E.unknownWebhook();
     const body: Json = req.body ?? {};
     const invalid = validateMessageBody(body, { hasFiles: (req.files?.length ?? 0) > 0 });
     if (invalid) return ok(invalid, 400);
@@ -1366,7 +1366,7 @@ class FakeDiscordServer implements FakeDiscord {
 
   private guildChannel(channelId: string | undefined): Json {
     const channel = this.channels.get(channelId ?? this.channelIds.general);
-    if (!channel || !channel.guild_id) throw new Error(`fake-discord: unknown guild channel ${channelId}`);
+    if (!channel?.guild_id) throw new Error(`fake-discord: unknown guild channel ${channelId}`);
     return channel;
   }
 

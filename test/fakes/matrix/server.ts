@@ -547,7 +547,7 @@ class FakeMatrixServer implements FakeMatrix {
 
   private requireJoined(roomId: string): Room {
     const room = this.model.rooms.get(roomId);
-    if (!room || room.membership(this.botUserId) !== 'join') {
+    if (room?.membership(this.botUserId) !== 'join') {
       throw new MatrixHttpError(403, 'M_FORBIDDEN', `User ${this.botUserId} not in room ${roomId}`);
     }
     return room;
@@ -764,7 +764,10 @@ class FakeMatrixServer implements FakeMatrix {
     if (f) throw this.failureError(f, `join ${idOrAlias}`);
     if (!room) throw new MatrixHttpError(404, 'M_NOT_FOUND', `No known servers for ${idOrAlias}`);
     const m = room.membership(this.botUserId);
-    if (m === 'join') return this.reply(c, 200, { room_id: room.roomId });
+    if (m === 'join') {
+      this.reply(c, 200, { room_id: room.roomId });
+      return;
+    }
     if (m === 'ban') throw new MatrixHttpError(403, 'M_FORBIDDEN', 'You are banned from this room');
     const rule = room.stateEvent('m.room.join_rules')?.content?.join_rule ?? 'invite';
     if (m !== 'invite' && rule !== 'public') throw new MatrixHttpError(403, 'M_FORBIDDEN', 'You are not invited to this room.');
