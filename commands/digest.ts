@@ -1,6 +1,9 @@
-import { defineCommand } from '../src/core/command.js';
+import { defineCommand, serviceKey } from '../src/core/command.js';
 import { replies } from '../src/core/reply.js';
-import type { DigestMode } from '../src/digest/store.js';
+import type { DigestMode, DigestService } from '../src/digest/service.js';
+
+/** What /digest needs: the digest service (absent in the one-shot CLI). */
+export const digestService = serviceKey<Pick<DigestService, 'subscribe' | 'unsubscribe' | 'preview' | 'list'>>('digests');
 
 export default defineCommand({
   name: 'digest',
@@ -33,7 +36,7 @@ export default defineCommand({
   ],
   examples: ['digest subscribe topics:all schedule:"0 9 * * 1" mode:rotate', 'digest subscribe topics:fs,mm schedule:"weekly fri 17:00" timezone:Europe/Berlin mode:board', 'digest list', 'digest unsubscribe id:k3f9x2ab', 'digest preview'],
   run({ services, message }, args) {
-    const digests = services.digests;
+    const digests = services.get(digestService);
     if (!digests) return replies.error('Digests are not available in this setup.');
     switch (args.subcommand) {
       case 'subscribe':

@@ -1,5 +1,8 @@
-import { defineCommand } from '../src/core/command.js';
+import { defineCommand, serviceKey } from '../src/core/command.js';
 import { replies } from '../src/core/reply.js';
+
+/** What /reload needs: reload the knowledge now and say how it went. */
+export const reloadKnowledge = serviceKey<() => { ok: true; version: string; topics: number } | { ok: false; reason: string }>('reload');
 
 export default defineCommand({
   name: 'reload',
@@ -8,8 +11,9 @@ export default defineCommand({
   hideable: false,
   examples: ['reload'],
   run({ services }) {
-    if (!services.reload) return replies.error('Reloading is not available in this setup.');
-    const r = services.reload();
+    const reload = services.get(reloadKnowledge);
+    if (!reload) return replies.error('Reloading is not available in this setup.');
+    const r = reload();
     if (!r.ok) return replies.error(`The knowledge was not reloaded; the old one stays. ${r.reason}`);
     return { kind: 'info', title: 'Knowledge reloaded', summary: `Version ${r.version}, ${r.topics} topics.`, private: true };
   },

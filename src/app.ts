@@ -1,45 +1,147 @@
-import type { Logger } from 'pino';
-import type { Config } from './config.js';
-import { Bot, type HandledEvent } from './core/bot.js';
-import type { Services } from './core/command.js';
-import { loadCommands } from './core/registry.js';
-import { KnowledgeBase } from './knowledge/base.js';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { reloadKnowledge } from '../commands/reload.js';
+import { digestService } from '../commands/digest.js';
+import { consolePoster } from './adapters/console.js';
+import type { MatrixOptions } from './adapters/matrix/adapter.js';
+import type { ChatAdapter } from './adapters/types.js';
+import { hasChatAdapter, type Config } from './config.js';
+import { Bot, type BotOptions } from './core/bot.js';
+import { Services, type CommandDef } from './core/command.js';
+import { loadCommands } from './core/registry.js';
+import type { Poster } from './digest/port.js';
+import { DigestScheduler, type Pace, type SchedulerOptions } from './digest/scheduler.js';
 import { DigestService } from './digest/service.js';
 import { SqliteDigestStore } from './digest/store.js';
+import { KnowledgeBase } from './knowledge/base.js';
+import { Metrics } from './ops/metrics.js';
 
-/** The platform-neutral parts of a running bot, wired together. */
+/**
+ * How fast digests go out per platform. discord.js keeps every REST call of the bot within Discord's global
+ * limit of 50 per second; digests take at most 40 of them, so a fan-out never queues a reply to a person
+ * behind it. Matrix has no global limit (a homeserver's rate limit answers 429 with retry_after_ms, which the
+ * adapter honours); 8 sends in flight.
+ */
+export const DIGEST_PACE: Readonly<Record<string, Pace>> = { discord: { concurrency: 4, perSecond: 40 }, matrix: { concurrency: 8 } };
+
+/**
+ * What a caller may replace or leave out when building the bot. Production passes nothing; the one-shot CLI
+ * leaves out the store and the chat platforms; tests swap in their knowledge, commands, clocks and timings.
+ */
+export interface AppOverrides {
+  knowledge?: KnowledgeBase;
+  /** Commands besides those in `commands/`. */
+  extraCommands?: readonly CommandDef[];
+  /** false: no digest store is opened and /digest answers "not available" (the one-shot CLI). */
+  digests?: boolean;
+  /** false: build no chat adapter even when credentials are set (the one-shot CLI). */
+  chat?: boolean;
+  /** Where the console's digests are printed (default stdout). */
+  consoleOutput?: NodeJS.WritableStream;
+  bot?: Partial<Pick<BotOptions, 'rateLimit' | 'maxInputChars'>>;
+  scheduler?: Partial<Pick<SchedulerOptions, 'now' | 'retry' | 'pace'>>;
+  matrix?: Partial<Pick<MatrixOptions, 'retry'>>;
+}
+
+/** The digest feature: its store, the commands' service and the scheduler that posts. */
+export interface Digests {
+  readonly store: SqliteDigestStore;
+  readonly service: DigestService;
+  readonly scheduler: DigestScheduler;
+}
+
+/** A bot built from its configuration, not yet started. */
 export interface App {
   readonly config: Config;
   readonly logger: Logger;
   readonly knowledge: KnowledgeBase;
   readonly bot: Bot;
-  readonly services: Services;
-  readonly digestStore: SqliteDigestStore;
+  readonly metrics: Metrics;
+  readonly digests?: Digests;
+  /** The chat platforms the configuration enables (none: the console). */
+  readonly adapters: readonly ChatAdapter[];
 }
 
-/** Loads knowledge (throws KnowledgeError when broken) and commands, and builds the bot. */
-export async function createApp(config: Config, logger: Logger, onHandled?: (e: HandledEvent) => void): Promise<App> {
-  const knowledge = new KnowledgeBase(config.KNOWLEDGE_DIR);
+/**
+ * The composition root: builds the whole bot from a configuration (knowledge, metrics, digests, commands and
+ * their dependencies, the chat adapters). Production, the CLI and the tests all build it here. Throws
+ * KnowledgeError when the knowledge is broken.
+ */
+export async function createApp(config: Config, logger: Logger, o: AppOverrides = {}): Promise<App> {
+  const knowledge = o.knowledge ?? new KnowledgeBase(config.KNOWLEDGE_DIR);
   const k = knowledge.current.knowledge;
   logger.info({ version: k.version, topics: k.topics.length, points: k.points.length, ms: Math.round(k.loadMs) }, 'knowledge loaded');
-  const store = new SqliteDigestStore(join(config.DATA_DIR, 'digests.sqlite'));
-  const digests = new DigestService(store, knowledge, { minIntervalSeconds: config.DIGEST_MIN_INTERVAL_SECONDS, maxPerChannel: config.DIGEST_MAX_PER_CHANNEL });
-  const services: Services = {
-    digests,
-    reload: () => {
-      const r = knowledge.reload();
-      return r.ok ? { ok: true, version: r.version, topics: r.topics } : r;
-    },
-  };
+  const adapters: ChatAdapter[] = [];
+  const posters = new Map<string, Poster>();
+  const metrics = new Metrics(knowledge, () => adapters);
+  const digests = o.digests === false ? undefined : createDigests(config, logger, knowledge, posters, metrics, o);
+
+  const services = new Services().provide(reloadKnowledge, () => {
+    const r = knowledge.reload();
+    return r.ok ? { ok: true, version: r.version, topics: r.topics } : r;
+  });
+  if (digests) services.provide(digestService, digests.service);
   const bot = new Bot({
-    commands: await loadCommands(),
+    commands: [...(await loadCommands()), ...(o.extraCommands ?? [])],
     knowledge,
     logger,
     services,
-    maxInputChars: config.MAX_INPUT_CHARS,
-    rateLimit: { burst: config.RATE_LIMIT_BURST, perMinute: config.RATE_LIMIT_PER_MINUTE },
-    onHandled,
+    maxInputChars: o.bot?.maxInputChars ?? config.MAX_INPUT_CHARS,
+    rateLimit: o.bot?.rateLimit ?? { burst: config.RATE_LIMIT_BURST, perMinute: config.RATE_LIMIT_PER_MINUTE },
+    onHandled: metrics.handled,
   });
-  return { config, logger, knowledge, bot, services, digestStore: store };
+
+  if (o.chat !== false) adapters.push(...(await chatAdapters(config, bot, logger, o)));
+  for (const a of adapters) posters.set(a.platform, a);
+  if (!hasChatAdapter(config)) posters.set('console', consolePoster(o.consoleOutput));
+  return { config, logger, knowledge, bot, metrics, ...(digests ? { digests } : {}), adapters };
+}
+
+function createDigests(config: Config, logger: Logger, knowledge: KnowledgeBase, posters: ReadonlyMap<string, Poster>, metrics: Metrics, o: AppOverrides): Digests {
+  const store = new SqliteDigestStore(join(config.DATA_DIR, 'digests.sqlite'));
+  const scheduler = new DigestScheduler({
+    store,
+    knowledge,
+    posters,
+    logger,
+    catchUpGraceMs: config.DIGEST_CATCHUP_GRACE_SECONDS * 1000,
+    pace: DIGEST_PACE,
+    ...o.scheduler,
+    onDelivery: metrics.delivery,
+  });
+  const service = new DigestService(store, knowledge, {
+    minIntervalSeconds: config.DIGEST_MIN_INTERVAL_SECONDS,
+    maxPerChannel: config.DIGEST_MAX_PER_CHANNEL,
+    onChange: () => scheduler.wake(),
+  });
+  return { store, service, scheduler };
+}
+
+/**
+ * The chat adapters the configuration enables (Discord and Matrix can run together). SDKs are imported only
+ * when needed, so the console starts fast.
+ */
+async function chatAdapters(config: Config, bot: Bot, logger: Logger, o: AppOverrides): Promise<ChatAdapter[]> {
+  const adapters: ChatAdapter[] = [];
+  if (config.DISCORD_TOKEN) {
+    const { DiscordAdapter } = await import('./adapters/discord/adapter.js');
+    adapters.push(new DiscordAdapter({ token: config.DISCORD_TOKEN, apiUrl: config.DISCORD_API_URL, guildId: config.DISCORD_GUILD_ID, bot, logger }));
+  }
+  if (config.MATRIX_HOMESERVER_URL && config.MATRIX_ACCESS_TOKEN) {
+    const { MatrixAdapter } = await import('./adapters/matrix/adapter.js');
+    adapters.push(
+      new MatrixAdapter({
+        homeserverUrl: config.MATRIX_HOMESERVER_URL,
+        accessToken: config.MATRIX_ACCESS_TOKEN,
+        dataDir: config.DATA_DIR,
+        bot,
+        logger,
+        prefix: config.MATRIX_COMMAND_PREFIX,
+        inviteAllow: config.MATRIX_INVITE_ALLOW,
+        graceMs: config.MATRIX_GRACE_SECONDS * 1000,
+        ...o.matrix,
+      }),
+    );
+  }
+  return adapters;
 }

@@ -11,7 +11,8 @@ async function main(): Promise<void> {
   loadDotenv({ quiet: true });
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL);
-  const running = await startBot(config, logger);
+  // Signals are handled from the start: one that arrives while the bot starts waits for the start, then drains.
+  const starting = startBot(config, logger);
 
   let stopping: Promise<void> | undefined;
   const shutdown = (reason: string, code: number) => {
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }, SHUTDOWN_LIMIT_MS);
     limit.unref();
-    stopping = running.stop().then(
+    stopping = starting.then((running) => running.stop()).then(
       () => {
         logger.info('stopped');
         logger.flush?.();
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
     void shutdown('uncaughtException', 1);
   });
 
+  const running = await starting;
   await running.done;
   await shutdown('end of input', 0);
 }

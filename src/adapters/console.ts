@@ -4,7 +4,7 @@ import type { IncomingMessage } from '../core/command.js';
 import type { Reply } from '../core/reply.js';
 import { splitCommand } from '../core/parse.js';
 import { renderText } from '../core/render-text.js';
-import type { Poster } from '../digest/scheduler.js';
+import type { Poster } from '../digest/port.js';
 
 const PREFIXES = ['/', '!'];
 

@@ -1,5 +1,4 @@
 import { config as loadDotenv } from 'dotenv';
-import { DiscordAdapter } from '../adapters/discord/adapter.js';
 import { createApp } from '../app.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../log.js';
@@ -11,8 +10,9 @@ async function main(): Promise<void> {
   const config = loadConfig();
   if (!config.DISCORD_TOKEN) throw Object.assign(new Error('DISCORD_TOKEN is not set: it is needed to register slash commands'), { startup: true });
   const logger = createLogger(config.LOG_LEVEL);
-  const app = await createApp(config, logger);
-  const discord = new DiscordAdapter({ token: config.DISCORD_TOKEN, apiUrl: config.DISCORD_API_URL, guildId: config.DISCORD_GUILD_ID, bot: app.bot, logger });
+  // Only the Discord adapter: no store, no Matrix.
+  const app = await createApp({ ...config, MATRIX_ACCESS_TOKEN: undefined, MATRIX_HOMESERVER_URL: undefined }, logger, { digests: false });
+  const discord = app.adapters[0]!;
   await discord.start();
   await discord.stop();
 }

@@ -1,8 +1,8 @@
 import Fuse from 'fuse.js';
 import type { Logger } from 'pino';
 import type { KnowledgeBase } from '../knowledge/base.js';
-import type { Args, CommandContext, CommandDef, IncomingMessage, Services } from './command.js';
-import { permissionOf, usageOf } from './command.js';
+import type { Args, CommandContext, CommandDef, IncomingMessage } from './command.js';
+import { permissionOf, Services, usageOf } from './command.js';
 import { parseArgs, splitCommand } from './parse.js';
 import { RateLimiter } from './rate-limit.js';
 import type { Reply } from './reply.js';
@@ -45,6 +45,7 @@ export class Bot {
   private readonly commandFuse: Fuse<string>;
   private readonly limiter: RateLimiter;
   private readonly maxInput: number;
+  private readonly services: Services;
 
   constructor(private readonly opts: BotOptions) {
     this.commands = opts.commands;
@@ -53,6 +54,7 @@ export class Bot {
     const rl = opts.rateLimit ?? { burst: 5, perMinute: 20 };
     this.limiter = new RateLimiter(rl.burst, rl.perMinute);
     this.maxInput = opts.maxInputChars ?? 2000;
+    this.services = opts.services ?? new Services();
   }
 
   get knowledge(): KnowledgeBase {
@@ -132,7 +134,7 @@ export class Bot {
   /** Runs the handler; its errors (thrown, or a rejected promise) become a short error reply and one log line. */
   private run(command: CommandDef, args: Args, msg: IncomingMessage, prefix: string, started: number): Reply | Promise<Reply> {
     const { knowledge, search } = this.opts.knowledge.current;
-    const ctx: CommandContext = { knowledge, search, message: msg, prefix, commands: this.commands, services: this.opts.services ?? {} };
+    const ctx: CommandContext = { knowledge, search, message: msg, prefix, commands: this.commands, services: this.services };
     let out: Reply | Promise<Reply>;
     try {
       out = command.run(ctx, args);

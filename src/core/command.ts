@@ -1,6 +1,5 @@
 import type { Knowledge } from '../knowledge/model.js';
 import type { SearchIndex } from '../knowledge/search.js';
-import type { DigestService } from '../digest/service.js';
 import type { Reply } from './reply.js';
 
 export type OptionType = 'string' | 'integer' | 'boolean';
@@ -50,7 +49,7 @@ export interface IncomingMessage {
   readonly unlimited?: boolean;
 }
 
-/** What a handler gets: the current knowledge and the services, never a platform SDK. */
+/** What a handler gets: the current knowledge and the dependencies it asks for, never a platform SDK. */
 export interface CommandContext {
   readonly knowledge: Knowledge;
   readonly search: SearchIndex;
@@ -61,10 +60,33 @@ export interface CommandContext {
   readonly services: Services;
 }
 
-/** Optional services that commands can use; absent ones answer "not available here". */
-export interface Services {
-  digests?: DigestService;
-  reload?: () => { ok: true; version: string; topics: number } | { ok: false; reason: string };
+/**
+ * A dependency a command asks for by name. The command (or the feature it fronts) declares the key with the
+ * narrow type it needs; the composition root provides the value. The core names no feature.
+ */
+export interface ServiceKey<T> {
+  readonly name: string;
+  /** Carries the type only. */
+  readonly _type?: T;
+}
+
+/** Declares a {@link ServiceKey}. */
+export function serviceKey<T>(name: string): ServiceKey<T> {
+  return { name };
+}
+
+/** The dependencies the composition root provides; a command sees only what it asks for (absent: "not available here"). */
+export class Services {
+  private readonly byName = new Map<string, unknown>();
+
+  provide<T>(key: ServiceKey<T>, value: T): this {
+    this.byName.set(key.name, value);
+    return this;
+  }
+
+  get<T>(key: ServiceKey<T>): T | undefined {
+    return this.byName.get(key.name) as T | undefined;
+  }
 }
 
 /**

@@ -2,17 +2,11 @@ import pLimit from 'p-limit';
 import pRetry from 'p-retry';
 import pThrottle from 'p-throttle';
 import type { Logger } from 'pino';
-import type { Reply } from '../core/reply.js';
 import type { KnowledgeBase } from '../knowledge/base.js';
-import { DeliveryError } from '../adapters/types.js';
+import { DeliveryError, type Poster } from './port.js';
 import { digestContent } from './content.js';
 import { nextSlots, previousSlot } from './schedule.js';
 import type { Claim, DigestStore, Subscription } from './store.js';
-
-/** Something that can post to a channel of one platform (a chat adapter, or the console). */
-export interface Poster {
-  post(channelId: string, reply: Reply, key: string): Promise<void>;
-}
 
 /** How fast digests may go out on one platform: sends in flight, and optionally sends (attempts) per second. */
 export interface Pace {

@@ -9,9 +9,13 @@ import { digestContent, topicsOf } from './content.js';
 import { formatSlot, isTimeZone, nextSlots, parseSchedule, shortestIntervalSeconds } from './schedule.js';
 import type { DigestMode, DigestStore, Subscription } from './store.js';
 
+export type { DigestMode };
+
 export interface DigestSettings {
   minIntervalSeconds: number;
   maxPerChannel: number;
+  /** Called after a subscription is added or removed (wakes the scheduler). */
+  onChange?: () => void;
 }
 
 export interface SubscribeInput {
@@ -23,11 +27,9 @@ export interface SubscribeInput {
 
 /**
  * The digest commands' logic: validate, store, describe. Platform-neutral;
- * the scheduler does the posting. `onChange` wakes the scheduler.
+ * the scheduler does the posting.
  */
 export class DigestService {
-  onChange: () => void = () => undefined;
-
   constructor(
     readonly store: DigestStore,
     private readonly knowledge: KnowledgeBase,
@@ -69,7 +71,7 @@ export class DigestService {
       disabledReason: null,
     };
     this.store.add(sub);
-    this.onChange();
+    this.settings.onChange?.();
     const k = this.knowledge.current.knowledge;
     return {
       kind: 'info',
@@ -102,7 +104,7 @@ export class DigestService {
   unsubscribe(msg: IncomingMessage, id: string): Reply {
     const clean = id.trim().toLowerCase();
     if (!this.store.remove(clean, msg.platform, msg.channelId)) return problem(`No digest with ID: ${clip(clean)} in this channel. See the list of digests here.`);
-    this.onChange();
+    this.settings.onChange?.();
     return { kind: 'info', title: 'Digest removed', summary: `ID: ${clean}` };
   }
 

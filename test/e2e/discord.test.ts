@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DiscordAdapter } from '../../src/adapters/discord/adapter.js';
 import { slashCommands } from '../../src/adapters/discord/commands.js';
-import { DeliveryError } from '../../src/adapters/types.js';
+import { DeliveryError } from '../../src/digest/port.js';
 import { defineCommand, type OptionDef } from '../../src/core/command.js';
 import type { Reply } from '../../src/core/reply.js';
 import { KnowledgeBase } from '../../src/knowledge/base.js';

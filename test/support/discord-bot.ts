@@ -1,27 +1,27 @@
 /**
- * The real DiscordAdapter over a real Bot (knowledge and commands from the repository), logged in to a fake
- * Discord server (test/fakes/discord/server.ts) through the real discord.js Client.
+ * The real DiscordAdapter over a real Bot, built by the production composition root (createApp) with the
+ * knowledge and commands from the repository, logged in to a fake Discord server (test/fakes/discord/server.ts)
+ * through the real discord.js Client.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import type { Logger } from 'pino';
 import { join } from 'node:path';
-import { DiscordAdapter } from '../../src/adapters/discord/adapter.js';
+import type { Logger } from 'pino';
+import type { DiscordAdapter } from '../../src/adapters/discord/adapter.js';
+import { createApp } from '../../src/app.js';
 import type { Bot } from '../../src/core/bot.js';
-import { DigestService } from '../../src/digest/service.js';
-import { SqliteDigestStore } from '../../src/digest/store.js';
-import { KnowledgeBase } from '../../src/knowledge/base.js';
+import type { DigestService } from '../../src/digest/service.js';
 import type { FakeDiscord } from '../fakes/discord/server.js';
-import { captureLogger, makeBot } from './bot.js';
+import { captureLogger, testConfig, type TestBotOptions } from './bot.js';
 
 export interface DiscordBotOptions {
   /** Register the commands to this guild as well (DISCORD_GUILD_ID). */
   guildId?: string;
   /** Token to log in with (default: the fake's). */
   token?: string;
-  /** Passed to makeBot (knowledge, extra commands, rate limit, ...). */
-  bot?: Parameters<typeof makeBot>[0];
-  /** Wire a DigestService on a temporary SQLite file (default true). */
+  /** Knowledge, extra commands, rate limit, ... (see makeBot). */
+  bot?: Pick<TestBotOptions, 'knowledge' | 'extra' | 'rateLimit' | 'maxInputChars'>;
+  /** Open the digest store in the temporary DATA_DIR (default true). */
   digests?: boolean;
   /** Call start() (default true). */
   start?: boolean;
@@ -41,28 +41,30 @@ export interface DiscordBot {
 
 /** Builds a bot and its Discord adapter against `fake`; started (logged in, ready, commands synced) unless `start: false`. */
 export async function startDiscordBot(fake: FakeDiscord, o: DiscordBotOptions = {}): Promise<DiscordBot> {
-  const knowledge = o.bot?.knowledge ?? new KnowledgeBase('knowledge');
   const dataDir = mkdtempSync(join(tmpdir(), 'ksb-discord-'));
-  const store = o.digests === false ? undefined : new SqliteDigestStore(join(dataDir, 'digests.sqlite'));
-  const digests = store ? new DigestService(store, knowledge, { minIntervalSeconds: 1, maxPerChannel: 10 }) : undefined;
   const captured = captureLogger();
   const logger = o.logger ?? captured.logger;
-  const lines = captured.lines;
-  const { bot } = await makeBot({ ...o.bot, logger, knowledge, ...(digests ? { services: { ...o.bot?.services, digests } } : {}) });
-  const adapter = new DiscordAdapter({
-    token: o.token ?? fake.token,
-    apiUrl: fake.apiUrl,
-    ...(o.guildId ? { guildId: o.guildId } : {}),
-    bot,
-    logger,
+  const config = testConfig({
+    DISCORD_TOKEN: o.token ?? fake.token,
+    DISCORD_API_URL: fake.apiUrl,
+    ...(o.guildId ? { DISCORD_GUILD_ID: o.guildId } : {}),
+    DATA_DIR: dataDir,
+    DIGEST_MIN_INTERVAL_SECONDS: '1',
   });
+  const app = await createApp(config, logger, {
+    digests: o.digests !== false,
+    extraCommands: o.bot?.extra,
+    bot: { rateLimit: o.bot?.rateLimit, maxInputChars: o.bot?.maxInputChars },
+    ...(o.bot?.knowledge ? { knowledge: o.bot.knowledge } : {}),
+  });
+  const adapter = app.adapters[0] as DiscordAdapter;
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
       try {
         await adapter.stop();
       } finally {
-        store?.close();
+        app.digests?.store.close();
         rmSync(dataDir, { recursive: true, force: true });
       }
     })());
@@ -74,5 +76,5 @@ export async function startDiscordBot(fake: FakeDiscord, o: DiscordBotOptions = 
       throw err;
     }
   }
-  return { adapter, bot, lines, ...(digests ? { digests } : {}), stop };
+  return { adapter, bot: app.bot, lines: captured.lines, ...(app.digests ? { digests: app.digests.service } : {}), stop };
 }

@@ -1,16 +1,15 @@
 /**
- * The real MatrixAdapter (real matrix-bot-sdk client) over a real Bot (real knowledge, commands and
- * digest service), wired like src/app.ts, pointed at the fake homeserver in test/fakes/matrix/.
+ * The real MatrixAdapter (real matrix-bot-sdk client) over a real Bot (real knowledge, commands and digest
+ * service), built by the production composition root (createApp), pointed at the fake homeserver in
+ * test/fakes/matrix/.
  */
-import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { MatrixAdapter } from '../../src/adapters/matrix/adapter.js';
-import type { CommandDef, Services } from '../../src/core/command.js';
-import { DigestService } from '../../src/digest/service.js';
-import { SqliteDigestStore } from '../../src/digest/store.js';
-import { KnowledgeBase } from '../../src/knowledge/base.js';
+import type { MatrixAdapter } from '../../src/adapters/matrix/adapter.js';
+import { createApp } from '../../src/app.js';
+import type { CommandDef } from '../../src/core/command.js';
+import type { DigestService } from '../../src/digest/service.js';
 import type { FakeMatrix, SentEvent } from '../fakes/matrix/server.js';
-import { captureLogger, makeBot } from './bot.js';
+import { captureLogger, testConfig } from './bot.js';
 
 export interface MatrixBotOptions {
   /** Where the adapter keeps its sync state and the digest database (one fresh tmp dir per test). */
@@ -29,9 +28,9 @@ export interface MatrixBotOptions {
 export interface MatrixBot {
   adapter: MatrixAdapter;
   digests: DigestService;
-  /** JSON log lines of the adapter (and the SDK's warnings/errors routed into it). */
+  /** JSON log lines of the bot (adapter, core, and the SDK's warnings/errors routed into it). */
   adapterLogs: Record<string, unknown>[];
-  /** JSON log lines of the bot core. */
+  /** The same lines (kept for tests that read the core's log). */
   botLogs: Record<string, unknown>[];
   /** Stop the adapter (waits for replies in flight) and close the digest database. Idempotent. */
   close(): Promise<void>;
@@ -39,45 +38,34 @@ export interface MatrixBot {
 
 /** Build (not start) a Matrix adapter for `fake` with its own bot, knowledge and digest store. */
 export async function makeMatrixBot(fake: FakeMatrix, o: MatrixBotOptions): Promise<MatrixBot> {
-  const knowledge = new KnowledgeBase('knowledge');
-  const store = new SqliteDigestStore(join(o.dataDir, 'digests.sqlite'));
-  const digests = new DigestService(store, knowledge, { minIntervalSeconds: 1, maxPerChannel: 10 });
-  const services: Services = {
-    digests,
-    reload: () => {
-      const r = knowledge.reload();
-      return r.ok ? { ok: true, version: r.version, topics: r.topics } : r;
-    },
-  };
-  // Generous rate limit: these tests are about the adapter, not about the token bucket.
-  const { bot, lines: botLogs } = await makeBot({ knowledge, services, extra: o.extra, rateLimit: { burst: 100, perMinute: 1000 }, ...(o.logger ? { logger: o.logger } : {}) });
   const captured = captureLogger('debug');
   const logger = o.logger ?? captured.logger;
-  const adapterLogs = captured.lines;
-  const adapter = new MatrixAdapter({
-    homeserverUrl: fake.url,
-    accessToken: o.accessToken ?? fake.accessToken,
-    dataDir: o.dataDir,
-    bot,
-    logger,
-    prefix: '!',
-    inviteAllow: o.inviteAllow,
-    graceMs: o.graceMs ?? 5 * 60_000,
-    retry: { retries: 3, minTimeoutMs: 20 },
+  const config = testConfig({
+    MATRIX_HOMESERVER_URL: fake.url,
+    MATRIX_ACCESS_TOKEN: o.accessToken ?? fake.accessToken,
+    DATA_DIR: o.dataDir,
+    MATRIX_GRACE_SECONDS: String(Math.round((o.graceMs ?? 5 * 60_000) / 1000)),
+    ...(o.inviteAllow !== undefined ? { MATRIX_INVITE_ALLOW: o.inviteAllow } : {}),
+    DIGEST_MIN_INTERVAL_SECONDS: '1',
+    // Generous rate limit: these tests are about the adapter, not about the token bucket.
+    RATE_LIMIT_BURST: '100',
+    RATE_LIMIT_PER_MINUTE: '1000',
   });
+  const app = await createApp(config, logger, { extraCommands: o.extra, matrix: { retry: { retries: 3, minTimeoutMs: 20 } } });
+  const adapter = app.adapters[0] as MatrixAdapter;
   let closed = false;
   return {
     adapter,
-    digests,
-    adapterLogs,
-    botLogs,
+    digests: app.digests!.service,
+    adapterLogs: captured.lines,
+    botLogs: captured.lines,
     async close() {
       if (closed) return;
       closed = true;
       try {
         await adapter.stop();
       } finally {
-        store.close();
+        app.digests?.store.close();
       }
     },
   };

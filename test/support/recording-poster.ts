@@ -1,6 +1,6 @@
-import { DeliveryError } from '../../src/adapters/types.js';
+import { DeliveryError } from '../../src/digest/port.js';
 import type { Reply } from '../../src/core/reply.js';
-import type { Poster } from '../../src/digest/scheduler.js';
+import type { Poster } from '../../src/digest/port.js';
 
 /**
  * A platform stand-in for scheduler tests: records posts and, like Discord's

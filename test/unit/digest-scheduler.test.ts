@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DigestScheduler, slotKey, type Poster } from '../../src/digest/scheduler.js';
+import type { Poster } from '../../src/digest/port.js';
+import { DigestScheduler, slotKey } from '../../src/digest/scheduler.js';
 import { SqliteDigestStore, type Subscription } from '../../src/digest/store.js';
 import { KnowledgeBase } from '../../src/knowledge/base.js';
 import { captureLogger } from '../support/bot.js';

@@ -4,13 +4,8 @@ import { LIMITS, messageBody } from '../../src/adapters/discord/render.js';
 import { HTML_ALLOWLIST, MAX_EVENT_BYTES, renderMatrix } from '../../src/adapters/matrix/render.js';
 import { renderText } from '../../src/core/render-text.js';
 import type { Reply } from '../../src/core/reply.js';
-import { DigestService } from '../../src/digest/service.js';
-import { SqliteDigestStore } from '../../src/digest/store.js';
-import { KnowledgeBase } from '../../src/knowledge/base.js';
 import { makeBot, msg } from '../support/bot.js';
 
-const knowledge = new KnowledgeBase('knowledge');
-const digests = new DigestService(new SqliteDigestStore(':memory:'), knowledge, { minIntervalSeconds: 1, maxPerChannel: 1000 });
 const ALLOWED_TAG = new RegExp(`</?(?:${HTML_ALLOWLIST.join('|')})>`, 'g');
 
 const hostile = fc.oneof(
@@ -58,7 +53,7 @@ function checkMatrix(reply: Reply): void {
 
 describe('hostile input (fast-check)', () => {
   it('GIVEN 10,000 generated messages THEN the router and every renderer never throw, stay within limits and never enable a mass mention', async () => {
-    const { bot } = await makeBot({ rateLimit: { burst: 1e9, perMinute: 1e9 }, maxInputChars: 100_000, services: { digests } });
+    const { bot, close } = await makeBot({ rateLimit: { burst: 1e9, perMinute: 1e9 }, maxInputChars: 100_000, digests: true, env: { DIGEST_MIN_INTERVAL_SECONDS: '1', DIGEST_MAX_PER_CHANNEL: '1000' } });
     let replies = 0;
     await fc.assert(
       fc.asyncProperty(prefix, hostile, fc.boolean(), fc.boolean(), async (p, text, addressed, canManage) => {
@@ -71,6 +66,7 @@ describe('hostile input (fast-check)', () => {
       }),
       { numRuns: 10_000 },
     );
+    close();
     expect(replies).toBeGreaterThan(5000);
     console.log(`fuzz: 10,000 messages, ${replies} replies rendered for plain text, Discord and Matrix`);
   });

@@ -20,7 +20,8 @@ import type { ArgValue, Args, IncomingMessage } from '../../core/command.js';
 import { optionsOf } from '../../core/command.js';
 import type { Reply } from '../../core/reply.js';
 import { replies } from '../../core/reply.js';
-import { DeliveryError, InFlight, type AdapterStatus, type ChatAdapter } from '../types.js';
+import { DeliveryError } from '../../digest/port.js';
+import { InFlight, type AdapterStatus, type ChatAdapter } from '../types.js';
 import { sameCommands, slashCommands } from './commands.js';
 import { messageBody, renderChoices } from './render.js';
 

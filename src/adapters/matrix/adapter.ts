@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import type { Bot } from '../../core/bot.js';
 import type { Reply } from '../../core/reply.js';
 import { scrub } from '../../log.js';
-import { DeliveryError, InFlight, type AdapterStatus, type ChatAdapter } from '../types.js';
+import { DeliveryError } from '../../digest/port.js';
+import { InFlight, type AdapterStatus, type ChatAdapter } from '../types.js';
 import { canManageByPower, inviteAllowed, isEdit, readMention, type MessageContent } from './events.js';
 import { renderMatrix } from './render.js';
 
