@@ -1,6 +1,6 @@
 import { defineCommand, serviceKey } from '../src/core/command.js';
 import { replies } from '../src/core/reply.js';
-import type { DigestMode, DigestService } from '../src/digest/service.js';
+import type { DigestService } from '../src/digest/service.js';
 
 /** What /digest needs: the digest service (absent in the one-shot CLI). */
 export const digestService = serviceKey<Pick<DigestService, 'subscribe' | 'unsubscribe' | 'preview' | 'list'>>('digests');
@@ -40,16 +40,11 @@ export default defineCommand({
     if (!digests) return replies.error('Digests are not available in this setup.');
     switch (args.subcommand) {
       case 'subscribe':
-        return digests.subscribe(message, {
-          topics: String(args.topics),
-          schedule: String(args.schedule),
-          timezone: typeof args.timezone === 'string' ? args.timezone : undefined,
-          mode: (args.mode ?? 'rotate') as DigestMode,
-        });
+        return digests.subscribe(message, { topics: args.topics, schedule: args.schedule, timezone: args.timezone, mode: args.mode });
       case 'unsubscribe':
-        return digests.unsubscribe(message, String(args.id));
+        return digests.unsubscribe(message, args.id);
       case 'preview':
-        return digests.preview(message, typeof args.id === 'string' ? args.id : undefined);
+        return digests.preview(message, args.id);
       default:
         return digests.list(message);
     }

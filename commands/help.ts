@@ -8,7 +8,7 @@ export default defineCommand({
   options: [{ name: 'command', description: 'A command name, e.g. status', type: 'string', maxLength: 40 }],
   examples: ['help', 'help status'],
   run({ commands, prefix }, args) {
-    const given = typeof args.command === 'string' ? args.command : undefined;
+    const given = args.command;
     const wanted = given === undefined ? undefined : (splitCommand(given, [prefix, '/', '!'])?.name ?? given.toLowerCase());
     if (wanted) {
       const c = commands.find((x) => x.name === wanted || x.aliases?.includes(wanted));
