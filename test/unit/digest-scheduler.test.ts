@@ -18,7 +18,7 @@ function sub(id: string, extra: Partial<Subscription> = {}): Subscription {
   };
 }
 
-function scheduler(store: SqliteDigestStore, poster: RecordingPoster, now: () => number, extra: { onDelivery?: (o: string) => void } = {}) {
+function scheduler(store: SqliteDigestStore, poster: RecordingPoster, now: () => number, extra: { onDelivery?: (o: string) => void; logger?: ReturnType<typeof captureLogger>['logger'] } = {}) {
   const s = new DigestScheduler({
     store, knowledge, posters: new Map([['test', poster]]), logger: captureLogger().logger, catchUpGraceMs: HOUR, now,
     retry: { retries: 3, minTimeoutMs: 1, maxTimeoutMs: 5 }, ...extra,
@@ -57,11 +57,15 @@ describe('digest scheduler', () => {
     const store = new SqliteDigestStore(':memory:');
     store.add(sub('a'));
     const poster = new RecordingPoster();
-    const s = scheduler(store, poster, () => MON_0900 + 2 * HOUR);
+    const { logger, lines } = captureLogger();
+    const outcomes: string[] = [];
+    const s = scheduler(store, poster, () => MON_0900 + 2 * HOUR, { logger, onDelivery: (o) => outcomes.push(o) });
     s.start();
     await settle(s);
     expect(poster.attempts).toEqual([]);
     expect(store.get('a')).toMatchObject({ lastSlot: MON_0900, position: 0 });
+    expect(outcomes).toEqual(['skipped']);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 30, subscription: 'a', slot: new Date(MON_0900).toISOString(), msg: expect.stringContaining('older than the catch-up grace; skipped') }));
   });
 
   it('GIVEN consecutive slots in rotate mode THEN topics cycle in talk order', async () => {
