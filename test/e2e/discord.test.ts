@@ -122,6 +122,18 @@ describe('Discord adapter end to end (real discord.js Client, fake Discord)', ()
       expect(embedOf(await slash('status', [opt('topic', 'fs')])).title).toContain('Filesystems');
       expect(second.lines.some((l) => l.msg === 'slash commands up to date')).toBe(true);
     });
+
+    it('PUTs again only where a registered command differs (an option changed globally)', async () => {
+      const first = await start({ guildId: fake.guildId });
+      await first.stop();
+      const puts = fake.requests.filter(isCommandPut).length;
+      const status = fake.globalCommands.find((c) => c.name === 'status');
+      status.options = status.options.map((o: any) => (o.name === 'topic' ? { ...o, max_length: 99 } : o));
+      await start({ guildId: fake.guildId });
+      const again = fake.requests.filter(isCommandPut).slice(puts);
+      expect(again.map((r) => r.path)).toEqual([expect.not.stringContaining('/guilds/')]);
+      expect(fake.globalCommands.find((c) => c.name === 'status').options[0].max_length).toBe(100);
+    });
   });
 
   describe('autocomplete of /status topic', () => {

@@ -22,7 +22,7 @@ import type { Reply } from '../../core/reply.js';
 import { replies } from '../../core/reply.js';
 import { DeliveryError } from '../../digest/port.js';
 import { InFlight, type AdapterStatus, type ChatAdapter } from '../types.js';
-import { sameCommands, slashCommands } from './commands.js';
+import { slashCommands, upToDate } from './commands.js';
 import { messageBody, renderChoices } from './render.js';
 
 export interface DiscordOptions {
@@ -116,16 +116,16 @@ export class DiscordAdapter implements ChatAdapter {
   async syncCommands(): Promise<{ changed: string[] }> {
     const appId = this.client.application?.id ?? this.client.user!.id;
     const wanted = slashCommands(this.opts.bot.commands);
-    const routes = [Routes.applicationCommands(appId)];
-    if (this.opts.guildId) routes.push(Routes.applicationGuildCommands(appId, this.opts.guildId));
+    const scopes: { route: `/${string}`; guildId?: string }[] = [{ route: Routes.applicationCommands(appId) }];
+    if (this.opts.guildId) scopes.push({ route: Routes.applicationGuildCommands(appId, this.opts.guildId), guildId: this.opts.guildId });
     const changed: string[] = [];
-    for (const route of routes) {
+    for (const { route, guildId } of scopes) {
       try {
-        const registered = (await this.client.rest.get(route)) as unknown[];
-        if (sameCommands(registered, wanted)) continue;
+        const registered = await this.client.application!.commands.fetch(guildId ? { guildId } : {});
+        if (upToDate(registered, wanted)) continue;
         await this.client.rest.put(route, { body: wanted });
       } catch (err) {
-        if (route !== routes[0] && err instanceof DiscordAPIError && (err.status === 403 || err.status === 404)) {
+        if (guildId && err instanceof DiscordAPIError && (err.status === 403 || err.status === 404)) {
           throw new DiscordStartupError(`DISCORD_GUILD_ID: the bot cannot register its commands in that server (${err.message}): invite it there with the applications.commands scope, or unset DISCORD_GUILD_ID.`);
         }
         throw err;
