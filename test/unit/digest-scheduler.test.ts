@@ -4,6 +4,7 @@ import { DigestScheduler, slotKey } from '../../src/digest/scheduler.js';
 import { SqliteDigestStore, type Subscription } from '../../src/digest/store.js';
 import { KnowledgeBase } from '../../src/knowledge/base.js';
 import { captureLogger } from '../support/bot.js';
+import { makeSubscription } from '../support/subscription.js';
 import { RecordingPoster } from '../support/recording-poster.js';
 
 const HOUR = 3600_000;
@@ -11,12 +12,7 @@ const knowledge = new KnowledgeBase('knowledge');
 const MON_0900 = Date.parse('2026-06-01T09:00:00Z'); // a Monday
 const schedulers: DigestScheduler[] = [];
 
-function sub(id: string, extra: Partial<Subscription> = {}): Subscription {
-  return {
-    id, platform: 'test', channelId: `chan-${id}`, topics: ['filesystems', 'memory-management', 'tracing'], allTopics: false, schedule: '0 9 * * *', timezone: 'UTC',
-    mode: 'rotate', createdBy: 'u1', createdAt: MON_0900 - 10 * 24 * HOUR, position: 0, lastSlot: null, lastHashes: {}, enabled: true, disabledReason: null, ...extra,
-  };
-}
+const sub = (id: string, extra: Partial<Subscription> = {}): Subscription => makeSubscription(id, { createdAt: MON_0900 - 10 * 24 * HOUR, ...extra });
 
 function scheduler(store: SqliteDigestStore, poster: RecordingPoster, now: () => number, extra: { onDelivery?: (o: string) => void; logger?: ReturnType<typeof captureLogger>['logger'] } = {}) {
   const s = new DigestScheduler({

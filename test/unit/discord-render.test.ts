@@ -5,10 +5,8 @@ import { fitLines, LIMITS, md, messageBody, renderChoices, renderDiscord } from 
 import { slashCommands } from '../../src/adapters/discord/commands.js';
 import { loadCommands } from '../../src/core/registry.js';
 import type { Reply } from '../../src/core/reply.js';
+import { embedSize } from '../support/discord.js';
 
-function embedSize(e: { title?: string; description?: string; fields?: { name: string; value: string }[]; footer?: { text: string } }): number {
-  return (e.title?.length ?? 0) + (e.description?.length ?? 0) + (e.footer?.text.length ?? 0) + (e.fields ?? []).reduce((n, f) => n + f.name.length + f.value.length, 0);
-}
 
 describe('Discord renderer', () => {
   it('GIVEN a reply with 200 long points THEN it is cut at a point boundary within every limit, with a pointer', () => {

@@ -5,6 +5,7 @@ import { HTML_ALLOWLIST, MAX_EVENT_BYTES, renderMatrix } from '../../src/adapter
 import { renderText } from '../../src/core/render-text.js';
 import type { Reply } from '../../src/core/reply.js';
 import { makeBot, msg } from '../support/bot.js';
+import { embedSize } from '../support/discord.js';
 
 const ALLOWED_TAG = new RegExp(`</?(?:${HTML_ALLOWLIST.join('|')})>`, 'g');
 
@@ -34,8 +35,7 @@ function checkDiscord(reply: Reply): void {
   const { embeds, allowed_mentions } = messageBody(reply, { replyTo: '1' });
   expect(allowed_mentions).toEqual({ parse: [], replied_user: false });
   for (const e of embeds) {
-    const total = (e.title?.length ?? 0) + (e.description?.length ?? 0) + (e.footer?.text.length ?? 0) + (e.fields ?? []).reduce((n, f) => n + f.name.length + f.value.length, 0);
-    expect(total).toBeLessThanOrEqual(LIMITS.embedTotal);
+    expect(embedSize(e)).toBeLessThanOrEqual(LIMITS.embedTotal);
     expect(e.description?.length ?? 0).toBeLessThanOrEqual(LIMITS.embedDescription);
     expect(e.title?.length ?? 0).toBeLessThanOrEqual(LIMITS.embedTitle);
     expect(e.fields?.length ?? 0).toBeLessThanOrEqual(LIMITS.fields);
