@@ -89,7 +89,6 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
         keyOwner.set(k, t.id);
       }
       const points: Point[] = [];
-      const keyPoints: Point[] = [];
       t.slides.forEach((s, si) => {
         if (s.page > data.talk.pages) {
           throw new KnowledgeError(file, `${where}.slides.${si}.page`, `page ${s.page} is beyond the talk's ${data.talk.pages} pages`);
@@ -97,7 +96,6 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
         for (const b of s.bullets) {
           const p: Point = { id: `${t.id}#${points.length}`, topicId: t.id, text: foldSpace(b.text), page: s.page, slideTitle: s.title };
           points.push(p);
-          keyPoints.push(p);
           for (const sub of b.sub) {
             points.push({ id: `${t.id}#${points.length}`, topicId: t.id, text: foldSpace(sub), page: s.page, slideTitle: s.title, parent: p.text });
           }
@@ -111,14 +109,12 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
       whole.update(hash);
       const topic: Topic = {
         id: t.id,
-        talkId: data.talk.id,
         title: t.title,
         aliases: t.aliases,
         summary: foldSpace(t.summary),
         verdict: t.verdict,
         verdictQuote: quote,
         pages: [...new Set(t.slides.map((s) => s.page))],
-        keyPoints,
         points,
         hash,
       };

@@ -51,4 +51,3 @@ export const talkFileSchema = z.strictObject({
 });
 
 export type TalkFile = z.infer<typeof talkFileSchema>;
-export type SlideData = z.infer<typeof slide>;

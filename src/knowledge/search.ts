@@ -46,8 +46,6 @@ export interface QuestionResult {
   hits: PointHit[];
   /** Topics offered when nothing matched. */
   suggestions: Topic[];
-  /** Query words that were understood (after stop-words), for logs and debugging. */
-  terms: string[];
 }
 
 interface KeyEntry {
@@ -249,7 +247,6 @@ export class SearchIndex {
     return {
       hits: cited,
       suggestions: cited.length === 0 ? this.suggestFor(question) : [],
-      terms: [...weighted.keys()],
     };
   }
 
