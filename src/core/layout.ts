@@ -15,11 +15,15 @@ export interface ParagraphBlock {
   readonly lead?: string;
 }
 
-/** A list item: a cited point, or a board row (`label` and its verdict before the text). Depth 1 hangs under the bullet before it. */
+/**
+ * A list item: a cited point (`text` is the quote, `source` where it stands: "p. 9" or "Realtime, p. 9"),
+ * or a board row (`label` and its verdict before the text). Depth 1 hangs under the bullet before it.
+ */
 export interface BulletBlock {
   readonly type: 'bullet';
   readonly depth: 0 | 1;
   readonly text: string;
+  readonly source?: string;
   readonly label?: { readonly title: string; readonly verdict: Verdict };
 }
 
@@ -41,10 +45,14 @@ export function pageRef(page: number): string {
   return `p. ${page}`;
 }
 
-/** One cited point as a single line, with topic and page. */
-export function citationLine(c: Citation, withTopic: boolean): string {
-  const where = withTopic ? `${c.topicTitle}, ${pageRef(c.page)}` : pageRef(c.page);
-  return `“${c.text}” (${where})`;
+/** Where a cited point stands: its page, and its topic when `withTopic`. */
+export function sourceOf(c: Citation, withTopic: boolean): string {
+  return withTopic ? `${c.topicTitle}, ${pageRef(c.page)}` : pageRef(c.page);
+}
+
+/** A bullet's text as one line: a quoted point with its source, or the text as it is. */
+export function bulletLine(b: BulletBlock): string {
+  return b.source === undefined ? b.text : `“${b.text}” (${b.source})`;
 }
 
 /** Points name their topic in an answer, or when they come from more than one topic. */
@@ -57,7 +65,7 @@ function showsTopic(reply: Reply): boolean {
 function pointBullets(reply: Reply): BulletBlock[] {
   const points = reply.points ?? [];
   const withTopic = showsTopic(reply);
-  return points.map((p, i) => ({ type: 'bullet', depth: p.parent && !withTopic && i > 0 ? 1 : 0, text: citationLine(p, withTopic) }));
+  return points.map((p, i) => ({ type: 'bullet', depth: p.parent && !withTopic && i > 0 ? 1 : 0, text: p.text, source: sourceOf(p, withTopic) }));
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Block } from './layout.js';
-import { layout } from './layout.js';
+import { bulletLine, layout } from './layout.js';
 import type { Reply } from './reply.js';
 import { VERDICT_LABEL } from './reply.js';
 
@@ -12,7 +12,7 @@ function blockLines(b: Block, prefix: string): string[] {
       return b.lead ? [`${b.lead} ${b.lines[0] ?? ''}`, ...b.lines.slice(1)] : [...b.lines];
     case 'bullet':
       if (b.label) return [`• ${b.label.title} [${VERDICT_LABEL[b.label.verdict]}]: ${b.text}`];
-      return [`${b.depth === 1 ? '   – ' : '• '}${b.text}`];
+      return [`${b.depth === 1 ? '   – ' : '• '}${bulletLine(b)}`];
     case 'suggestions':
       return [`Did you mean: ${b.commands.map((s) => `${prefix}${s}`).join(', ')}?`];
     case 'footer':

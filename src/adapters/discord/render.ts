@@ -70,7 +70,8 @@ export function md(s: string): string {
 
 /** A point as a description line: sub-bullets indented. */
 function pointLine(b: BulletBlock): string {
-  return `${b.depth === 1 ? '\u2003◦' : '•'} ${md(b.text)}`;
+  const text = b.source === undefined ? md(b.text) : `“${md(b.text)}” (${md(b.source)})`;
+  return `${b.depth === 1 ? '\u2003◦' : '•'} ${text}`;
 }
 
 /** The description's head: what is kept (clipped) when points are cut. */

@@ -24,7 +24,7 @@ export function escapeHtml(s: string): string {
 
 function bulletHtml(b: BulletBlock): string {
   if (b.label) return `<strong>${escapeHtml(b.label.title)}</strong> [${escapeHtml(VERDICT_LABEL[b.label.verdict])}]: ${escapeHtml(b.text)}`;
-  return escapeHtml(b.text);
+  return b.source === undefined ? escapeHtml(b.text) : `“${escapeHtml(b.text)}” (${escapeHtml(b.source)})`;
 }
 
 /** Consecutive bullets as one list; a depth-1 bullet goes into a list nested in the item before it. */
