@@ -1,5 +1,6 @@
 import { defineCommand, serviceKey } from '../src/core/command.js';
 import { replies } from '../src/core/reply.js';
+import { SCHEDULE_PRESETS } from '../src/digest/schedule.js';
 import type { DigestService } from '../src/digest/service.js';
 
 /** What /digest needs: the digest service (absent in the one-shot CLI). */
@@ -15,7 +16,7 @@ export default defineCommand({
       permission: 'manager',
       options: [
         { name: 'topics', description: 'One topic, several separated by commas, or all', type: 'string', required: true, autocomplete: 'topics', maxLength: 500 },
-        { name: 'schedule', description: 'Cron (e.g. "0 9 * * 1") or daily [HH:MM], weekly [day] [HH:MM]', type: 'string', required: true, maxLength: 100 },
+        { name: 'schedule', description: 'Cron (e.g. "0 9 * * 1") or daily [HH:MM], weekly [day] [HH:MM]', type: 'string', required: true, maxLength: 100, suggestions: SCHEDULE_PRESETS },
         { name: 'timezone', description: 'IANA time zone, e.g. Europe/Berlin (default UTC)', type: 'string', maxLength: 64 },
         { name: 'mode', description: 'rotate: one topic per post; board: the status board', type: 'string', required: true, choices: ['rotate', 'board'] },
       ],

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { reloadKnowledge } from '../commands/reload.js';
 import { digestService } from '../commands/digest.js';
-import { consolePoster } from './adapters/console.js';
+import { ConsoleSession } from './adapters/console.js';
 import type { MatrixOptions } from './adapters/matrix/adapter.js';
 import type { ChatAdapter } from './adapters/types.js';
 import { hasChatAdapter, type Config } from './config.js';
@@ -36,7 +36,7 @@ export interface AppOverrides {
   digests?: boolean;
   /** false: build no chat adapter even when credentials are set (the one-shot CLI). */
   chat?: boolean;
-  /** Where the console's digests are printed (default stdout). */
+  /** Where the console writes (default stdout). */
   consoleOutput?: NodeJS.WritableStream;
   bot?: Partial<Pick<BotOptions, 'rateLimit' | 'maxInputChars'>>;
   scheduler?: Partial<Pick<SchedulerOptions, 'now' | 'retry' | 'pace'>>;
@@ -60,6 +60,8 @@ export interface App {
   readonly digests?: Digests;
   /** The chat platforms the configuration enables (none: the console). */
   readonly adapters: readonly ChatAdapter[];
+  /** The terminal chat, when no chat platform is configured; it also posts the console's digests. */
+  readonly console?: ConsoleSession;
 }
 
 /**
@@ -93,8 +95,9 @@ export async function createApp(config: Config, logger: Logger, o: AppOverrides 
 
   if (o.chat !== false) adapters.push(...(await chatAdapters(config, bot, logger, o)));
   for (const a of adapters) posters.set(a.platform, a);
-  if (!hasChatAdapter(config)) posters.set('console', consolePoster(o.consoleOutput));
-  return { config, logger, knowledge, bot, metrics, ...(digests ? { digests } : {}), adapters };
+  const terminal = hasChatAdapter(config) ? undefined : new ConsoleSession(bot, { output: o.consoleOutput, historyFile: join(config.DATA_DIR, 'console-history'), logger });
+  if (terminal) posters.set('console', terminal);
+  return { config, logger, knowledge, bot, metrics, ...(digests ? { digests } : {}), adapters, ...(terminal ? { console: terminal } : {}) };
 }
 
 function createDigests(config: Config, logger: Logger, knowledge: KnowledgeBase, posters: ReadonlyMap<string, Poster>, metrics: Metrics, o: AppOverrides): Digests {
@@ -139,6 +142,7 @@ async function chatAdapters(config: Config, bot: Bot, logger: Logger, o: AppOver
         prefix: config.MATRIX_COMMAND_PREFIX,
         inviteAllow: config.MATRIX_INVITE_ALLOW,
         graceMs: config.MATRIX_GRACE_SECONDS * 1000,
+        e2ee: config.MATRIX_E2EE,
         ...o.matrix,
       }),
     );

@@ -29,6 +29,8 @@ const schema = z.object({
   MATRIX_COMMAND_PREFIX: z.string().min(1).max(5).regex(/^\S+$/, 'must not contain spaces').default('!'),
   MATRIX_INVITE_ALLOW: optional(z.string()),
   MATRIX_GRACE_SECONDS: int(0, 86_400).default(300),
+  /** Unset: on when the access token belongs to a device. */
+  MATRIX_E2EE: optional(bool),
 
   DIGEST_MIN_INTERVAL_SECONDS: int(1, 31_536_000).default(3600),
   DIGEST_MAX_PER_CHANNEL: int(1, 1000).default(10),

@@ -41,17 +41,41 @@ function errSerializer(err: unknown): unknown {
 }
 
 /**
+ * The log level of a session at an interactive terminal: `warn` unless LOG_LEVEL is set, so that
+ * no log line interrupts the conversation.
+ */
+export function terminalLogLevel(configured: string, env: NodeJS.ProcessEnv = process.env): string {
+  return env.LOG_LEVEL ? configured : 'warn';
+}
+
+/** A log line in a single short line: level, message, and an error's message. */
+function oneLine(log: Record<string, unknown>, messageKey: string): string {
+  const err = (log.err ?? log.error) as { message?: unknown } | undefined;
+  const reason = typeof log.reason === 'string' ? log.reason : typeof err?.message === 'string' ? err.message : undefined;
+  const msg = String(log[messageKey] ?? '');
+  return reason ? `${msg}: ${reason.split('\n')[0]}` : msg;
+}
+
+export interface LoggerOptions {
+  /** On a terminal, one short line per entry (the interactive console) instead of pino-pretty's blocks. */
+  oneLine?: boolean;
+}
+
+/**
  * JSON logs to stderr (stdout belongs to console replies); readable
  * (pino-pretty) when stderr is a terminal. Writes are synchronous so that
  * nothing is lost on exit.
  */
-export function createLogger(level: string, destination: number | string = 2): Logger {
+export function createLogger(level: string, destination: number | string = 2, opts: LoggerOptions = {}): Logger {
   const options = {
     level,
     base: { app: 'kernel-status-bot' },
     redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
     serializers: { err: errSerializer, error: errSerializer },
   };
+  if (destination === 2 && process.stderr.isTTY && opts.oneLine) {
+    return pino(options, pretty({ destination: 2, sync: true, colorize: true, hideObject: true, translateTime: 'HH:MM:ss', messageFormat: oneLine }));
+  }
   if (destination === 2 && process.stderr.isTTY) {
     return pino(options, pretty({ destination: 2, sync: true, colorize: true, ignore: 'pid,hostname,app' }));
   }

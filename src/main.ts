@@ -1,6 +1,6 @@
 import { config as loadDotenv } from 'dotenv';
-import { loadConfig } from './config.js';
-import { createLogger } from './log.js';
+import { hasChatAdapter, loadConfig } from './config.js';
+import { createLogger, terminalLogLevel } from './log.js';
 import { fatal } from './main-errors.js';
 import { startBot } from './runtime.js';
 
@@ -10,7 +10,9 @@ const SHUTDOWN_LIMIT_MS = 10_000;
 async function main(): Promise<void> {
   loadDotenv({ quiet: true });
   const config = loadConfig();
-  const logger = createLogger(config.LOG_LEVEL);
+  // A person at the console's prompt: quiet, one-line logs. Piped input and chat adapters log as configured.
+  const atPrompt = !hasChatAdapter(config) && Boolean(process.stdin.isTTY);
+  const logger = atPrompt ? createLogger(terminalLogLevel(config.LOG_LEVEL), 2, { oneLine: true }) : createLogger(config.LOG_LEVEL);
   // Signals are handled from the start: one that arrives while the bot starts waits for the start, then drains.
   const starting = startBot(config, logger);
 

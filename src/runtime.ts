@@ -1,9 +1,8 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { runConsole } from './adapters/console.js';
 import type { ChatAdapter } from './adapters/types.js';
 import { createApp, type App, type AppOverrides } from './app.js';
-import { hasChatAdapter, type Config } from './config.js';
+import type { Config } from './config.js';
 import { startHttp } from './ops/http.js';
 
 /** A running bot: what shutdown needs. */
@@ -56,7 +55,7 @@ export async function startBot(config: Config, logger: Logger, overrides: AppOve
     throw err;
   }
   digests?.scheduler.start();
-  const done = hasChatAdapter(config) ? new Promise<void>(() => undefined) : runConsole(app.bot);
+  const done = app.console ? app.console.run() : new Promise<void>(() => undefined);
   return { app, adapters, done, stop };
 }
 

@@ -112,6 +112,16 @@ export class Bot {
     return this.opts.knowledge.current.search.completeTopics(input, limit).map((t) => ({ name: t.title, value: t.id }));
   }
 
+  /** Command names and aliases for a partly typed name: those it starts, else the closest one (typos). */
+  completeCommand(partial: string): string[] {
+    const k = partial.toLowerCase();
+    const names = [...this.byName.keys()];
+    const starts = names.filter((n) => n.startsWith(k));
+    if (starts.length > 0 || k.length < 2) return starts;
+    const near = this.commandFuse.search(k.slice(0, 32), { limit: 1 })[0];
+    return near ? [near.item] : [];
+  }
+
   /**
    * Rate limit, permission, then the handler. A handler that answers synchronously (most do) is answered
    * without a promise of our own in between: the adapter's `await` then resumes at once, and the reply

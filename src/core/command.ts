@@ -13,6 +13,8 @@ export interface OptionDef {
   readonly choices?: readonly string[];
   /** Where autocomplete takes its values from. */
   readonly autocomplete?: 'topics';
+  /** Common values offered by text completion (console Tab); other values are accepted too. */
+  readonly suggestions?: readonly string[];
   readonly maxLength?: number;
 }
 

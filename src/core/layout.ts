@@ -8,11 +8,12 @@ export interface HeadingBlock {
   readonly verdict?: Verdict;
 }
 
-/** Lines of prose; `lead` is a label before the first line (emphasised where the platform can). */
+/** Lines of prose; `lead` is a label before the first line (emphasised where the platform can), `source` a page after it. */
 export interface ParagraphBlock {
   readonly type: 'paragraph';
   readonly lines: readonly string[];
   readonly lead?: string;
+  readonly source?: string;
 }
 
 /**
@@ -50,9 +51,9 @@ export function sourceOf(c: Citation, withTopic: boolean): string {
   return withTopic ? `${c.topicTitle}, ${pageRef(c.page)}` : pageRef(c.page);
 }
 
-/** A bullet's text as one line: a quoted point with its source, or the text as it is. */
-export function bulletLine(b: BulletBlock): string {
-  return b.source === undefined ? b.text : `“${b.text}” (${b.source})`;
+/** A paragraph's lines with its source after the first one (the lead is left to the renderer). */
+export function sourcedLines(b: ParagraphBlock): readonly string[] {
+  return b.source === undefined ? b.lines : [`${b.lines[0] ?? ''} (${b.source})`, ...b.lines.slice(1)];
 }
 
 /** Points name their topic in an answer, or when they come from more than one topic. */
@@ -77,7 +78,7 @@ export function layout(reply: Reply): Block[] {
   const out: Block[] = [];
   if (reply.title || reply.verdict) out.push({ type: 'heading', ...(reply.title ? { title: reply.title } : {}), ...(reply.verdict ? { verdict: reply.verdict } : {}) });
   if (reply.summary) out.push({ type: 'paragraph', lines: [reply.summary] });
-  if (reply.verdictQuote) out.push({ type: 'paragraph', lead: 'Verdict rests on:', lines: [`“${reply.verdictQuote.text}” (${pageRef(reply.verdictQuote.page)})`] });
+  if (reply.verdictQuote) out.push({ type: 'paragraph', lead: 'Verdict rests on:', lines: [`“${reply.verdictQuote.text}”`], source: pageRef(reply.verdictQuote.page) });
   if (reply.lines?.length) out.push({ type: 'paragraph', lines: reply.lines });
   for (const r of reply.rows ?? []) out.push({ type: 'bullet', depth: 0, text: r.summary, label: { title: r.title, verdict: r.verdict } });
   out.push(...pointBullets(reply));

@@ -2,6 +2,9 @@ import { Cron } from 'croner';
 
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 
+/** The schedule presets that stand alone (each with its default time), offered by completion. */
+export const SCHEDULE_PRESETS = ['hourly', 'daily', 'weekly'] as const;
+
 export type ScheduleResult = { ok: true; cron: string } | { ok: false; error: string };
 
 /**

@@ -4,7 +4,8 @@
  * which run in this process.
  *
  * - measureRss: resident memory after 1,000 handled messages (500 slash commands on Discord, 500 room
- *   messages on Matrix; commands and questions), once the bot is idle again. Read from /proc/<pid>/status.
+ *   messages on Matrix, end-to-end encrypted by a test user's real device; commands and questions), once the
+ *   bot is idle again. Read from /proc/<pid>/status.
  * - measureFanout: 1,000 digest subscriptions due at the same second (500 on Discord in 50 channels, 500 on
  *   Matrix in 50 rooms): time from the slot to the last post reaching the fakes, and the round trip of
  *   commands sent meanwhile compared with the same commands while idle.
@@ -20,6 +21,7 @@ import { pathToFileURL } from 'node:url';
 import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/server.js';
 import { startFakeMatrix, type FakeMatrix } from '../fakes/matrix/server.js';
 import { seedDueDigests } from '../support/due-digests.js';
+import { TestDevice } from '../support/matrix-device.js';
 import { cleanEnv } from '../support/spawn.js';
 import { percentile, round } from './stats.js';
 
@@ -36,7 +38,7 @@ interface ChildBot {
 }
 
 /** Spawns the built bot against both fakes and resolves once /readyz says both adapters are connected. */
-async function startChild(discord: FakeDiscord, matrix: FakeMatrix, dataDir: string): Promise<ChildBot> {
+async function startChild(discord: FakeDiscord, matrix: FakeMatrix, dataDir: string, extraEnv: Record<string, string> = {}): Promise<ChildBot> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const child = spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, 'dist/src/main.js'], {
     env: cleanEnv({
@@ -49,16 +51,17 @@ async function startChild(discord: FakeDiscord, matrix: FakeMatrix, dataDir: str
       HTTP_PORT: String(port),
       RATE_LIMIT_BURST: '1000',
       RATE_LIMIT_PER_MINUTE: '60000',
+      ...extraEnv,
     }),
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let logs = '';
   child.stderr!.on('data', (d) => (logs += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const end = Date.now() + 30_000;
+  const end = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`bot exited: ${logs}`);
-    if (Date.now() > end) throw new Error(`bot not ready after 30 s: ${logs}`);
+    if (Date.now() > end) throw new Error(`bot not ready after 60 s: ${logs}`);
     const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
     if (ok) break;
     await sleep(50);
@@ -82,11 +85,13 @@ async function discordCommand(fake: FakeDiscord, name: string, options: { name: 
   return req.at - t;
 }
 
-/** One Matrix message round trip (message stored → the bot's reply to it stored), ms. */
-async function matrixCommand(fake: FakeMatrix, room: string, body: string): Promise<number> {
+/** One Matrix message round trip (message stored → the bot's reply to it stored), ms; encrypted beforehand when `device` is given. */
+async function matrixCommand(fake: FakeMatrix, room: string, body: string, device?: TestDevice): Promise<number> {
+  const content = device ? await device.encrypt(room, { msgtype: 'm.text', body }) : undefined;
   const t = performance.now();
-  const asked = fake.sendText(room, MEMBERS[0]!, body);
+  const asked = device ? fake.sendEvent(room, { sender: device.userId, type: 'm.room.encrypted', content }) : fake.sendText(room, MEMBERS[0]!, body);
   const reply = await fake.waitForSent((e) => e.content?.['m.relates_to']?.['m.in_reply_to']?.event_id === asked, 10_000);
+  if (device && reply.type !== 'm.room.encrypted') throw new Error('plaintext reply in an encrypted room');
   return reply.at - t;
 }
 
@@ -104,26 +109,29 @@ function vm(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return round(Number(m[1]) / 1024, 1);
 }
 
-/** RSS (MB) of the bot with both adapters connected, idle, after `messages` handled messages. */
-export async function measureRss(messages = 1000): Promise<{ rss_mb: number; peak_rss_mb: number; rss_at_ready_mb: number; messages: number }> {
+/** RSS (MB) of the bot with both adapters connected and Matrix encryption on, idle, after `messages` handled messages. */
+export async function measureRss(messages = 1000, env: Record<string, string> = {}): Promise<{ rss_mb: number; peak_rss_mb: number; rss_at_ready_mb: number; messages: number }> {
   const discord = await startFakeDiscord();
   const matrix = await startFakeMatrix({ timelineLimit: 50, recordRequests: false });
   const dataDir = mkdtempSync(join(tmpdir(), 'ksb-bench-rss-'));
   try {
-    const room = matrix.createRoom({ members: MEMBERS });
-    const bot = await startChild(discord, matrix, dataDir);
+    const encrypted = env.MATRIX_E2EE !== 'false';
+    const room = matrix.createRoom({ members: MEMBERS, encrypted });
+    const asker = encrypted ? await TestDevice.create(matrix, MEMBERS[0]!) : undefined;
+    const bot = await startChild(discord, matrix, dataDir, env);
     try {
       await sleep(1000);
       const atReady = vm(bot.child.pid!, 'VmRSS');
       for (let i = 0; i < messages / 2; i++) {
         const [name, options] = DISCORD_MIX[i % DISCORD_MIX.length]!;
         await discordCommand(discord, name, options);
-        await matrixCommand(matrix, room, MATRIX_MIX[i % MATRIX_MIX.length]!);
+        await matrixCommand(matrix, room, MATRIX_MIX[i % MATRIX_MIX.length]!, asker);
       }
       await sleep(3000); // idle (waiting 10 or 30 s instead measured the same)
       return { rss_mb: vm(bot.child.pid!, 'VmRSS'), peak_rss_mb: vm(bot.child.pid!, 'VmHWM'), rss_at_ready_mb: atReady, messages };
     } finally {
       await bot.stop();
+      asker?.close();
     }
   } finally {
     await Promise.allSettled([discord.close(), matrix.close()]);

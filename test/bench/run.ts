@@ -11,6 +11,7 @@ import { createLogger } from '../../src/log.js';
 import { loadQuestions } from '../support/quality.js';
 import { cleanEnv } from '../support/spawn.js';
 import { measureDiscordRoundTrip } from './discord-rtt.js';
+import { measureFirstAnswerAfterJoin, measureMatrixEncryptedRoundTrip } from './matrix-e2ee.js';
 import { measureMatrixRoundTrip } from './matrix-rtt.js';
 import { measureFanout, measureRss, PRODUCTION_NODE_FLAGS } from './process.js';
 import { measureScale } from './scale.js';
@@ -61,12 +62,15 @@ async function main() {
   say(`e2e discord /status fs: bot p50 ${discord.bot_p50} · pong p50 ${discord.pong_p50} · ratio ${discord.ratio} (200 round trips)`);
   const matrix = await measureMatrixRoundTrip(80);
   say(`e2e matrix !status fs: bot p50 ${matrix.bot_p50} · echo p50 ${matrix.echo_p50} · ratio ${matrix.ratio} (80 round trips after 20 warm-up)`);
+  const e2ee = await measureMatrixEncryptedRoundTrip(80);
+  const joinFirstAnswer = await measureFirstAnswerAfterJoin();
+  say(`e2e matrix encrypted !status fs: p50 ${e2ee.encrypted_p50} · unencrypted p50 ${e2ee.plain_p50} (same bot and fake) · ratio ${e2ee.ratio} (80 round trips after 20 warm-up); first answer after joining an encrypted room of three: ${joinFirstAnswer} ms`);
   const starts: number[] = [];
   for (let i = 0; i < 5; i++) starts.push(await firstAnswerMs());
   const startup = { console_first_answer_ms: round(percentile(starts, 50), 1) };
   say(`startup: console first answer ${startup.console_first_answer_ms} ms (median of 5 fresh processes)`);
   const rss = await measureRss(1000);
-  say(`rss: ${rss.rss_mb} MB idle after ${rss.messages} handled messages with both adapters connected (${rss.rss_at_ready_mb} MB when ready, peak ${rss.peak_rss_mb} MB)`);
+  say(`rss: ${rss.rss_mb} MB idle after ${rss.messages} handled messages (Matrix ones encrypted) with both adapters connected and encryption on (${rss.rss_at_ready_mb} MB when ready, peak ${rss.peak_rss_mb} MB)`);
   const fan = await measureFanout(1000);
   say(
     `digest fan-out: ${fan.subscriptions} due at one second delivered in ${fan.deliver_all_ms} ms (Discord ${fan.discord_all_ms}, Matrix ${fan.matrix_all_ms}); ` +
@@ -75,7 +79,7 @@ async function main() {
   const result = {
     core: c,
     scale,
-    e2e: { discord: { bot_p50: discord.bot_p50, pong_p50: discord.pong_p50, ratio: discord.ratio }, matrix },
+    e2e: { discord: { bot_p50: discord.bot_p50, pong_p50: discord.pong_p50, ratio: discord.ratio }, matrix, matrix_e2ee: { ...e2ee, join_first_answer_ms: joinFirstAnswer } },
     startup,
     rss_mb: { both_adapters_idle: rss.rss_mb, both_adapters_ready: rss.rss_at_ready_mb, peak: rss.peak_rss_mb },
     digest_fanout: fan,

@@ -27,6 +27,16 @@ describe('console adapter, spawned process with piped stdin', () => {
     expect(handled.map((h) => [h.command, h.outcome])).toEqual([['status', 'ok'], ['ask', 'ok'], ['status', 'no-match'], ['topics', 'ok']]);
   });
 
+  it('GIVEN piped stdin and FORCE_COLOR THEN the same bytes as without: plain text, no escape codes', async () => {
+    const input = '/status fs\n/status\n!topics\nwhat about btrfs?\n';
+    const plain = await runNode([MAIN], input);
+    const forced = await runNode([MAIN], input, cleanEnv({ FORCE_COLOR: '3', TERM: 'xterm-256color' }));
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toBe(plain.stdout);
+    expect(forced.stdout).not.toContain('\x1b');
+    expect(forced.stdout).toContain('Filesystems [concern]');
+  });
+
   it('GIVEN a broken knowledge directory THEN start-up stops with file, path and reason, exit 2', async () => {
     const r = await runNode([MAIN], '', cleanEnv({ KNOWLEDGE_DIR: 'test/fixtures/broken-knowledge' }));
     expect(r.code).toBe(2);

@@ -406,8 +406,8 @@ describe('Matrix adapter end to end (real matrix-bot-sdk, fake homeserver)', () 
     expect(accepted.content.body).toContain('Knowledge reloaded');
   });
 
-  it('in an encrypted room it was invited to: joins and says once that it cannot read encrypted messages', async () => {
-    const b = await startBot();
+  it('MATRIX_E2EE=false, in an encrypted room it was invited to: joins and says once that it cannot read encrypted messages', async () => {
+    const b = await startBot({ e2ee: false });
     const room = fake.invite(ALICE, { encrypted: true });
     const notice = await fake.waitForSent((e) => e.roomId === room && /encrypted/i.test(e.content?.body ?? ''), WAIT);
     expect(fake.isJoined(room)).toBe(true);
@@ -427,9 +427,9 @@ describe('Matrix adapter end to end (real matrix-bot-sdk, fake homeserver)', () 
     expect(sendRequests(room).filter((r) => /encrypted/i.test(r.body?.body ?? ''))).toHaveLength(1);
   });
 
-  it('in an encrypted room it is already in: one notice for the first encrypted message only', async () => {
+  it('MATRIX_E2EE=false, in an encrypted room it is already in: one notice for the first encrypted message only', async () => {
     const room = groupRoom({ encrypted: true });
-    const b = await startBot();
+    const b = await startBot({ e2ee: false });
     const enc = (): string =>
       fake.sendEvent(room, { sender: ALICE, type: 'm.room.encrypted', content: { algorithm: 'm.megolm.v1.aes-sha2', ciphertext: 'AwgAEnAKfake', sender_key: 'k', session_id: 's', device_id: 'D' } });
     enc();

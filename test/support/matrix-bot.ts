@@ -23,6 +23,8 @@ export interface MatrixBotOptions {
   extra?: CommandDef[];
   /** Log here instead of into memory (the benchmark passes the production logger); the log arrays stay empty. */
   logger?: Logger;
+  /** MATRIX_E2EE (default: unset, on when the token has a device). */
+  e2ee?: boolean;
 }
 
 export interface MatrixBot {
@@ -50,6 +52,7 @@ export async function makeMatrixBot(fake: FakeMatrix, o: MatrixBotOptions): Prom
     // Generous rate limit: these tests are about the adapter, not about the token bucket.
     RATE_LIMIT_BURST: '100',
     RATE_LIMIT_PER_MINUTE: '1000',
+    ...(o.e2ee !== undefined ? { MATRIX_E2EE: String(o.e2ee) } : {}),
   });
   const app = await createApp(config, logger, { extraCommands: o.extra, matrix: { retry: { retries: 3, minTimeoutMs: 20 } } });
   const adapter = app.adapters[0] as MatrixAdapter;

@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import type { Bot } from '../../core/bot.js';
 import type { ArgValue, Args, IncomingMessage } from '../../core/command.js';
 import { optionsOf } from '../../core/command.js';
+import { optionChoices } from '../../core/complete.js';
 import type { Reply } from '../../core/reply.js';
 import { replies } from '../../core/reply.js';
 import { DeliveryError } from '../../digest/port.js';
@@ -182,7 +183,7 @@ export class DiscordAdapter implements ChatAdapter {
     const def = this.opts.bot.command(i.commandName);
     const focused = i.options.getFocused(true);
     const opt = def && optionsOf(def, i.options.getSubcommand(false) ?? undefined).find((o) => o.name === focused.name);
-    const choices = opt?.autocomplete === 'topics' ? this.opts.bot.complete(String(focused.value)) : [];
+    const choices = opt ? optionChoices(this.opts.bot, opt, String(focused.value)) : [];
     await i.respond(renderChoices(choices));
   }
 

@@ -2,7 +2,7 @@ import { escapeMarkdown, MessageFlags } from 'discord.js';
 import type { APIEmbed } from 'discord.js';
 import { ellipsis } from '../../core/ellipsis.js';
 import type { Block, BulletBlock } from '../../core/layout.js';
-import { layout } from '../../core/layout.js';
+import { layout, sourcedLines } from '../../core/layout.js';
 import type { Reply } from '../../core/reply.js';
 import { VERDICT_LABEL } from '../../core/reply.js';
 
@@ -78,7 +78,10 @@ function pointLine(b: BulletBlock): string {
 function headLines(blocks: readonly Block[]): string[] {
   const head: string[] = [];
   for (const b of blocks) {
-    if (b.type === 'paragraph') head.push(...(b.lead ? [`${b.lead} ${b.lines[0] ?? ''}`, ...b.lines.slice(1)] : b.lines).map(md));
+    if (b.type === 'paragraph') {
+      const lines = sourcedLines(b);
+      head.push(...(b.lead ? [`${b.lead} ${lines[0] ?? ''}`, ...lines.slice(1)] : lines).map(md));
+    }
     else if (b.type === 'suggestions') head.push(`Did you mean: ${b.commands.map((s) => `\`/${s.replace(/`/g, '')}\``).join(', ')}?`);
   }
   return head;

@@ -8,6 +8,8 @@ import type { Reply } from '../../core/reply.js';
 import { scrub } from '../../log.js';
 import { DeliveryError } from '../../digest/port.js';
 import { InFlight, type AdapterStatus, type ChatAdapter } from '../types.js';
+import type { PersistentIndexedDb } from './crypto-store.js';
+import { cryptoStorage, openCryptoStore, rememberJoinedMembers, RoomEncryption } from './crypto.js';
 import { inviteAllowed, isEdit, readMention, type MessageContent } from './events.js';
 import { renderMatrix } from './render.js';
 
@@ -23,6 +25,8 @@ export interface MatrixOptions {
   graceMs: number;
   /** Send retries on 429/5xx (tests shorten the waits). */
   retry?: { retries: number; minTimeoutMs: number };
+  /** End-to-end encryption (MATRIX_E2EE): undefined = on when the access token belongs to a device. */
+  e2ee?: boolean;
 }
 
 interface RoomEvent {
@@ -34,7 +38,10 @@ interface RoomEvent {
   state_key?: string;
 }
 
-const E2EE_NOTICE = 'I cannot read encrypted messages: end-to-end encryption is not supported by this bot. Ask me in an unencrypted room.';
+const E2EE_NOTICE = 'I cannot read encrypted messages: end-to-end encryption is turned off for this bot. Ask me in an unencrypted room.';
+const UTD_NOTICE = 'I could not decrypt a message here: the sender\'s device did not share its key with my device. Please send it again (verifying or re-sharing keys may help).';
+/** At most one "could not decrypt" notice per room in this time. */
+const UTD_NOTICE_EVERY_MS = 60 * 60_000;
 /** The (state) event type whose power level gates manager commands; rooms without an entry for it use `state_default`. */
 const MANAGE_EVENT = 'org.kernel-status-bot.manage';
 
@@ -55,6 +62,8 @@ class SyncStorage extends SimpleFsStorageProvider {
   }
 }
 
+const isDecryptionError = (args: unknown[]): boolean => typeof args[0] === 'string' && args[0].startsWith('Decryption error on ');
+
 /** Routes matrix-bot-sdk's own logging into pino (scrubbed), quiet below warnings. */
 function quietSdkLogs(log: Logger): void {
   const fmt = (module: string, args: unknown[]) => scrub(`${module}: ${args.map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}`);
@@ -63,7 +72,8 @@ function quietSdkLogs(log: Logger): void {
     debug: () => undefined,
     info: () => undefined,
     warn: (m: string, ...a: unknown[]) => log.warn({ sdk: true }, fmt(m, a)),
-    error: (m: string, ...a: unknown[]) => log.error({ sdk: true }, fmt(m, a)),
+    // An undecryptable event is logged by the adapter, once per session (onUndecryptable).
+    error: (m: string, ...a: unknown[]) => void (isDecryptionError(a) || log.error({ sdk: true }, fmt(m, a))),
   });
   LogService.setLevel(LogLevel.WARN);
   LogService.muteModule('Metrics');
@@ -77,8 +87,13 @@ function quietSdkLogs(log: Logger): void {
  */
 export class MatrixAdapter implements ChatAdapter {
   readonly platform = 'matrix' as const;
-  readonly client: MatrixClient;
+  client: MatrixClient;
+  /** The crypto machine's store while started with encryption. */
+  cryptoStore: PersistentIndexedDb | undefined;
   private readonly storage: SyncStorage;
+  private readonly undecryptable = new Set<string>();
+  private readonly encryption = new RoomEncryption(() => this.client);
+  private members: { forget(roomId: string): void } = { forget: () => undefined };
   private readonly inFlight = new InFlight();
   private readonly log: Logger;
   private readonly memberCounts = new Map<string, number>();
@@ -92,12 +107,40 @@ export class MatrixAdapter implements ChatAdapter {
     this.log = opts.logger.child({ adapter: 'matrix' });
     quietSdkLogs(this.log);
     this.storage = new SyncStorage(join(opts.dataDir, 'matrix-sync.json'));
-    this.client = new MatrixClient(opts.homeserverUrl, opts.accessToken, this.storage);
-    this.client.on('room.message', (roomId: string, ev: RoomEvent) => void this.inFlight.track(this.guard('message', () => this.onMessage(roomId, ev))));
-    this.client.on('room.invite', (roomId: string, ev: RoomEvent) => void this.guard('invite', () => this.onInvite(roomId, ev)));
-    this.client.on('room.event', (roomId: string, ev: RoomEvent) => void this.guard('event', () => this.onEvent(roomId, ev)));
-    this.client.on('room.join', (roomId: string) => void this.guard('join', () => this.onJoin(roomId)));
-    this.client.on('room.leave', (roomId: string) => this.memberCounts.delete(roomId));
+    this.client = this.createClient(opts.e2ee !== false);
+  }
+
+  private createClient(e2ee: boolean): MatrixClient {
+    const client = new MatrixClient(this.opts.homeserverUrl, this.opts.accessToken, this.storage, e2ee ? cryptoStorage(this.opts.dataDir) : undefined);
+    if (e2ee) this.members = rememberJoinedMembers(client);
+    client.on('room.message', (roomId: string, ev: RoomEvent) => void this.inFlight.track(this.guard('message', () => this.onMessage(roomId, ev))));
+    client.on('room.invite', (roomId: string, ev: RoomEvent) => void this.guard('invite', () => this.onInvite(roomId, ev)));
+    client.on('room.event', (roomId: string, ev: RoomEvent) => void this.guard('event', () => this.onEvent(roomId, ev)));
+    client.on('room.failed_decryption', (roomId: string, ev: RoomEvent, err: unknown) => void this.guard('undecryptable', () => this.onUndecryptable(roomId, ev, err)));
+    client.on('room.join', (roomId: string) => void this.guard('join', () => this.onJoin(roomId)));
+    client.on('room.leave', (roomId: string) => {
+      this.memberCounts.delete(roomId);
+      this.members.forget(roomId);
+      this.encryption.forget(roomId);
+    });
+    return client;
+  }
+
+  /**
+   * Encryption needs a device: with MATRIX_E2EE unset it is on when whoami names one (or one is stored),
+   * and the machine's store is opened (and locked) before the client starts.
+   */
+  private async prepareCrypto(): Promise<void> {
+    if (!this.client.crypto) return;
+    const stored = await this.client.cryptoStore.getDeviceId();
+    const device = stored ?? (await this.client.getWhoAmI()).device_id;
+    if (!device) {
+      if (this.opts.e2ee) throw new MatrixStartupError('MATRIX_E2EE=true, but MATRIX_ACCESS_TOKEN belongs to no device (whoami has no device_id): log in to create a device, or set MATRIX_E2EE=false.');
+      this.log.warn('MATRIX_ACCESS_TOKEN belongs to no device: end-to-end encryption is off');
+      this.client = this.createClient(false);
+      return;
+    }
+    this.cryptoStore = await openCryptoStore(this.opts.dataDir);
   }
 
   async start(): Promise<void> {
@@ -116,11 +159,17 @@ export class MatrixAdapter implements ChatAdapter {
     const resumed = Boolean(await this.storage.getSyncToken());
     // Fresh start: no history replay. Restart: answer what was asked during a short outage.
     this.cutoff = resumed ? Date.now() - this.opts.graceMs : Date.now();
+    await this.prepareCrypto();
     this.accepting = true;
     this.storage.frozen = false;
-    await this.client.start();
+    try {
+      await this.client.start();
+    } catch (err) {
+      this.closeCryptoStore();
+      throw err;
+    }
     this.connected = true;
-    this.log.info({ user: this.userId, resumed }, 'connected to Matrix');
+    this.log.info({ user: this.userId, resumed, device: this.client.crypto?.clientDeviceId, e2ee: Boolean(this.client.crypto) }, 'connected to Matrix');
   }
 
   status(): AdapterStatus {
@@ -133,6 +182,12 @@ export class MatrixAdapter implements ChatAdapter {
     this.client.stop();
     await this.inFlight.drain();
     this.connected = false;
+    this.closeCryptoStore();
+  }
+
+  private closeCryptoStore(): void {
+    this.cryptoStore?.close();
+    this.cryptoStore = undefined;
   }
 
   async post(roomId: string, reply: Reply, key: string): Promise<void> {
@@ -189,13 +244,37 @@ export class MatrixAdapter implements ChatAdapter {
   }
 
   private async onJoin(roomId: string): Promise<void> {
+    if (this.client.crypto) return;
     const encryption = await this.client.getRoomStateEvent(roomId, 'm.room.encryption', '').catch(() => undefined);
     if (encryption) await this.noticeEncrypted(roomId);
   }
 
   private async onEvent(roomId: string, ev: RoomEvent): Promise<void> {
-    if (ev.type === 'm.room.member') this.memberCounts.delete(roomId);
-    if (ev.type === 'm.room.encrypted' && ev.sender !== this.userId && ev.origin_server_ts >= this.cutoff) await this.noticeEncrypted(roomId);
+    if (ev.type === 'm.room.member') {
+      this.memberCounts.delete(roomId);
+      this.members.forget(roomId);
+    }
+    this.encryption.onEvent(roomId, ev);
+    if (ev.type === 'm.room.encrypted' && !this.client.crypto && ev.sender !== this.userId && ev.origin_server_ts >= this.cutoff) await this.noticeEncrypted(roomId);
+  }
+
+  /** A message the machine cannot decrypt: logged once per (room, session); the room hears why at most hourly. */
+  private async onUndecryptable(roomId: string, ev: RoomEvent, err: unknown): Promise<void> {
+    if (!this.accepting || ev.sender === this.userId || ev.origin_server_ts < this.cutoff) return;
+    const session = typeof ev.content?.session_id === 'string' ? ev.content.session_id : undefined;
+    const key = `${roomId} ${session ?? ev.event_id}`;
+    if (!this.undecryptable.has(key)) {
+      if (this.undecryptable.size >= 10_000) this.undecryptable.clear();
+      this.undecryptable.add(key);
+      this.log.warn({ room: roomId, session, event: ev.event_id, sender: ev.sender, reason: scrub(err instanceof Error ? err.message : String(err)) }, 'cannot decrypt a message');
+    }
+    const noticeKey = `utd_notice:${roomId}`;
+    const last = Number((await this.storage.readValue(noticeKey)) ?? 0);
+    const now = Date.now();
+    if (now - last < UTD_NOTICE_EVERY_MS) return;
+    await this.storage.storeValue(noticeKey, String(now));
+    const slot = Math.floor(now / UTD_NOTICE_EVERY_MS);
+    await this.send(roomId, renderMatrix({ kind: 'info', summary: UTD_NOTICE }, this.opts.prefix), `utd-${createHash('sha256').update(`${roomId} ${slot}`).digest('hex').slice(0, 24)}`);
   }
 
   /** Says once per room (remembered across restarts) that encrypted messages cannot be read. */
@@ -227,10 +306,12 @@ export class MatrixAdapter implements ChatAdapter {
   /**
    * The one way events leave: PUT with our own transaction id (a retried send
    * reuses it, so the homeserver stores one event); 429 waits `retry_after_ms`,
-   * 5xx backs off; 4xx other than 429 fails at once.
+   * 5xx backs off; 4xx other than 429 fails at once. In an encrypted room the content is encrypted once,
+   * before the first attempt (retries send the same ciphertext).
    */
-  private async send(roomId: string, content: object, txnId: string): Promise<void> {
-    const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${encodeURIComponent(txnId)}`;
+  private async send(roomId: string, message: object, txnId: string): Promise<void> {
+    const { type, content } = await this.encryption.seal(roomId, message);
+    const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${type}/${encodeURIComponent(txnId)}`;
     // The first attempt goes out at once; only a failure pays for setting up the retries, which take
     // it over as their own first attempt (same waits and limits as if pRetry had made it).
     const first = this.client.doRequest('PUT', path, null, content) as Promise<unknown>;

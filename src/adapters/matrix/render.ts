@@ -1,6 +1,6 @@
 import { ellipsis } from '../../core/ellipsis.js';
 import type { Block, BulletBlock } from '../../core/layout.js';
-import { layout } from '../../core/layout.js';
+import { layout, sourcedLines } from '../../core/layout.js';
 import { textOfBlocks } from '../../core/render-text.js';
 import type { Reply } from '../../core/reply.js';
 import { VERDICT_LABEL } from '../../core/reply.js';
@@ -45,7 +45,7 @@ function blockHtml(b: Exclude<Block, BulletBlock>, prefix: string): string {
     case 'heading':
       return `<p>${[b.title ? `<strong>${escapeHtml(b.title)}</strong>` : '', b.verdict ? `[${escapeHtml(VERDICT_LABEL[b.verdict])}]` : ''].filter(Boolean).join(' ')}</p>`;
     case 'paragraph':
-      return `<p>${b.lead ? `<em>${escapeHtml(b.lead)}</em> ` : ''}${b.lines.map(escapeHtml).join('<br>')}</p>`;
+      return `<p>${b.lead ? `<em>${escapeHtml(b.lead)}</em> ` : ''}${sourcedLines(b).map(escapeHtml).join('<br>')}</p>`;
     case 'suggestions':
       return `<p>Did you mean: ${b.commands.map((s) => `<code>${escapeHtml(prefix + s)}</code>`).join(', ')}?</p>`;
     case 'footer':

@@ -1,11 +1,12 @@
-/** Stand-in types: every class throws "end-to-end encryption is not available". */
-export declare const E2EE_UNAVAILABLE: string;
-export declare class OlmMachine { static initialize(...args: any[]): Promise<OlmMachine>; [k: string]: any }
-export declare class UserId { constructor(id: string); [k: string]: any }
-export declare class DeviceId { constructor(id: string); [k: string]: any }
-export declare class RoomId { constructor(id: string); [k: string]: any }
-export declare class DeviceLists { constructor(...args: any[]); [k: string]: any }
-export declare class EncryptionSettings { [k: string]: any }
-export declare class Attachment { static encrypt(...args: any[]): any; static decrypt(...args: any[]): any }
-export declare class EncryptedAttachment { constructor(...args: any[]); [k: string]: any }
+/** The names matrix-bot-sdk 0.8 uses from @matrix-org/matrix-sdk-crypto-nodejs, over the wasm binding. */
+import type * as wasm from '@matrix-org/matrix-sdk-crypto-wasm';
+export declare class OlmMachine {
+  readonly inner: wasm.OlmMachine;
+  static initialize(userId: wasm.UserId, deviceId: wasm.DeviceId, storePath: string, passphrase?: string, storeType?: number): Promise<OlmMachine>;
+  [k: string]: any;
+}
+export declare class DeviceLists extends wasm.DeviceLists {
+  constructor(changed?: wasm.UserId[], left?: wasm.UserId[]);
+}
+export { UserId, DeviceId, RoomId, EncryptionSettings, Attachment, EncryptedAttachment } from '@matrix-org/matrix-sdk-crypto-wasm';
 export declare const StoreType: { readonly Sled: 0; readonly Sqlite: 1 };

@@ -6,13 +6,16 @@
  * Implemented under `/_matrix/client/{v3,r0,v1,unstable}/`: whoami, account data (global and per room),
  * filters, joined_rooms, sync (with a real long poll), join/leave/forget, send (idempotent per
  * access token + txnId), state (get/put), joined_members, members, event, messages, redact, profile,
- * typing, receipts, read markers, presence, directory lookup; plus unauthenticated `/_matrix/client/versions`.
+ * typing, receipts, read markers, presence, directory lookup, end-to-end encryption (keys/upload, keys/query,
+ * keys/claim, sendToDevice; to-device events, device lists, one-time key counts and unused fallback key types
+ * in /sync: see e2ee.ts); plus unauthenticated `/_matrix/client/versions`.
  * Errors use the spec's body `{"errcode":"M_…","error":"…"}`; unknown routes answer 404 M_UNRECOGNIZED
  * and are recorded in {@link FakeMatrix.unrecognized}.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { BadKeysRequest, FakeKeyServer } from './e2ee.js';
 import { HomeserverModel, randomId, type Membership, type Room, type SyncOptions } from './model.js';
 
 export interface FakeMatrixOptions {
@@ -32,6 +35,8 @@ export interface FakeMatrixOptions {
   recordRequests?: boolean;
   /** Upper bound for how long a /sync long poll is held, whatever `timeout` asks (default 60000). */
   maxSyncTimeoutMs?: number;
+  /** The device of the bot's access token in whoami (default 'FAKEDEVICE'; null: a token without a device). */
+  botDeviceId?: string | null;
 }
 
 export interface RecordedRequest {
@@ -80,6 +85,10 @@ export interface FakeMatrix {
   port: number;
   accessToken: string;
   botUserId: string;
+  /** The device of the bot's access token (null: none). */
+  botDeviceId: string | null;
+  /** Device keys, one-time keys and to-device messages of every user (test users upload and read here directly). */
+  keys: FakeKeyServer;
   /** 'fake.local' */
   serverName: string;
   requests: RecordedRequest[];
@@ -127,6 +136,8 @@ export interface FakeMatrix {
   waitForRequest(pred: (r: RecordedRequest) => boolean, timeoutMs?: number): Promise<RecordedRequest>;
   /** Whether a user (default: the bot) is currently joined to a room. */
   isJoined(roomId: string, userId?: string): boolean;
+  /** The room's joined members (the bot included when joined). */
+  joinedMembers(roomId: string): string[];
   /** The room's timeline in client format (with room_id), oldest first. */
   timeline(roomId: string): any[];
   /** Answer all held /sync long polls now (empty if nothing happened). Use after `client.stop()` to end the loop promptly. */
@@ -235,12 +246,15 @@ class FakeMatrixServer implements FakeMatrix {
   port = 0;
   readonly accessToken: string;
   readonly botUserId: string;
+  readonly botDeviceId: string | null;
   readonly serverName = 'fake.local';
   readonly requests: RecordedRequest[] = [];
   readonly unrecognized: RecordedRequest[] = [];
   readonly sent: SentEvent[] = [];
 
   private readonly model = new HomeserverModel(this.serverName);
+  readonly keys = new FakeKeyServer(this.model);
+  private readonly toDeviceTxns = new Set<string>();
   private readonly routes: Route[] = [];
   private readonly held = new Set<HeldSync>();
   private readonly waiters = new Set<() => void>();
@@ -263,6 +277,7 @@ class FakeMatrixServer implements FakeMatrix {
   constructor(opts: FakeMatrixOptions) {
     this.accessToken = opts.accessToken ?? `syt_${randomId(18)}`;
     this.botUserId = opts.botUserId ?? `@kbot:${this.serverName}`;
+    this.botDeviceId = opts.botDeviceId === undefined ? 'FAKEDEVICE' : opts.botDeviceId;
     this.timelineLimit = opts.timelineLimit ?? 10;
     this.recordRequests = opts.recordRequests ?? true;
     this.maxSyncTimeoutMs = opts.maxSyncTimeoutMs ?? 60_000;
@@ -463,6 +478,10 @@ class FakeMatrixServer implements FakeMatrix {
 
   isJoined(roomId: string, userId = this.botUserId): boolean {
     return this.model.rooms.get(roomId)?.membership(userId) === 'join';
+  }
+
+  joinedMembers(roomId: string): string[] {
+    return this.requireRoom(roomId).members('join');
   }
 
   timeline(roomId: string): any[] {
@@ -731,7 +750,17 @@ class FakeMatrixServer implements FakeMatrix {
   private buildSync(opts: SyncOptions): { body: any; empty: boolean } {
     const r = this.model.buildSync(opts);
     this.dropped += r.dropped;
-    return r;
+    if (!this.botDeviceId) return r;
+    const e2ee = this.keys.syncPart(this.botUserId, this.botDeviceId, opts.since, (u) => this.sharesRoom(u));
+    Object.assign(r.body, e2ee.body);
+    return { body: r.body, empty: r.empty && !e2ee.news };
+  }
+
+  private sharesRoom(userId: string): boolean {
+    for (const room of this.model.rooms.values()) {
+      if (room.membership(this.botUserId) === 'join' && room.membership(userId) === 'join') return true;
+    }
+    return false;
   }
 
   /** Answer a held long poll with whatever is new (possibly nothing, with a fresh next_batch). */
@@ -777,7 +806,8 @@ class FakeMatrixServer implements FakeMatrix {
 
   /** The Client-Server API routes, one method per area. */
   private defineRoutes(): void {
-    this.route('GET', 'account/whoami', (c) => this.reply(c, 200, { user_id: this.botUserId, device_id: 'FAKEDEVICE', is_guest: false }));
+    this.route('GET', 'account/whoami', (c) => this.reply(c, 200, { user_id: this.botUserId, ...(this.botDeviceId ? { device_id: this.botDeviceId } : {}), is_guest: false }));
+    this.e2eeRoutes();
     this.accountDataRoutes();
     this.filterRoutes();
     this.membershipRoutes();
@@ -792,6 +822,35 @@ class FakeMatrixServer implements FakeMatrix {
   /** 200 with an empty JSON object. */
   private replyEmpty(c: Ctx): void {
     this.reply(c, 200, {});
+  }
+
+  /** End-to-end encryption (the bot's device; test users call `keys` directly). */
+  private e2eeRoutes(): void {
+    const keysCall = (c: Ctx, fn: () => unknown): void => {
+      this.requireObjectBody(c.body);
+      try {
+        this.reply(c, 200, fn());
+      } catch (e) {
+        if (e instanceof BadKeysRequest) throw new MatrixHttpError(400, 'M_INVALID_PARAM', e.message);
+        throw e;
+      }
+    };
+    const device = (): string => {
+      if (!this.botDeviceId) throw new MatrixHttpError(400, 'M_UNKNOWN', 'This access token has no device');
+      return this.botDeviceId;
+    };
+    this.route('POST', 'keys/upload', (c) => keysCall(c, () => this.keys.upload(this.botUserId, device(), c.body)));
+    this.route('POST', 'keys/query', (c) => keysCall(c, () => this.keys.query(c.body)));
+    this.route('POST', 'keys/claim', (c) => keysCall(c, () => this.keys.claim(c.body)));
+    this.route('PUT', 'sendToDevice/:type/:txnId', (c) => {
+      this.requireObjectBody(c.body);
+      const key = `${c.token}\u0000${c.params.txnId}`;
+      if (!this.toDeviceTxns.has(key)) {
+        this.toDeviceTxns.add(key);
+        this.keys.send(this.botUserId, c.params.type!, c.body.messages);
+      }
+      this.replyEmpty(c);
+    });
   }
 
   /** Account data (global and per room). */

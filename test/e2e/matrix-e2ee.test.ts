@@ -1,0 +1,250 @@
+/**
+ * End-to-end encryption on Matrix: the real MatrixAdapter on the real matrix-bot-sdk CryptoClient (over our
+ * shim on the wasm binding), against the fake homeserver, with test users that are real devices (an
+ * OlmMachine each, test/support/matrix-device.ts). Assertions are on what the homeserver received and on
+ * what the test user's device decrypts.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { startBot as startApp } from '../../src/runtime.js';
+import { captureLogger } from '../support/bot.js';
+import { cleanEnv, runNode } from '../support/spawn.js';
+import { quietMatrixSdkLogs } from '../fakes/matrix/logging.js';
+import { startFakeMatrix, type FakeMatrix, type SentEvent } from '../fakes/matrix/server.js';
+import { TestDevice } from '../support/matrix-device.js';
+import { inReplyTo, makeMatrixBot, type MatrixBot, type MatrixBotOptions } from '../support/matrix-bot.js';
+
+const ALICE = '@alice:fake.local';
+const BOB = '@bob:fake.local';
+const CAROL = '@carol:fake.local';
+const ADMIN = '@admin:fake.local';
+const WAIT = 20_000;
+
+let fake: FakeMatrix;
+let bots: MatrixBot[];
+let devices: TestDevice[];
+let dirs: string[];
+
+function tmpDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'matrix-e2ee-'));
+  dirs.push(d);
+  return d;
+}
+
+async function startBot(o: Partial<MatrixBotOptions> = {}): Promise<MatrixBot> {
+  const syncs = fake.incrementalSyncs;
+  const b = await makeMatrixBot(fake, { dataDir: o.dataDir ?? tmpDir(), ...o });
+  bots.push(b);
+  await b.adapter.start();
+  await fake.waitForSync(syncs + 1, WAIT);
+  return b;
+}
+
+async function device(userId: string): Promise<TestDevice> {
+  const d = await TestDevice.create(fake, userId);
+  devices.push(d);
+  return d;
+}
+
+/** The bot's encrypted reply to `eventId`, decrypted by `d`: waits for any new encrypted event from the bot in the room that decrypts to a reply to it. */
+async function decryptedReply(d: TestDevice, roomId: string, eventId: string): Promise<{ sent: SentEvent; content: any }> {
+  const seen = new Set<string>();
+  for (;;) {
+    const sent = await fake.waitForSent((e) => e.roomId === roomId && e.type === 'm.room.encrypted' && !seen.has(e.eventId), WAIT);
+    seen.add(sent.eventId);
+    const clear = await d.decrypt(roomId, sent.eventId);
+    if (inReplyTo({ ...sent, content: clear.content }) === eventId) return { sent, content: clear.content };
+  }
+}
+
+/** No event the bot sent into the room carries a plaintext message. */
+function expectOnlyCiphertext(roomId: string): void {
+  const mine = fake.sent.filter((e) => e.roomId === roomId);
+  expect(mine.length).toBeGreaterThan(0);
+  for (const e of mine) {
+    expect(e.type).toBe('m.room.encrypted');
+    expect(Object.keys(e.content).sort()).toEqual(expect.arrayContaining(['algorithm', 'ciphertext', 'session_id']));
+    expect(e.content.body).toBeUndefined();
+    expect(e.content.formatted_body).toBeUndefined();
+  }
+}
+
+beforeEach(async () => {
+  quietMatrixSdkLogs();
+  fake = await startFakeMatrix({ timelineLimit: 50 });
+  bots = [];
+  devices = [];
+  dirs = [];
+});
+
+afterEach(async () => {
+  for (const b of bots) await b.close();
+  for (const d of devices) d.close();
+  await fake.close();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  const failures = bots.flatMap((b) => b.adapterLogs.filter((l) => l.msg === 'matrix listener failed'));
+  expect(failures).toEqual([]);
+});
+
+describe('Matrix end-to-end encryption (real SDK crypto, test users with real devices)', () => {
+  it('answers a question by mention in an encrypted room with an encrypted reply that decrypts to the quote and its page', async () => {
+    const room = fake.createRoom({ members: [ALICE, BOB], encrypted: true });
+    const alice = await device(ALICE);
+    await startBot();
+    const asked = await alice.sendText(room, `${fake.botUserId} what does the talk say about btrfs?`, { mention: fake.botUserId });
+    const { content } = await decryptedReply(alice, room, asked);
+    expect(content.msgtype).toBe('m.notice');
+    expect(content.body).toContain('I am hoping that btrfs will save us');
+    expect(content.body).toMatch(/Filesystems, p\. 11/);
+    expect(content['m.mentions']).toEqual({});
+    expectOnlyCiphertext(room);
+  });
+
+  it('answers in an encrypted DM (no mention needed): !status fs and a question, both encrypted', async () => {
+    const room = fake.createRoom({ members: [ALICE], direct: true, encrypted: true });
+    const alice = await device(ALICE);
+    await startBot();
+    const status = await alice.sendText(room, '!status fs');
+    const s = await decryptedReply(alice, room, status);
+    expect(s.content.body).toContain('Filesystems [concern]');
+    expect(s.content.body).toMatch(/“I think we have problems with filesystems” \(p\. 10\)/);
+    const question = await alice.sendText(room, 'who maintains x86?');
+    const q = await decryptedReply(alice, room, question);
+    expect(q.content.body).toMatch(/x86/i);
+    expect(q.content.body).toMatch(/p\. \d+/);
+    expectOnlyCiphertext(room);
+  });
+
+  it('digests subscribed by command in an encrypted room are posted encrypted at their slot (production wiring)', async () => {
+    const room = fake.createRoom({ members: [ALICE, ADMIN], encrypted: true });
+    const admin = await device(ADMIN);
+    const dataDir = tmpDir();
+    const log = captureLogger();
+    const config = loadConfig({ MATRIX_HOMESERVER_URL: fake.url, MATRIX_ACCESS_TOKEN: fake.accessToken, DATA_DIR: dataDir, KNOWLEDGE_WATCH: 'false', DIGEST_MIN_INTERVAL_SECONDS: '1' });
+    const app = await startApp(config, log.logger);
+    try {
+      await fake.waitForSync(1, WAIT);
+      const ask = await admin.sendText(room, '!digest subscribe topics:fs schedule:"*/2 * * * * *" mode:board');
+      const accepted = await decryptedReply(admin, room, ask);
+      const id = /ID: `?([a-z0-9]{8})`?/.exec(accepted.content.body)?.[1];
+      expect(id, accepted.content.body).toBeDefined();
+      const post = await fake.waitForSent((e) => e.roomId === room && e.txnId.startsWith(`digest-${id}-`), WAIT);
+      expect(post.type).toBe('m.room.encrypted');
+      const clear = await admin.decrypt(room, post.eventId);
+      expect(clear.content.body).toContain('Digest: status board');
+      expect(clear.content.body).toContain('Filesystems');
+      expectOnlyCiphertext(room);
+    } finally {
+      await app.stop();
+    }
+  }, 40_000);
+
+  it('keeps its device across a restart on the same DATA_DIR: same keys, and an older session still decrypts', async () => {
+    const room = fake.createRoom({ members: [ALICE, BOB], encrypted: true });
+    const alice = await device(ALICE);
+    const dataDir = tmpDir();
+    const first = await startBot({ dataDir });
+    const q1 = await alice.sendText(room, '!status fs');
+    await decryptedReply(alice, room, q1);
+    const keysBefore = fake.keys.query({ device_keys: { [fake.botUserId]: [] } }).device_keys[fake.botUserId];
+    expect(Object.keys(keysBefore)).toEqual(['FAKEDEVICE']);
+    await first.close();
+
+    const toBot = () => fake.keys.toDeviceLog.filter((m) => m.to === fake.botUserId).length;
+    const sharedBefore = toBot();
+    const second = await startBot({ dataDir });
+    const q2 = await alice.sendText(room, '!status mm');
+    const r2 = await decryptedReply(alice, room, q2);
+    expect(r2.content.body).toContain('Memory management');
+    // Alice's Megolm session reached the bot before the restart only: it came back from DATA_DIR.
+    expect(toBot()).toBe(sharedBefore);
+    // Same device, same identity keys (a new identity would have been uploaded again).
+    expect(fake.keys.query({ device_keys: { [fake.botUserId]: [] } }).device_keys[fake.botUserId]).toEqual(keysBefore);
+    expect(second.adapter.cryptoStore!.recordCount()).toBeGreaterThan(0);
+    expect(second.adapterLogs.some((l) => l.msg === 'connected to Matrix' && l.device === 'FAKEDEVICE' && l.e2ee === true)).toBe(true);
+  });
+
+  it('after joining an encrypted room of three people it answers the first question (keys are fetched before sessions are claimed)', async () => {
+    const [alice, bob, carol] = [await device(ALICE), await device(BOB), await device(CAROL)];
+    await startBot();
+    const room = fake.invite(ALICE, { encrypted: true });
+    fake.setMembership(room, BOB, 'join');
+    fake.setMembership(room, CAROL, 'join');
+    await fake.waitForRequest((r) => r.method === 'POST' && r.path.endsWith(`/join/${room}`) && r.status === 200, WAIT);
+    await alice.sync();
+    const asked = await alice.sendText(room, '!status rt');
+    const { content } = await decryptedReply(alice, room, asked);
+    expect(content.body).toContain('Realtime');
+    // Every member's device got the room key.
+    const shared = fake.keys.toDeviceLog.filter((m) => m.sender === fake.botUserId && m.type === 'm.room.encrypted').map((m) => m.to);
+    expect(new Set(shared)).toEqual(new Set([ALICE, BOB, CAROL]));
+    await bob.sync();
+    await carol.sync();
+  }, 40_000);
+
+  it('a message it cannot decrypt is logged once with room and session, and the room gets one short notice; nothing crashes', async () => {
+    const room = fake.createRoom({ members: [ALICE, BOB], encrypted: true });
+    const [alice, bob] = [await device(ALICE), await device(BOB)];
+    const b = await startBot();
+    const lost1 = await alice.sendText(room, '!status fs', { withholdKey: true });
+    const notice = await fake.waitForSent((e) => e.roomId === room && e.type === 'm.room.encrypted', WAIT);
+    const clear = await bob.decrypt(room, notice.eventId);
+    expect(clear.content.msgtype).toBe('m.notice');
+    expect(clear.content.body).toMatch(/could not decrypt a message/);
+    const lost2 = await alice.sendText(room, '!status mm', { withholdKey: true });
+
+    // A probe from Bob (whose key the bot has) is answered after both undecryptable messages were handled.
+    const probe = await bob.sendText(room, '!topics');
+    await decryptedReply(bob, room, probe);
+    await b.adapter.stop();
+    const sent = fake.sent.filter((e) => e.roomId === room);
+    expect(sent).toHaveLength(2); // the notice and the probe's reply: no second notice within the hour
+    const warnings = b.adapterLogs.filter((l) => l.msg === 'cannot decrypt a message');
+    expect(warnings).toHaveLength(1); // one session, logged once
+    const session = fake.timeline(room).find((e) => e.event_id === lost1)!.content.session_id;
+    expect(fake.timeline(room).find((e) => e.event_id === lost2)!.content.session_id).toBe(session);
+    expect(warnings[0]).toMatchObject({ room, session, event: lost1, sender: ALICE });
+    expect(b.adapterLogs.filter((l) => /decrypt/i.test(String(l.msg)))).toHaveLength(1); // the SDK's own error line per event is not repeated
+    expectOnlyCiphertext(room);
+  });
+
+  it('refuses a second process on the same DATA_DIR with a clear error (exit code 2)', async () => {
+    const room = fake.createRoom({ members: [ALICE, BOB], encrypted: true });
+    const dataDir = tmpDir();
+    await startBot({ dataDir });
+    const env = cleanEnv({ MATRIX_HOMESERVER_URL: fake.url, MATRIX_ACCESS_TOKEN: fake.accessToken, DATA_DIR: dataDir });
+    const second = await runNode(['dist/src/main.js'], '', env);
+    expect(second.code).toBe(2);
+    expect(second.stderr).toMatch(/matrix-crypto\/olm-machine\.sqlite is in use by another process: run one bot per DATA_DIR/);
+    expect(second.stderr).not.toContain(fake.accessToken);
+    // The first one is unharmed.
+    const alice = await device(ALICE);
+    const asked = await alice.sendText(room, '!topics');
+    await decryptedReply(alice, room, asked);
+  }, 40_000);
+
+  it('MATRIX_E2EE=false: no device keys, and the old notice in encrypted rooms', async () => {
+    const room = fake.createRoom({ members: [ALICE, BOB], encrypted: true });
+    await startBot({ e2ee: false });
+    fake.sendEvent(room, { sender: ALICE, type: 'm.room.encrypted', content: { algorithm: 'm.megolm.v1.aes-sha2', ciphertext: 'AwgAEnAKfake', sender_key: 'k', session_id: 's', device_id: 'D' } });
+    const notice = await fake.waitForSent((e) => e.roomId === room, WAIT);
+    expect(notice.type).toBe('m.room.message');
+    expect(notice.content.body).toMatch(/cannot read encrypted messages/);
+    expect(fake.requests.filter((r) => r.path.includes('/keys/'))).toEqual([]);
+  });
+
+  it('encryption is off when the access token belongs to no device (MATRIX_E2EE unset)', async () => {
+    await fake.close();
+    fake = await startFakeMatrix({ timelineLimit: 50, botDeviceId: null });
+    const room = fake.createRoom({ members: [ALICE, BOB] });
+    const b = await startBot();
+    const asked = fake.sendText(room, ALICE, '!topics');
+    const reply = await fake.waitForSent((e) => inReplyTo(e) === asked, WAIT);
+    expect(reply.type).toBe('m.room.message');
+    expect(fake.requests.filter((r) => r.path.includes('/keys/'))).toEqual([]);
+    expect(b.adapterLogs.some((l) => l.msg === 'connected to Matrix' && l.e2ee === false)).toBe(true);
+  });
+});
