@@ -12,9 +12,11 @@ import { loadCommands } from './core/registry.js';
 import type { Poster } from './digest/port.js';
 import { DigestScheduler, type Pace, type SchedulerOptions } from './digest/scheduler.js';
 import { DigestService } from './digest/service.js';
-import { SqliteDigestStore } from './digest/store.js';
+import type { DigestStore } from './digest/store.js';
+import { Roles } from './lease.js';
 import { KnowledgeBase } from './knowledge/base.js';
 import { Metrics } from './ops/metrics.js';
+import { newReplicaId, openStore } from './store/open.js';
 
 /**
  * How fast digests go out per platform. discord.js keeps every REST call of the bot within Discord's global
@@ -45,7 +47,7 @@ export interface AppOverrides {
 
 /** The digest feature: its store, the commands' service and the scheduler that posts. */
 export interface Digests {
-  readonly store: SqliteDigestStore;
+  readonly store: DigestStore;
   readonly service: DigestService;
   readonly scheduler: DigestScheduler;
 }
@@ -62,6 +64,10 @@ export interface App {
   readonly adapters: readonly ChatAdapter[];
   /** The terminal chat, when no chat platform is configured; it also posts the console's digests. */
   readonly console?: ConsoleSession;
+  /** This process's name in leases and claims. */
+  readonly replicaId: string;
+  /** Several replicas (DATABASE_URL): each adapter's connection is a role held by one replica at a time. */
+  readonly roles?: Roles;
 }
 
 /**
@@ -76,7 +82,9 @@ export async function createApp(config: Config, logger: Logger, o: AppOverrides 
   const adapters: ChatAdapter[] = [];
   const posters = new Map<string, Poster>();
   const metrics = new Metrics(knowledge, () => adapters);
-  const digests = o.digests === false ? undefined : createDigests(config, logger, knowledge, posters, metrics, o);
+  const replicaId = newReplicaId();
+  let roles: Roles | undefined;
+  const digests = o.digests === false ? undefined : await createDigests(config, logger, knowledge, posters, metrics, o, replicaId, () => roles?.liveReplicas() ?? 1);
 
   const services = new Services().provide(reloadKnowledge, () => {
     const r = knowledge.reload();
@@ -93,15 +101,29 @@ export async function createApp(config: Config, logger: Logger, o: AppOverrides 
     onHandled: metrics.handled,
   });
 
-  if (o.chat !== false) adapters.push(...(await chatAdapters(config, bot, logger, o)));
+  const shared = digests?.store.shared ? digests.store : undefined;
+  if (o.chat !== false) adapters.push(...(await chatAdapters(config, bot, logger, o, shared)));
   for (const a of adapters) posters.set(a.platform, a);
   const terminal = hasChatAdapter(config) ? undefined : new ConsoleSession(bot, { output: o.consoleOutput, historyFile: join(config.DATA_DIR, 'console-history'), logger });
   if (terminal) posters.set('console', terminal);
-  return { config, logger, knowledge, bot, metrics, ...(digests ? { digests } : {}), adapters, ...(terminal ? { console: terminal } : {}) };
+  if (shared) {
+    roles = replicaRoles(shared, replicaId, config, adapters, logger, metrics);
+    logger.info({ replica: replicaId, leaseSeconds: config.REPLICA_LEASE_SECONDS }, 'replica on the shared PostgreSQL store');
+  }
+  return { config, logger, knowledge, bot, metrics, ...(digests ? { digests } : {}), adapters, ...(terminal ? { console: terminal } : {}), replicaId, ...(roles ? { roles } : {}) };
 }
 
-function createDigests(config: Config, logger: Logger, knowledge: KnowledgeBase, posters: ReadonlyMap<string, Poster>, metrics: Metrics, o: AppOverrides): Digests {
-  const store = new SqliteDigestStore(join(config.DATA_DIR, 'digests.sqlite'));
+async function createDigests(
+  config: Config,
+  logger: Logger,
+  knowledge: KnowledgeBase,
+  posters: ReadonlyMap<string, Poster>,
+  metrics: Metrics,
+  o: AppOverrides,
+  replicaId: string,
+  liveReplicas: () => number,
+): Promise<Digests> {
+  const store = await openStore(config, replicaId);
   const scheduler = new DigestScheduler({
     store,
     knowledge,
@@ -109,6 +131,8 @@ function createDigests(config: Config, logger: Logger, knowledge: KnowledgeBase,
     logger,
     catchUpGraceMs: config.DIGEST_CATCHUP_GRACE_SECONDS * 1000,
     pace: DIGEST_PACE,
+    // Several replicas: Discord's global budget is shared by the live replicas, each taking its part.
+    ...(store.shared ? { paceShare: liveReplicas, renewEveryMs: Math.max(250, (config.REPLICA_LEASE_SECONDS * 1000) / 4) } : {}),
     ...o.scheduler,
     onDelivery: metrics.delivery,
   });
@@ -124,7 +148,7 @@ function createDigests(config: Config, logger: Logger, knowledge: KnowledgeBase,
  * The chat adapters the configuration enables (Discord and Matrix can run together). SDKs are imported only
  * when needed, so the console starts fast.
  */
-async function chatAdapters(config: Config, bot: Bot, logger: Logger, o: AppOverrides): Promise<ChatAdapter[]> {
+async function chatAdapters(config: Config, bot: Bot, logger: Logger, o: AppOverrides, shared?: DigestStore): Promise<ChatAdapter[]> {
   const adapters: ChatAdapter[] = [];
   if (config.DISCORD_TOKEN) {
     const { DiscordAdapter } = await import('./adapters/discord/adapter.js');
@@ -142,10 +166,23 @@ async function chatAdapters(config: Config, bot: Bot, logger: Logger, o: AppOver
         prefix: config.MATRIX_COMMAND_PREFIX,
         inviteAllow: config.MATRIX_INVITE_ALLOW,
         graceMs: config.MATRIX_GRACE_SECONDS * 1000,
-        e2ee: config.MATRIX_E2EE,
+        // Several replicas: no encryption (its keys cannot follow the Matrix role; MATRIX_E2EE=true is refused at start-up).
+        ...(shared ? { sharedState: shared, e2ee: false } : { e2ee: config.MATRIX_E2EE }),
         ...o.matrix,
       }),
     );
   }
   return adapters;
+}
+
+/** The role an adapter's connection is: one Discord gateway, one Matrix syncer. */
+export function roleOf(a: ChatAdapter): string {
+  return a.platform === 'discord' ? 'gateway' : 'matrix';
+}
+
+function replicaRoles(store: DigestStore, replicaId: string, config: Config, adapters: readonly ChatAdapter[], logger: Logger, metrics: Metrics): Roles {
+  const list = adapters.map((a) => ({ name: roleOf(a), take: () => a.start(), giveUp: () => a.stop() }));
+  const roles = new Roles(store, replicaId, config.REPLICA_LEASE_SECONDS * 1000, list, logger.child({ component: 'roles' }), { renewed: metrics.leaseRenewed, takenOver: metrics.takenOver });
+  metrics.roles = () => ({ all: list.map((r) => r.name), held: roles.names() });
+  return roles;
 }

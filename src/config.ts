@@ -38,6 +38,11 @@ const schema = z.object({
 
   HTTP_PORT: optional(int(0, 65_535)),
   HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+
+  DATABASE_URL: optional(z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// URL')),
+  /** Claims and roles (gateway, Matrix) are held this long without renewal; renewed every quarter of it. */
+  REPLICA_LEASE_SECONDS: int(2, 300).default(20),
+  DISCORD_PUBLIC_KEY: optional(z.string().regex(/^[0-9a-fA-F]{64}$/, "must be the application's public key (64 hex digits)")),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -57,6 +62,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const c = result.data;
   if (c.MATRIX_ACCESS_TOKEN && !c.MATRIX_HOMESERVER_URL) throw new ConfigError('invalid configuration:\n  MATRIX_HOMESERVER_URL: required when MATRIX_ACCESS_TOKEN is set');
   if (c.MATRIX_HOMESERVER_URL && !c.MATRIX_ACCESS_TOKEN) throw new ConfigError('invalid configuration:\n  MATRIX_ACCESS_TOKEN: required when MATRIX_HOMESERVER_URL is set');
+  if (c.DISCORD_PUBLIC_KEY && c.HTTP_PORT === undefined) throw new ConfigError('invalid configuration:\n  DISCORD_PUBLIC_KEY: needs HTTP_PORT (POST /interactions is served on the HTTP listener)');
+  if (c.DATABASE_URL && c.MATRIX_E2EE === true) {
+    // The crypto store is a local directory of one replica: it cannot follow the Matrix role to another one.
+    throw new ConfigError('invalid configuration:\n  MATRIX_E2EE: end-to-end encryption cannot be used with DATABASE_URL (several replicas): its keys live on one machine and cannot follow the Matrix role; unset one of them');
+  }
   return c;
 }
 

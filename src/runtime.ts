@@ -1,9 +1,12 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { ChatAdapter } from './adapters/types.js';
-import { createApp, type App, type AppOverrides } from './app.js';
+import { createApp, roleOf, type App, type AppOverrides } from './app.js';
 import type { Config } from './config.js';
+import type { Roles } from './lease.js';
 import { startHttp } from './ops/http.js';
+import { Interactions } from './ops/interactions.js';
+import type { Metrics } from './ops/metrics.js';
 
 /** A running bot: what shutdown needs. */
 export interface Running {
@@ -20,7 +23,7 @@ export interface Running {
  */
 export async function startBot(config: Config, logger: Logger, overrides: AppOverrides = {}): Promise<Running> {
   const app = await createApp(config, logger, overrides);
-  const { adapters, digests } = app;
+  const { adapters, digests, roles } = app;
   if (config.KNOWLEDGE_WATCH) {
     app.knowledge.watch((r) => {
       if (r.ok && r.changed) logger.info({ version: r.version, topics: r.topics }, 'knowledge reloaded');
@@ -30,7 +33,14 @@ export async function startBot(config: Config, logger: Logger, overrides: AppOve
 
   let http: Server | undefined;
   if (config.HTTP_PORT !== undefined) {
-    http = await startHttp({ port: config.HTTP_PORT, host: config.HTTP_HOST, metrics: app.metrics, logger, readiness: () => readiness(adapters) });
+    http = await startHttp({
+      port: config.HTTP_PORT,
+      host: config.HTTP_HOST,
+      metrics: app.metrics,
+      logger,
+      readiness: () => readiness(adapters, roles),
+      ...(config.DISCORD_PUBLIC_KEY ? { interactions: interactionsEndpoint(app, config.DISCORD_PUBLIC_KEY, app.metrics) } : {}),
+    });
   }
 
   const started: ChatAdapter[] = [];
@@ -39,16 +49,20 @@ export async function startBot(config: Config, logger: Logger, overrides: AppOve
     if (stopped) return;
     stopped = true;
     await digests?.scheduler.stop(); // a claimed slot stays claimed and is re-sent with the same key next start
-    await Promise.allSettled(started.map((a) => a.stop()));
+    await roles?.stop(); // gives the roles up at once, so another replica takes them without waiting for the lease
+    await Promise.allSettled((roles ? adapters : started).map((a) => a.stop()));
     app.knowledge.close();
-    digests?.store.close();
+    await digests?.store.close();
     await new Promise<void>((resolve) => (http ? http.close(() => resolve()) : resolve()));
     http?.closeAllConnections();
   };
   try {
-    for (const a of adapters) {
-      await a.start();
-      started.push(a);
+    if (roles) await roles.start(); // each adapter connects when this replica takes its role
+    else {
+      for (const a of adapters) {
+        await a.start();
+        started.push(a);
+      }
     }
   } catch (err) {
     await stop();
@@ -59,11 +73,35 @@ export async function startBot(config: Config, logger: Logger, overrides: AppOve
   return { app, adapters, done, stop };
 }
 
-/** Ready when every chat adapter is connected; otherwise the reasons, one per adapter. */
-function readiness(adapters: readonly ChatAdapter[]): { ready: boolean; reasons: string[] } {
+/**
+ * Ready when every chat adapter is connected; otherwise the reasons, one per adapter. Several replicas: only the
+ * adapters whose role this replica holds count, so a standby is ready (it serves /interactions and digests).
+ */
+function readiness(adapters: readonly ChatAdapter[], roles?: Roles): { ready: boolean; reasons: string[]; roles?: string[] } {
+  const held = roles?.names();
   const reasons = adapters.flatMap((a) => {
+    if (held && !held.includes(roleOf(a))) return [];
     const s = a.status();
     return s.connected ? [] : [`${a.platform}: ${s.reason ?? 'not connected'}`];
   });
-  return { ready: reasons.length === 0, reasons };
+  return { ready: reasons.length === 0, reasons, ...(held ? { roles: held } : {}) };
+}
+
+/** POST /interactions: answered here by whichever replica receives it; a deferred one is completed over REST. */
+function interactionsEndpoint(app: App, publicKey: string, metrics: Metrics): Interactions {
+  const api = `${(app.config.DISCORD_API_URL ?? 'https://discord.com/api').replace(/\/+$/, '')}/v10`;
+  return new Interactions({
+    publicKey,
+    bot: app.bot,
+    logger: app.logger,
+    onAnswered: metrics.interaction,
+    async followUp(applicationId, token, body) {
+      const res = await fetch(`${api}/webhooks/${applicationId}/${encodeURIComponent(token)}/messages/@original`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (!res.ok) throw new Error(`follow-up answered ${res.status}`);
+    },
+  });
 }

@@ -29,6 +29,13 @@ export interface SchedulerOptions {
   retry?: { retries: number; minTimeoutMs: number; maxTimeoutMs: number };
   now?: () => number;
   onDelivery?: (outcome: DeliveryOutcome) => void;
+  /**
+   * Shared store only: how often this replica renews its claims' leases and takes over expired ones (a
+   * quarter of the claim lease is right). Default 5 s.
+   */
+  renewEveryMs?: number;
+  /** How many replicas share each platform's per-second pace (the live replica count); default 1. */
+  paceShare?: () => number;
 }
 
 /** Finished delivery records are kept this long (for inspection), then pruned, at most once an hour. */
@@ -42,6 +49,8 @@ interface Lane {
   /** Runs a send attempt within the platform's per-second budget (when it has one). */
   paced: <T>(f: () => Promise<T>) => Promise<T>;
 }
+
+type Paced = <T>(f: () => Promise<T>) => Promise<T>;
 
 /** The idempotency key of a (subscription, slot): at most 25 characters (Discord's nonce limit). */
 export function slotKey(subscriptionId: string, slot: number): string {
@@ -66,25 +75,58 @@ export class DigestScheduler {
   private readonly abort = new AbortController();
   private readonly now: () => number;
   private readonly log: Logger;
+  private renewTimer?: NodeJS.Timeout;
+  /** A planning pass is running / another was asked for meanwhile. */
+  private planning = false;
+  private replan = false;
 
   constructor(private readonly opts: SchedulerOptions) {
     this.now = opts.now ?? Date.now;
     this.log = opts.logger.child({ component: 'digests' });
   }
 
-  /** Re-sends unfinished claims, catches up on missed slots (at most one each), then runs on schedule. */
+  /**
+   * Re-sends unfinished claims, catches up on missed slots (at most one each), then runs on schedule. With a
+   * shared store it also renews its claims and takes over expired ones (a dead replica's) every `renewEveryMs`.
+   */
   start(): void {
     this.stopped = false;
-    for (const claim of this.opts.store.unfinished()) {
+    this.track(this.resume().then(() => this.wake()));
+    if (this.opts.store.shared) {
+      const every = this.opts.renewEveryMs ?? 5000;
+      this.renewTimer = setInterval(() => this.track(this.renewAndTakeOver()), every);
+      this.renewTimer.unref?.();
+    }
+  }
+
+  /** Work that `inFlight` and `stop()` wait for; its failure is logged, never thrown. */
+  private track(p: Promise<void>): void {
+    const t = p.catch((err: unknown) => this.log.error({ err }, 'digest store unavailable; retrying at the next pass')).finally(() => this.pending.delete(t));
+    this.pending.add(t);
+  }
+
+  /** Launches the unfinished claims this process should send (after a crash, or taken over from a dead replica). */
+  private async resume(): Promise<void> {
+    for (const claim of await this.opts.store.unfinished()) {
+      if (this.stopped) return;
       if (this.now() - claim.slot > this.opts.catchUpGraceMs) {
         this.log.warn({ subscription: claim.subscriptionId, slot: new Date(claim.slot).toISOString() }, 'unfinished digest claim is too old to re-send; dropped');
-        this.opts.store.finish(claim, 'failed', this.opts.store.get(claim.subscriptionId)?.lastHashes ?? {});
+        await this.opts.store.finish(claim, 'failed', (await this.opts.store.get(claim.subscriptionId))?.lastHashes ?? {});
         continue;
       }
-      const sub = this.opts.store.get(claim.subscriptionId);
-      if (sub) this.launch(sub, claim);
+      const sub = await this.opts.store.get(claim.subscriptionId);
+      // Launched even when the subscription waits in a lane to be claimed: that claim would now fail, this one is ours.
+      if (sub) {
+        if (this.opts.store.shared) this.log.info({ subscription: sub.id, slot: new Date(claim.slot).toISOString() }, 'digest claim taken over; re-sending with its key');
+        this.launch(sub, claim);
+      }
     }
-    this.wake();
+  }
+
+  private async renewAndTakeOver(): Promise<void> {
+    if (this.stopped) return;
+    await this.opts.store.renewClaims();
+    await this.resume();
   }
 
   /**
@@ -95,12 +137,36 @@ export class DigestScheduler {
    */
   wake(): void {
     if (this.stopped) return;
+    if (this.planning) {
+      this.replan = true;
+      return;
+    }
+    this.planning = true;
     clearTimeout(this.timer);
+    this.track(
+      this.planPass().finally(() => {
+        this.planning = false;
+        if (this.replan) {
+          this.replan = false;
+          this.wake();
+        } else if (!this.stopped && !this.timer) this.retryLater();
+      }),
+    );
+  }
+
+  /** After a failed pass (the store was unreachable): plan again in a few seconds. */
+  private retryLater(): void {
+    this.timer = setTimeout(() => this.wake(), 5000);
+    this.timer.unref?.();
+  }
+
+  private async planPass(): Promise<void> {
+    this.timer = undefined;
     const now = this.now();
     let nextAt = now + 60_000;
     const due: Subscription[] = [];
     const seen = new Set<string>();
-    for (const sub of this.opts.store.listEnabled()) {
+    for (const sub of await this.opts.store.listEnabled()) {
       seen.add(sub.id);
       const at = this.nextSlotOf(sub);
       if (at === undefined) continue;
@@ -109,10 +175,10 @@ export class DigestScheduler {
       } else nextAt = Math.min(nextAt, at);
     }
     for (const id of this.plan.keys()) if (!seen.has(id)) this.plan.delete(id);
-    this.runInChunks(due);
+    await this.runInChunks(due);
     if (now - this.prunedAt > PRUNE_EVERY_MS) {
       this.prunedAt = now;
-      const n = this.opts.store.prune(now - KEEP_DELIVERIES_MS);
+      const n = await this.opts.store.prune(now - KEEP_DELIVERIES_MS);
       if (n > 0) this.log.info({ deleted: n }, 'pruned old delivery records');
     }
     // Wake at the earliest slot (at least once a minute, so clock jumps are noticed).
@@ -130,10 +196,12 @@ export class DigestScheduler {
     return at;
   }
 
-  private runInChunks(subs: Subscription[], from = 0): void {
-    const end = Math.min(subs.length, from + 100);
-    for (let i = from; i < end && !this.stopped; i++) this.runDue(subs[i]!);
-    if (end < subs.length && !this.stopped) setImmediate(() => this.runInChunks(subs, end));
+  private async runInChunks(subs: Subscription[]): Promise<void> {
+    for (let from = 0; from < subs.length && !this.stopped; from += 100) {
+      if (from > 0) await new Promise((resolve) => setImmediate(resolve));
+      const end = Math.min(subs.length, from + 100);
+      for (let i = from; i < end && !this.stopped; i++) await this.runDue(subs[i]!);
+    }
   }
 
   /**
@@ -143,6 +211,7 @@ export class DigestScheduler {
   async stop(waitMs = 5000): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearInterval(this.renewTimer);
     this.abort.abort();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
@@ -159,17 +228,19 @@ export class DigestScheduler {
     return this.pending.size;
   }
 
-  private runDue(sub: Subscription): void {
+  private async runDue(sub: Subscription): Promise<void> {
     if (this.running.has(sub.id)) return;
     const slot = previousSlot(sub.schedule, sub.timezone, new Date(this.now()))?.getTime();
     if (slot === undefined || slot <= (sub.lastSlot ?? sub.createdAt)) return;
     if (this.now() - slot > this.opts.catchUpGraceMs) {
       this.log.info({ subscription: sub.id, slot: new Date(slot).toISOString() }, 'missed digest slot is older than the catch-up grace; skipped');
-      this.opts.store.skip(sub.id, slot);
+      await this.opts.store.skip(sub.id, slot);
       this.opts.onDelivery?.('skipped');
       return;
     }
-    const claim = this.opts.store.claim(sub.id, slot, slotKey(sub.id, slot));
+    // Shared store: claim when a send can start, so replicas split a fan-out by how fast each one sends.
+    if (this.opts.store.shared) return this.launch(sub, slot);
+    const claim = await this.opts.store.claim(sub.id, slot, slotKey(sub.id, slot));
     if (claim) this.launch(sub, claim);
   }
 
@@ -177,18 +248,36 @@ export class DigestScheduler {
     let lane = this.lanes.get(platform);
     if (!lane) {
       const pace = this.opts.pace?.[platform] ?? DEFAULT_PACE;
-      const throttle = pace.perSecond ? pThrottle({ limit: pace.perSecond, interval: 1000, signal: this.abort.signal }) : undefined;
-      const paced = throttle ? throttle(<T>(f: () => Promise<T>) => f()) : undefined;
-      lane = { limit: pLimit(pace.concurrency), paced: paced ? <T>(f: () => Promise<T>) => paced(f) as Promise<T> : (f) => f() };
+      const perSecond = pace.perSecond;
+      // One throttle per share of the budget; a change in the live replica count switches to another.
+      const throttles = new Map<number, Paced>();
+      const throttled = (limit: number): Paced => {
+        let t = throttles.get(limit);
+        if (!t) {
+          const wrapped = pThrottle({ limit, interval: 1000, strict: true, signal: this.abort.signal })(<T>(f: () => Promise<T>) => f());
+          t = <T>(f: () => Promise<T>) => wrapped(f) as Promise<T>;
+          throttles.set(limit, t);
+        }
+        return t;
+      };
+      const share = () => Math.max(1, Math.floor(perSecond! / Math.max(1, this.opts.paceShare?.() ?? 1)));
+      lane = { limit: pLimit(pace.concurrency), paced: perSecond ? (f) => throttled(share())(f) : (f) => f() };
       this.lanes.set(platform, lane);
     }
     return lane;
   }
 
-  private launch(sub: Subscription, claim: Claim): void {
+  /** Queues a send in the platform's lane; given a slot instead of a claim, claims it when the send can start. */
+  private launch(sub: Subscription, claimOrSlot: Claim | number): void {
     this.running.add(sub.id);
     const lane = this.lane(sub.platform);
-    const p = lane.limit(() => this.deliver(sub, claim, lane)).finally(() => {
+    const run = async () => {
+      if (typeof claimOrSlot !== 'number') return this.deliver(sub, claimOrSlot, lane);
+      if (this.stopped) return;
+      const claim = await this.opts.store.claim(sub.id, claimOrSlot, slotKey(sub.id, claimOrSlot));
+      if (claim) await this.deliver(sub, claim, lane);
+    };
+    const p = lane.limit(run).catch((err: unknown) => this.log.error({ err, subscription: sub.id }, 'digest store unavailable; the slot is planned again at the next pass')).finally(() => {
       this.running.delete(sub.id);
       this.pending.delete(p);
     });
@@ -222,18 +311,18 @@ export class DigestScheduler {
         return;
       }
       if (err instanceof DeliveryError && err.permanent) {
-        this.opts.store.disable(sub.id, err.message);
-        this.opts.store.finish(claim, 'failed', sub.lastHashes);
+        await this.opts.store.disable(sub.id, err.message);
+        await this.opts.store.finish(claim, 'failed', sub.lastHashes);
         log.warn({ err }, 'channel is gone or forbids the bot; digest disabled');
         this.opts.onDelivery?.('disabled');
         return;
       }
-      this.opts.store.finish(claim, 'failed', sub.lastHashes);
+      await this.opts.store.finish(claim, 'failed', sub.lastHashes);
       log.error({ err }, 'digest send failed after retries; slot dropped');
       this.opts.onDelivery?.('failed');
       return;
     }
-    this.opts.store.finish(claim, 'delivered', hashes);
+    await this.opts.store.finish(claim, 'delivered', hashes);
     log.info('digest delivered');
     this.opts.onDelivery?.('delivered');
   }

@@ -37,7 +37,7 @@ export class DigestService {
     private readonly now: () => number = Date.now,
   ) {}
 
-  subscribe(msg: IncomingMessage, input: SubscribeInput): Reply {
+  async subscribe(msg: IncomingMessage, input: SubscribeInput): Promise<Reply> {
     const timezone = (input.timezone ?? 'UTC').trim() || 'UTC';
     if (!isTimeZone(timezone)) return problem(`Unknown time zone “${clip(timezone)}”. Use an IANA name such as Europe/Berlin, America/New_York or UTC.`);
     const schedule = parseSchedule(input.schedule);
@@ -49,7 +49,7 @@ export class DigestService {
     }
     const topics = this.resolveTopics(input.topics);
     if ('error' in topics) return topics.error;
-    const existing = this.store.listChannel(msg.platform, msg.channelId);
+    const existing = await this.store.listChannel(msg.platform, msg.channelId);
     if (existing.length >= this.settings.maxPerChannel) {
       return problem(`This channel already has ${existing.length} digests, the most allowed (DIGEST_MAX_PER_CHANNEL). Unsubscribe one first.`);
     }
@@ -70,7 +70,7 @@ export class DigestService {
       enabled: true,
       disabledReason: null,
     };
-    this.store.add(sub);
+    await this.store.add(sub);
     this.settings.onChange?.();
     const k = this.knowledge.current.knowledge;
     return {
@@ -85,8 +85,8 @@ export class DigestService {
     };
   }
 
-  list(msg: IncomingMessage): Reply {
-    const subs = this.store.listChannel(msg.platform, msg.channelId);
+  async list(msg: IncomingMessage): Promise<Reply> {
+    const subs = await this.store.listChannel(msg.platform, msg.channelId);
     if (subs.length === 0) return { kind: 'info', title: 'Digests', summary: 'No digests in this channel yet.' };
     const k = this.knowledge.current.knowledge;
     return {
@@ -101,15 +101,15 @@ export class DigestService {
     };
   }
 
-  unsubscribe(msg: IncomingMessage, id: string): Reply {
+  async unsubscribe(msg: IncomingMessage, id: string): Promise<Reply> {
     const clean = id.trim().toLowerCase();
-    if (!this.store.remove(clean, msg.platform, msg.channelId)) return problem(`No digest with ID: ${clip(clean)} in this channel. See the list of digests here.`);
+    if (!(await this.store.remove(clean, msg.platform, msg.channelId))) return problem(`No digest with ID: ${clip(clean)} in this channel. See the list of digests here.`);
     this.settings.onChange?.();
     return { kind: 'info', title: 'Digest removed', summary: `ID: ${clean}` };
   }
 
-  preview(msg: IncomingMessage, id?: string): Reply {
-    const subs = this.store.listChannel(msg.platform, msg.channelId);
+  async preview(msg: IncomingMessage, id?: string): Promise<Reply> {
+    const subs = await this.store.listChannel(msg.platform, msg.channelId);
     const sub = id ? subs.find((s) => s.id === id.trim().toLowerCase()) : subs[0];
     if (!sub) return problem(id ? `No digest with ID: ${clip(id)} in this channel.` : 'No digests in this channel to preview.');
     const { reply } = digestContent(this.knowledge.current.knowledge, sub, sub.position);

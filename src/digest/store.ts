@@ -37,28 +37,51 @@ export interface Claim {
   state: 'claimed' | 'delivered' | 'skipped' | 'failed';
 }
 
-/** Storage of subscriptions and slot claims. SQLite now; the interface lets another backend follow. */
+/** A value, or a promise of it: SQLite answers synchronously, PostgreSQL asynchronously; callers await both. */
+export type Awaitable<T> = T | Promise<T>;
+
+/**
+ * Storage of subscriptions, slot claims, leases and small shared state. Two implementations: SQLite (one
+ * process, the default) and PostgreSQL (several replicas: `src/store/pg-store.ts`); the same contract tests
+ * run against both (`test/unit/store-contract.test.ts`).
+ */
 export interface DigestStore {
-  add(s: Subscription): void;
-  get(id: string): Subscription | undefined;
-  listChannel(platform: string, channelId: string): Subscription[];
-  listEnabled(): Subscription[];
-  remove(id: string, platform: string, channelId: string): boolean;
-  /** Claims (subscription, slot) unless it was already claimed; returns the claim (a new or an unfinished one) or undefined if it is finished. */
-  claim(id: string, slot: number, key: string): Claim | undefined;
+  /** True when several processes share the store: claims carry a lease and expired ones are taken over. */
+  readonly shared: boolean;
+  add(s: Subscription): Awaitable<void>;
+  get(id: string): Awaitable<Subscription | undefined>;
+  listChannel(platform: string, channelId: string): Awaitable<Subscription[]>;
+  listEnabled(): Awaitable<Subscription[]>;
+  remove(id: string, platform: string, channelId: string): Awaitable<boolean>;
+  /**
+   * Claims (subscription, slot) unless it was already claimed; returns the claim or undefined if another
+   * holds or finished it. A single-process store also returns its own unfinished claim (to re-send it).
+   */
+  claim(id: string, slot: number, key: string): Awaitable<Claim | undefined>;
   /** Marks a claimed slot delivered and advances the subscription (position, last slot, hashes) in one transaction. */
-  finish(claim: Claim, state: 'delivered' | 'failed', hashes: Record<string, string>): void;
+  finish(claim: Claim, state: 'delivered' | 'failed', hashes: Record<string, string>): Awaitable<void>;
   /** Records a slot skipped on purpose (too old to catch up). */
-  skip(id: string, slot: number): void;
-  /** Claims left unfinished by a crash. */
-  unfinished(): Claim[];
-  disable(id: string, reason: string): void;
+  skip(id: string, slot: number): Awaitable<void>;
+  /** Claims this process should (re-)send now: left by a crash (SQLite), or whose lease expired, now taken over (shared). */
+  unfinished(): Awaitable<Claim[]>;
+  /** Extends the lease of every open claim this process holds; returns how many (0 when not shared). */
+  renewClaims(): Awaitable<number>;
+  disable(id: string, reason: string): Awaitable<void>;
   /**
    * Deletes finished delivery records older than `before` (ms since epoch); returns how many. Open claims
    * stay. Old records are not needed: a subscription's last slot already keeps older slots from re-running.
    */
-  prune(before: number): number;
-  close(): void;
+  prune(before: number): Awaitable<number>;
+  /** Takes or renews the named lease for `holder` until `ttlMs` from now; true while `holder` has it. */
+  acquireLease(name: string, holder: string, ttlMs: number): Awaitable<boolean>;
+  /** Gives the lease up (only if `holder` has it), so another process may take it at once. */
+  releaseLease(name: string, holder: string): Awaitable<void>;
+  /** How many unexpired leases have names starting with `prefix` (live replicas: "replica:"). */
+  countLeases(prefix: string): Awaitable<number>;
+  /** Small shared state by key (the Matrix sync token). */
+  getState(key: string): Awaitable<string | undefined>;
+  setState(key: string, value: string | null): Awaitable<void>;
+  close(): Awaitable<void>;
 }
 
 /** Versioned migrations; `PRAGMA user_version` records how many ran. */
@@ -136,6 +159,7 @@ function fromRow(r: Row): Subscription {
 
 /** The digest store in a SQLite file (WAL mode), migrated at open. */
 export class SqliteDigestStore implements DigestStore {
+  readonly shared = false;
   private readonly db: Database.Database;
   private readonly now: () => number;
 
@@ -241,6 +265,43 @@ export class SqliteDigestStore implements DigestStore {
 
   prune(before: number): number {
     return this.db.prepare("DELETE FROM deliveries WHERE state <> 'claimed' AND finished_at < ?").run(before).changes;
+  }
+
+  renewClaims(): number {
+    return 0;
+  }
+
+  // One process uses a SQLite file, so leases and state need no table: they live in memory with the same
+  // semantics (the Matrix sync token stays in DATA_DIR/matrix-sync.json in this mode).
+  private readonly leases = new Map<string, { holder: string; expiresAt: number }>();
+  private readonly state = new Map<string, string>();
+
+  acquireLease(name: string, holder: string, ttlMs: number): boolean {
+    const now = Date.now();
+    const l = this.leases.get(name);
+    if (l && l.holder !== holder && l.expiresAt >= now) return false;
+    this.leases.set(name, { holder, expiresAt: now + ttlMs });
+    return true;
+  }
+
+  releaseLease(name: string, holder: string): void {
+    if (this.leases.get(name)?.holder === holder) this.leases.delete(name);
+  }
+
+  countLeases(prefix: string): number {
+    const now = Date.now();
+    let n = 0;
+    for (const [name, l] of this.leases) if (name.startsWith(prefix) && l.expiresAt >= now) n++;
+    return n;
+  }
+
+  getState(key: string): string | undefined {
+    return this.state.get(key);
+  }
+
+  setState(key: string, value: string | null): void {
+    if (value === null) this.state.delete(key);
+    else this.state.set(key, value);
   }
 
   close(): void {

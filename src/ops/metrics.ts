@@ -17,6 +17,11 @@ export class Metrics {
   });
   private readonly limited = new Counter({ name: 'kbot_rate_limited_total', help: 'Messages refused by the per-user rate limit (warned or dropped)', labelNames: ['platform'], registers: [this.registry] });
   private readonly deliveries = new Counter({ name: 'kbot_digest_deliveries_total', help: 'Digest slots by outcome', labelNames: ['outcome'], registers: [this.registry] });
+  private readonly renewals = new Counter({ name: 'kbot_lease_renewals_total', help: 'Role leases renewed by this replica', labelNames: ['role'], registers: [this.registry] });
+  private readonly takeovers = new Counter({ name: 'kbot_lease_takeovers_total', help: 'Roles taken by this replica', labelNames: ['role'], registers: [this.registry] });
+  private readonly interactions = new Counter({ name: 'kbot_interactions_total', help: 'POST /interactions requests by answer', labelNames: ['answer'], registers: [this.registry] });
+  /** Several replicas: the roles this replica holds (set by the runtime). */
+  roles?: () => { all: readonly string[]; held: readonly string[] };
 
   constructor(knowledge: KnowledgeBase, adapters: () => readonly ChatAdapter[]) {
     collectDefaultMetrics({ register: this.registry });
@@ -28,6 +33,18 @@ export class Metrics {
       collect() {
         this.reset();
         for (const a of adapters()) this.set({ platform: a.platform }, a.status().connected ? 1 : 0);
+      },
+    });
+    const metrics = this;
+    new Gauge({
+      name: 'kbot_role_held',
+      help: '1 for each role this replica holds (several replicas), 0 for the others',
+      labelNames: ['role'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const r = metrics.roles?.();
+        for (const name of r?.all ?? []) this.set({ role: name }, r!.held.includes(name) ? 1 : 0);
       },
     });
     new Gauge({
@@ -66,5 +83,17 @@ export class Metrics {
 
   delivery = (outcome: DeliveryOutcome): void => {
     this.deliveries.inc({ outcome });
+  };
+
+  leaseRenewed = (role: string): void => {
+    this.renewals.inc({ role });
+  };
+
+  takenOver = (role: string): void => {
+    this.takeovers.inc({ role });
+  };
+
+  interaction = (answer: string): void => {
+    this.interactions.inc({ answer });
   };
 }

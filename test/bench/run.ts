@@ -14,6 +14,7 @@ import { measureDiscordRoundTrip } from './discord-rtt.js';
 import { measureFirstAnswerAfterJoin, measureMatrixEncryptedRoundTrip } from './matrix-e2ee.js';
 import { measureMatrixRoundTrip } from './matrix-rtt.js';
 import { measureFanout, measureRss, PRODUCTION_NODE_FLAGS } from './process.js';
+import { measureReplicas } from './replicas.js';
 import { measureScale } from './scale.js';
 import { percentile, round, timeIt } from './stats.js';
 
@@ -76,6 +77,9 @@ async function main() {
     `digest fan-out: ${fan.subscriptions} due at one second delivered in ${fan.deliver_all_ms} ms (Discord ${fan.discord_all_ms}, Matrix ${fan.matrix_all_ms}); ` +
       `commands meanwhile p50 ${fan.command_during.p50} p99 ${fan.command_during.p99} max ${fan.command_during.max} (n ${fan.command_during.n}) vs idle p50 ${fan.command_idle.p50} p99 ${fan.command_idle.p99}`,
   );
+  const rep = await measureReplicas();
+  for (const f of rep.fanout) say(`replicas ${f.replicas} on PostgreSQL: ${f.subscriptions} digests due at one second delivered in ${f.deliver_all_ms} ms (Discord ${f.discord_all_ms}, Matrix ${f.matrix_all_ms}); at most ${f.discord_max_per_s} Discord posts in one second (global limit 50)`);
+  say(`replicas 3: takeover after SIGKILL (lease ${rep.roles.lease_seconds} s): gateway ${rep.roles.gateway_takeover_ms} ms, matrix ${rep.roles.matrix_takeover_ms} ms; POST /interactions p50 ${rep.roles.interactions.p50} p99 ${rep.roles.interactions.p99} (n ${rep.roles.interactions.n}) vs gateway path p50 ${discord.bot_p50}`);
   const result = {
     core: c,
     scale,
@@ -83,6 +87,7 @@ async function main() {
     startup,
     rss_mb: { both_adapters_idle: rss.rss_mb, both_adapters_ready: rss.rss_at_ready_mb, peak: rss.peak_rss_mb },
     digest_fanout: fan,
+    replicas: rep,
   };
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);

@@ -11,7 +11,7 @@ export interface RunResult {
 /** Env for a child bot: no chat credentials from the outer environment, quiet logs unless asked. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const k of Object.keys(env)) if (/^(DISCORD_|MATRIX_|HTTP_|DIGEST_|KNOWLEDGE_|DATA_DIR)/.test(k)) delete env[k];
+  for (const k of Object.keys(env)) if (/^(DISCORD_|MATRIX_|HTTP_|DIGEST_|KNOWLEDGE_|DATA_DIR|DATABASE_URL|REPLICA_)/.test(k)) delete env[k];
   return { ...env, LOG_LEVEL: 'info', KNOWLEDGE_WATCH: 'false', ...extra };
 }
 
@@ -60,6 +60,6 @@ export async function httpBaseUrl(bot: SpawnedBot): Promise<string> {
     const line = bot.logs().split('\n').find((l) => l.includes('"http listening'));
     port = line ? (JSON.parse(line) as { address: { port: number } }).address.port : undefined;
     return port !== undefined;
-  }, { context: bot.logs });
+  }, { timeoutMs: 30_000, context: bot.logs }); // generous: a loaded machine can take seconds to start a process
   return `http://127.0.0.1:${port}`;
 }

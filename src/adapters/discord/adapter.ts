@@ -77,8 +77,12 @@ export class DiscordAdapter implements ChatAdapter {
         UserManager: { maxSize: 1000, keepOverLimit: (u) => u.id === u.client.user.id },
       }),
       allowedMentions: { parse: [], repliedUser: false },
+      // As many shards as /gateway/bot recommends, all in this process (DMs arrive on shard 0).
+      shards: 'auto',
       ...(opts.apiUrl ? { rest: { api: opts.apiUrl } } : {}),
     });
+    // REST works without the gateway: a replica that does not hold the gateway still posts digests.
+    this.client.rest.setToken(opts.token);
     // Listeners live on the Client, so they survive gateway reconnects and resumes.
     this.client.on(Events.InteractionCreate, (i) => void this.inFlight.track(this.onInteraction(i)));
     this.client.on(Events.MessageCreate, (m) => void this.inFlight.track(this.onMessage(m)));
@@ -151,6 +155,8 @@ export class DiscordAdapter implements ChatAdapter {
       await new Promise((r) => setTimeout(r, 25));
     }
     await this.client.destroy();
+    // destroy() forgets the token; REST (digest posts) must keep working when only the gateway role moves away.
+    this.client.rest.setToken(this.opts.token);
     this.setConnected(false, 'stopped');
   }
 

@@ -12,6 +12,7 @@ import type { PersistentIndexedDb } from './crypto-store.js';
 import { cryptoStorage, openCryptoStore, rememberJoinedMembers, RoomEncryption } from './crypto.js';
 import { inviteAllowed, isEdit, readMention, type MessageContent } from './events.js';
 import { renderMatrix } from './render.js';
+import { SharedSyncStorage, type SharedState } from './shared-sync.js';
 
 export interface MatrixOptions {
   homeserverUrl: string;
@@ -27,6 +28,8 @@ export interface MatrixOptions {
   retry?: { retries: number; minTimeoutMs: number };
   /** End-to-end encryption (MATRIX_E2EE): undefined = on when the access token belongs to a device. */
   e2ee?: boolean;
+  /** Several replicas: sync state in the shared store instead of DATA_DIR/matrix-sync.json. */
+  sharedState?: SharedState;
 }
 
 interface RoomEvent {
@@ -90,7 +93,7 @@ export class MatrixAdapter implements ChatAdapter {
   client: MatrixClient;
   /** The crypto machine's store while started with encryption. */
   cryptoStore: PersistentIndexedDb | undefined;
-  private readonly storage: SyncStorage;
+  private readonly storage: SyncStorage | SharedSyncStorage;
   private readonly undecryptable = new Set<string>();
   private readonly encryption = new RoomEncryption(() => this.client);
   private members: { forget(roomId: string): void } = { forget: () => undefined };
@@ -106,13 +109,15 @@ export class MatrixAdapter implements ChatAdapter {
   constructor(private readonly opts: MatrixOptions) {
     this.log = opts.logger.child({ adapter: 'matrix' });
     quietSdkLogs(this.log);
-    this.storage = new SyncStorage(join(opts.dataDir, 'matrix-sync.json'));
+    this.storage = opts.sharedState ? new SharedSyncStorage(opts.sharedState, () => this.inFlight.drain()) : new SyncStorage(join(opts.dataDir, 'matrix-sync.json'));
     this.client = this.createClient(opts.e2ee !== false);
   }
 
   private createClient(e2ee: boolean): MatrixClient {
     const client = new MatrixClient(this.opts.homeserverUrl, this.opts.accessToken, this.storage, e2ee ? cryptoStorage(this.opts.dataDir) : undefined);
     if (e2ee) this.members = rememberJoinedMembers(client);
+    // Shared state: save a batch's token after the batch is handled (see SharedSyncStorage).
+    if (this.opts.sharedState) (client as unknown as { persistTokenAfterSync: boolean }).persistTokenAfterSync = true;
     client.on('room.message', (roomId: string, ev: RoomEvent) => void this.inFlight.track(this.guard('message', () => this.onMessage(roomId, ev))));
     client.on('room.invite', (roomId: string, ev: RoomEvent) => void this.guard('invite', () => this.onInvite(roomId, ev)));
     client.on('room.event', (roomId: string, ev: RoomEvent) => void this.guard('event', () => this.onEvent(roomId, ev)));

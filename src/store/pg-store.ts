@@ -1,0 +1,282 @@
+import pg from 'pg';
+import type { Claim, DigestMode, DigestStore, Subscription } from '../digest/store.js';
+
+/** The database clock in ms: leases are compared against one clock, whatever the replicas' clocks say. */
+const NOW = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
+
+/** Versioned migrations; the table `schema_migrations` records which ran. Applied under an advisory lock, so replicas starting together migrate once. */
+export const PG_MIGRATIONS: string[] = [
+  `CREATE TABLE subscriptions (
+     id TEXT PRIMARY KEY,
+     platform TEXT NOT NULL,
+     channel_id TEXT NOT NULL,
+     topics TEXT NOT NULL,
+     all_topics BOOLEAN NOT NULL,
+     schedule TEXT NOT NULL,
+     timezone TEXT NOT NULL,
+     mode TEXT NOT NULL CHECK (mode IN ('rotate', 'board')),
+     created_by TEXT NOT NULL,
+     created_at BIGINT NOT NULL,
+     position INTEGER NOT NULL DEFAULT 0,
+     last_slot BIGINT,
+     last_hashes TEXT NOT NULL DEFAULT '{}',
+     enabled BOOLEAN NOT NULL DEFAULT TRUE,
+     disabled_reason TEXT
+   );
+   CREATE INDEX subscriptions_channel ON subscriptions (platform, channel_id);
+   CREATE TABLE deliveries (
+     subscription_id TEXT NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+     slot BIGINT NOT NULL,
+     key TEXT NOT NULL,
+     position INTEGER NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('claimed', 'delivered', 'skipped', 'failed')),
+     claimed_at BIGINT NOT NULL,
+     finished_at BIGINT,
+     holder TEXT,
+     claimed_until BIGINT,
+     PRIMARY KEY (subscription_id, slot)
+   );
+   CREATE INDEX deliveries_open ON deliveries (claimed_until) WHERE state = 'claimed';
+   CREATE INDEX deliveries_finished ON deliveries (finished_at) WHERE state <> 'claimed';
+   CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL);
+   CREATE TABLE bot_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+];
+
+/** Any key: the advisory lock that serialises migrations. */
+const MIGRATION_LOCK = 0x6b626f74;
+
+interface Row {
+  id: string;
+  platform: string;
+  channel_id: string;
+  topics: string;
+  all_topics: boolean;
+  schedule: string;
+  timezone: string;
+  mode: DigestMode;
+  created_by: string;
+  created_at: number;
+  position: number;
+  last_slot: number | null;
+  last_hashes: string;
+  enabled: boolean;
+  disabled_reason: string | null;
+}
+
+function fromRow(r: Row): Subscription {
+  return {
+    id: r.id,
+    platform: r.platform,
+    channelId: r.channel_id,
+    topics: JSON.parse(r.topics) as string[],
+    allTopics: r.all_topics,
+    schedule: r.schedule,
+    timezone: r.timezone,
+    mode: r.mode,
+    createdBy: r.created_by,
+    createdAt: r.created_at,
+    position: r.position,
+    lastSlot: r.last_slot,
+    lastHashes: JSON.parse(r.last_hashes) as Record<string, string>,
+    enabled: r.enabled,
+    disabledReason: r.disabled_reason,
+  };
+}
+
+interface ClaimRow {
+  subscription_id: string;
+  slot: number;
+  key: string;
+  position: number;
+}
+
+const toClaim = (r: ClaimRow): Claim => ({ subscriptionId: r.subscription_id, slot: r.slot, key: r.key, position: r.position, state: 'claimed' });
+
+/** BIGINT columns hold ms timestamps (well within 2^53): read them as numbers. */
+const types = {
+  getTypeParser: ((oid: number, format?: string) => (oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser,
+};
+
+export interface PgStoreOptions {
+  url: string;
+  /** This process's name in claims and leases. */
+  holder: string;
+  /** How long a claim is held without renewal before another replica may take it over. */
+  claimLeaseMs: number;
+  now?: () => number;
+  /** Connections in the pool (default 5). */
+  poolSize?: number;
+}
+
+/**
+ * The store on PostgreSQL, shared by every replica (`DATABASE_URL`). A slot is claimed with
+ * `INSERT … ON CONFLICT DO NOTHING`, so exactly one replica gets it; the claim carries `claimed_until` and is
+ * renewed while its holder lives; an expired claim is taken over with `FOR UPDATE SKIP LOCKED`.
+ */
+export class PgDigestStore implements DigestStore {
+  readonly shared = true;
+  readonly pool: pg.Pool;
+  private readonly now: () => number;
+
+  private constructor(private readonly opts: PgStoreOptions) {
+    this.pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 5, types });
+    // An idle connection that the server drops must not crash the process; the pool replaces it.
+    this.pool.on('error', () => undefined);
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Connects and migrates (an empty database is enough). */
+  static async open(opts: PgStoreOptions): Promise<PgDigestStore> {
+    const store = new PgDigestStore(opts);
+    try {
+      await store.migrate();
+    } catch (err) {
+      await store.pool.end();
+      throw err;
+    }
+    return store;
+  }
+
+  /** Migrations applied. */
+  async version(): Promise<number> {
+    const r = await this.pool.query<{ v: number }>('SELECT COALESCE(MAX(version), 0)::int AS v FROM schema_migrations');
+    return r.rows[0]!.v;
+  }
+
+  private async migrate(): Promise<void> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
+      const done = (await c.query<{ v: number }>('SELECT COALESCE(MAX(version), 0)::int AS v FROM schema_migrations')).rows[0]!.v;
+      if (done > PG_MIGRATIONS.length) throw new Error(`the database schema is at version ${done}, newer than this bot knows (${PG_MIGRATIONS.length}): run the newer bot version`);
+      for (let v = done; v < PG_MIGRATIONS.length; v++) {
+        await c.query(PG_MIGRATIONS[v]!);
+        await c.query('INSERT INTO schema_migrations (version) VALUES ($1)', [v + 1]);
+      }
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+
+  async add(s: Subscription): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO subscriptions (id, platform, channel_id, topics, all_topics, schedule, timezone, mode, created_by, created_at, position, last_slot, last_hashes, enabled, disabled_reason)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+      [s.id, s.platform, s.channelId, JSON.stringify(s.topics), s.allTopics, s.schedule, s.timezone, s.mode, s.createdBy, s.createdAt, s.position, s.lastSlot, JSON.stringify(s.lastHashes), s.enabled, s.disabledReason],
+    );
+  }
+
+  async get(id: string): Promise<Subscription | undefined> {
+    const r = await this.pool.query<Row>('SELECT * FROM subscriptions WHERE id = $1', [id]);
+    return r.rows[0] && fromRow(r.rows[0]);
+  }
+
+  async listChannel(platform: string, channelId: string): Promise<Subscription[]> {
+    return (await this.pool.query<Row>('SELECT * FROM subscriptions WHERE platform = $1 AND channel_id = $2 ORDER BY created_at, id', [platform, channelId])).rows.map(fromRow);
+  }
+
+  async listEnabled(): Promise<Subscription[]> {
+    return (await this.pool.query<Row>('SELECT * FROM subscriptions WHERE enabled ORDER BY created_at, id')).rows.map(fromRow);
+  }
+
+  async remove(id: string, platform: string, channelId: string): Promise<boolean> {
+    return (await this.pool.query('DELETE FROM subscriptions WHERE id = $1 AND platform = $2 AND channel_id = $3', [id, platform, channelId])).rowCount === 1;
+  }
+
+  async claim(id: string, slot: number, key: string): Promise<Claim | undefined> {
+    const r = await this.pool.query<{ position: number }>(
+      `INSERT INTO deliveries (subscription_id, slot, key, position, state, claimed_at, holder, claimed_until)
+       SELECT id, $2, $3, position, 'claimed', $4, $5, ${NOW} + $6 FROM subscriptions WHERE id = $1 AND enabled
+       ON CONFLICT DO NOTHING RETURNING position`,
+      [id, slot, key, this.now(), this.opts.holder, this.opts.claimLeaseMs],
+    );
+    const row = r.rows[0];
+    return row && { subscriptionId: id, slot, key, position: row.position, state: 'claimed' };
+  }
+
+  async finish(claim: Claim, state: 'delivered' | 'failed', hashes: Record<string, string>): Promise<void> {
+    const advance = state === 'delivered';
+    // One statement, so one transaction: the delivery record and the subscription move together.
+    await this.pool.query(
+      `WITH d AS (UPDATE deliveries SET state = $1, finished_at = $2, claimed_until = NULL WHERE subscription_id = $3 AND slot = $4 AND state = 'claimed')
+       UPDATE subscriptions SET position = $5 + $6::int, last_slot = GREATEST(COALESCE(last_slot, 0), $4),
+         last_hashes = CASE WHEN $7 THEN $8 ELSE last_hashes END WHERE id = $3`,
+      [state, this.now(), claim.subscriptionId, claim.slot, claim.position, advance ? 1 : 0, advance, JSON.stringify(hashes)],
+    );
+  }
+
+  async skip(id: string, slot: number): Promise<void> {
+    await this.pool.query(
+      `WITH s AS (UPDATE subscriptions SET last_slot = GREATEST(COALESCE(last_slot, 0), $2) WHERE id = $1 RETURNING id, position)
+       INSERT INTO deliveries (subscription_id, slot, key, position, state, claimed_at, finished_at)
+       SELECT id, $2, '', position, 'skipped', $3, $3 FROM s ON CONFLICT DO NOTHING`,
+      [id, slot, this.now()],
+    );
+  }
+
+  /** Takes over claims whose lease expired (their holder died or stalled), each by exactly one replica. */
+  async unfinished(): Promise<Claim[]> {
+    const r = await this.pool.query<ClaimRow>(
+      `WITH expired AS (
+         SELECT d.subscription_id, d.slot FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
+         WHERE d.state = 'claimed' AND d.claimed_until < ${NOW} AND s.enabled
+         ORDER BY d.slot LIMIT 1000 FOR UPDATE OF d SKIP LOCKED)
+       UPDATE deliveries d SET holder = $1, claimed_until = ${NOW} + $2 FROM expired e
+       WHERE d.subscription_id = e.subscription_id AND d.slot = e.slot
+       RETURNING d.subscription_id, d.slot, d.key, d.position`,
+      [this.opts.holder, this.opts.claimLeaseMs],
+    );
+    return r.rows.map(toClaim).sort((a, b) => a.slot - b.slot);
+  }
+
+  async renewClaims(): Promise<number> {
+    const r = await this.pool.query(`UPDATE deliveries SET claimed_until = ${NOW} + $2 WHERE holder = $1 AND state = 'claimed'`, [this.opts.holder, this.opts.claimLeaseMs]);
+    return r.rowCount ?? 0;
+  }
+
+  async disable(id: string, reason: string): Promise<void> {
+    await this.pool.query('UPDATE subscriptions SET enabled = FALSE, disabled_reason = $2 WHERE id = $1', [id, reason]);
+  }
+
+  async prune(before: number): Promise<number> {
+    return (await this.pool.query("DELETE FROM deliveries WHERE state <> 'claimed' AND finished_at < $1", [before])).rowCount ?? 0;
+  }
+
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    const r = await this.pool.query(
+      `INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, ${NOW} + $3)
+       ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+       WHERE leases.holder = EXCLUDED.holder OR leases.expires_at < ${NOW}`,
+      [name, holder, ttlMs],
+    );
+    return r.rowCount === 1;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.pool.query('DELETE FROM leases WHERE name = $1 AND holder = $2', [name, holder]);
+  }
+
+  async countLeases(prefix: string): Promise<number> {
+    const r = await this.pool.query<{ n: number }>(`SELECT COUNT(*)::int AS n FROM leases WHERE starts_with(name, $1) AND expires_at >= ${NOW}`, [prefix]);
+    return r.rows[0]!.n;
+  }
+
+  async getState(key: string): Promise<string | undefined> {
+    return (await this.pool.query<{ value: string }>('SELECT value FROM bot_state WHERE key = $1', [key])).rows[0]?.value;
+  }
+
+  async setState(key: string, value: string | null): Promise<void> {
+    if (value === null) await this.pool.query('DELETE FROM bot_state WHERE key = $1', [key]);
+    else await this.pool.query('INSERT INTO bot_state (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [key, value]);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end().catch(() => undefined);
+  }
+}

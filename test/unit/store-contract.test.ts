@@ -1,0 +1,213 @@
+/**
+ * The store contract, run against both implementations: SQLite (a real file) and PostgreSQL (a real server
+ * started for this file, see test/support/postgres.ts). Lease expiry and take-over run where the store is shared.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqliteDigestStore, type DigestStore, type Subscription } from '../../src/digest/store.js';
+import { PgDigestStore } from '../../src/store/pg-store.js';
+import { startPostgres, type TestPostgres } from '../support/postgres.js';
+
+let pgServer: TestPostgres;
+let dir: string;
+let dbs = 0;
+
+beforeAll(async () => {
+  pgServer = await startPostgres();
+  dir = mkdtempSync(join(tmpdir(), 'ksb-contract-'));
+}, 60_000);
+
+afterAll(async () => {
+  await pgServer?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function sub(id: string, extra: Partial<Subscription> = {}): Subscription {
+  return {
+    id, platform: 'discord', channelId: 'c1', topics: ['filesystems'], allTopics: false, schedule: '0 9 * * *', timezone: 'UTC', mode: 'rotate',
+    createdBy: 'u1', createdAt: 1_700_000_000_000, position: 0, lastSlot: null, lastHashes: {}, enabled: true, disabledReason: null, ...extra,
+  };
+}
+
+/** Opens two handles on one fresh store (two processes sharing it, or a reopen for SQLite). */
+type Open = (holder: string, leaseMs?: number) => Promise<DigestStore>;
+const kinds: [string, () => Promise<Open>][] = [
+  ['sqlite', async () => {
+    const file = join(dir, `s${++dbs}.sqlite`);
+    return async () => new SqliteDigestStore(file);
+  }],
+  ['postgres', async () => {
+    const url = await pgServer.createDatabase(`c${++dbs}`);
+    return (holder, leaseMs = 60_000) => PgDigestStore.open({ url, holder, claimLeaseMs: leaseMs });
+  }],
+];
+
+async function until(cond: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe.each(kinds)('digest store contract: %s', (_kind, fresh) => {
+  it('keeps subscriptions: add, get, list by channel, list enabled, disable, remove only in its own channel', async () => {
+    const s = await (await fresh())('a');
+    await s.add(sub('x', { lastHashes: { filesystems: 'h1' }, topics: ['filesystems', 'tracing'] }));
+    await s.add(sub('y', { channelId: 'c2', createdAt: 1_700_000_000_001, allTopics: true, topics: [] }));
+    expect(await s.get('x')).toEqual(sub('x', { lastHashes: { filesystems: 'h1' }, topics: ['filesystems', 'tracing'] }));
+    expect(await s.get('nope')).toBeUndefined();
+    expect((await s.listChannel('discord', 'c1')).map((x) => x.id)).toEqual(['x']);
+    expect((await s.listEnabled()).map((x) => x.id)).toEqual(['x', 'y']);
+    await s.disable('y', 'gone (404)');
+    expect(await s.get('y')).toMatchObject({ enabled: false, disabledReason: 'gone (404)' });
+    expect((await s.listEnabled()).map((x) => x.id)).toEqual(['x']);
+    expect(await s.remove('x', 'discord', 'c2')).toBe(false);
+    expect(await s.remove('x', 'discord', 'c1')).toBe(true);
+    expect(await s.get('x')).toBeUndefined();
+    await s.close();
+  });
+
+  it('claims a slot once; finish advances position, last slot and hashes; a finished slot cannot be claimed again', async () => {
+    const open = await fresh();
+    const a = await open('a');
+    const b = await open('b');
+    await a.add(sub('x', { position: 3 }));
+    const c = await a.claim('x', 1000, 'k1');
+    expect(c).toEqual({ subscriptionId: 'x', slot: 1000, key: 'k1', position: 3, state: 'claimed' });
+    if (a.shared) expect(await b.claim('x', 1000, 'k1')).toBeUndefined(); // another replica: not yours
+    await a.finish(c!, 'delivered', { filesystems: 'h2' });
+    expect(await b.get('x')).toMatchObject({ position: 4, lastSlot: 1000, lastHashes: { filesystems: 'h2' } });
+    expect(await a.claim('x', 1000, 'k1')).toBeUndefined();
+    expect(await b.claim('x', 1000, 'k1')).toBeUndefined();
+    // failed: the slot is done, the position stays
+    const c2 = await b.claim('x', 2000, 'k2');
+    await b.finish(c2!, 'failed', {});
+    expect(await a.get('x')).toMatchObject({ position: 4, lastSlot: 2000, lastHashes: { filesystems: 'h2' } });
+    // no claim on a disabled or unknown subscription
+    await a.disable('x', 'r');
+    expect(await a.claim('x', 3000, 'k3')).toBeUndefined();
+    expect(await a.claim('nope', 3000, 'k3')).toBeUndefined();
+    await a.close();
+    await b.close();
+  });
+
+  it('skip records the slot as done without posting; prune deletes old finished records only', async () => {
+    const s = await (await fresh())('a');
+    await s.add(sub('x'));
+    await s.skip('x', 500);
+    expect(await s.get('x')).toMatchObject({ lastSlot: 500, position: 0 });
+    expect(await s.claim('x', 500, 'k')).toBeUndefined();
+    const open = await s.claim('x', 600, 'k6');
+    expect(open).toBeDefined();
+    expect(await s.prune(Date.now() + 1000)).toBe(1); // the skipped record; the open claim stays
+    expect(await s.prune(Date.now() + 1000)).toBe(0);
+    await s.close();
+  });
+
+  it('leases: one holder at a time, renewable by the holder, free after release or expiry; live count by prefix', async () => {
+    const open = await fresh();
+    const s = await open('a');
+    expect(await s.acquireLease('gateway', 'r1', 60_000)).toBe(true);
+    expect(await s.acquireLease('gateway', 'r2', 60_000)).toBe(false);
+    expect(await s.acquireLease('gateway', 'r1', 60_000)).toBe(true); // renewal
+    await s.releaseLease('gateway', 'r2'); // not the holder: no effect
+    expect(await s.acquireLease('gateway', 'r2', 60_000)).toBe(false);
+    await s.releaseLease('gateway', 'r1');
+    expect(await s.acquireLease('gateway', 'r2', 150)).toBe(true);
+    await until(async () => s.acquireLease('gateway', 'r3', 60_000)); // r2's lease expired, r3 takes it
+    expect(await s.acquireLease('gateway', 'r2', 60_000)).toBe(false);
+    await s.acquireLease('replica:r1', 'r1', 60_000);
+    await s.acquireLease('replica:r2', 'r2', 60_000);
+    await s.acquireLease('replica:r3', 'r3', 100);
+    await until(async () => (await s.countLeases('replica:')) === 2);
+    await s.close();
+  });
+
+  it('state: set, read back after reopen where persistent, delete', async () => {
+    const open = await fresh();
+    const a = await open('a');
+    expect(await a.getState('matrix.sync')).toBeUndefined();
+    await a.setState('matrix.sync', 's1');
+    await a.setState('matrix.sync', 's2');
+    expect(await a.getState('matrix.sync')).toBe('s2');
+    if (a.shared) {
+      const b = await open('b');
+      expect(await b.getState('matrix.sync')).toBe('s2');
+      await b.close();
+    }
+    await a.setState('matrix.sync', null);
+    expect(await a.getState('matrix.sync')).toBeUndefined();
+    await a.close();
+  });
+
+  it('unfinished claims: SQLite re-sends its own after a restart; a shared store hands an expired claim to exactly one replica, with its key', async () => {
+    const open = await fresh();
+    const a = await open('a', 200);
+    await a.add(sub('x'));
+    await a.add(sub('y'));
+    const cx = await a.claim('x', 1000, 'kx');
+    if (!a.shared) {
+      await a.close();
+      const again = await open('a');
+      expect(await again.unfinished()).toEqual([cx]);
+      await again.close();
+      return;
+    }
+    // a renews while alive: nobody takes over
+    const b = await open('b', 200);
+    const c = await open('c', 200);
+    for (let i = 0; i < 4; i++) {
+      expect(await a.renewClaims()).toBe(1);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await b.unfinished()).toEqual([]);
+    }
+    // a dies (stops renewing): exactly one of b and c takes the claim over, with the same key
+    await a.close();
+    let taken: { by: string; claims: unknown[] }[] = [];
+    await until(async () => {
+      const [fromB, fromC] = await Promise.all([b.unfinished(), c.unfinished()]);
+      if (fromB.length) taken.push({ by: 'b', claims: fromB });
+      if (fromC.length) taken.push({ by: 'c', claims: fromC });
+      return taken.length > 0;
+    });
+    expect(taken).toHaveLength(1);
+    expect(taken[0]!.claims).toEqual([cx]);
+    const winner = taken[0]!.by === 'b' ? b : c;
+    const loser = winner === b ? c : b;
+    // the new holder renews it: it is not taken over again
+    await winner.renewClaims();
+    expect(await loser.unfinished()).toEqual([]);
+    await winner.finish(cx!, 'delivered', {});
+    expect(await winner.renewClaims()).toBe(0);
+    taken = [];
+    await b.close();
+    await c.close();
+  });
+});
+
+describe('PostgreSQL store', () => {
+  it('migrates an empty database once, with replicas starting together, and refuses a newer schema', async () => {
+    const url = await pgServer.createDatabase('migrate');
+    const stores = await Promise.all([1, 2, 3, 4].map((i) => PgDigestStore.open({ url, holder: `r${i}`, claimLeaseMs: 1000 })));
+    expect(await stores[0]!.version()).toBe(1);
+    await stores[0]!.pool.query('INSERT INTO schema_migrations (version) VALUES (99)');
+    await expect(PgDigestStore.open({ url, holder: 'r5', claimLeaseMs: 1000 })).rejects.toThrow(/version 99, newer/);
+    for (const s of stores) await s.close();
+  });
+
+  it('racing replicas claim 1,200 slots exactly once between them', async () => {
+    const url = await pgServer.createDatabase('race');
+    const stores = await Promise.all([1, 2, 3, 4].map((i) => PgDigestStore.open({ url, holder: `r${i}`, claimLeaseMs: 60_000 })));
+    for (let i = 0; i < 300; i++) await stores[0]!.add(sub(`s${i}`));
+    const won = await Promise.all(stores.map(async (s) => {
+      let n = 0;
+      for (let i = 0; i < 300; i++) for (const slot of [1, 2, 3, 4]) if (await s.claim(`s${i}`, slot, `k${i}-${slot}`)) n++;
+      return n;
+    }));
+    expect(won.reduce((a, b) => a + b, 0)).toBe(1200);
+    for (const s of stores) await s.close();
+  });
+});
