@@ -2,7 +2,6 @@ import pLimit from 'p-limit';
 import pRetry from 'p-retry';
 import pThrottle from 'p-throttle';
 import type { Logger } from 'pino';
-import type { Reply } from '../core/reply.js';
 import type { KnowledgeBase } from '../knowledge/base.js';
 import { DeliveryError, type Poster } from './port.js';
 import { digestContent } from './content.js';

@@ -222,7 +222,7 @@ export class SqliteDigestStore implements DigestStore {
         | undefined;
       if (existing) return existing.state === 'claimed' ? { subscriptionId: id, slot, key: existing.key, position: existing.position, state: 'claimed' } : undefined;
       const sub = this.db.prepare('SELECT position, enabled FROM subscriptions WHERE id = ?').get(id) as { position: number; enabled: number } | undefined;
-      if (!sub || sub.enabled !== 1) return undefined;
+      if (sub?.enabled !== 1) return undefined;
       this.db
         .prepare("INSERT INTO deliveries (subscription_id, slot, key, position, state, claimed_at) VALUES (?, ?, ?, ?, 'claimed', ?)")
         .run(id, slot, key, sub.position, this.now());

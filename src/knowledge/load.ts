@@ -83,7 +83,6 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
         keyOwner.set(k, t.id);
       }
       const points: Point[] = [];
-      const keyPoints: Point[] = [];
       t.slides.forEach((s, si) => {
         if (s.page > data.talk.pages) {
           throw new KnowledgeError(file, `${where}.slides.${si}.page`, `page ${s.page} is beyond the talk's ${data.talk.pages} pages`);
@@ -91,7 +90,6 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
         for (const b of s.bullets) {
           const p: Point = { id: `${t.id}#${points.length}`, topicId: t.id, text: foldSpace(b.text), page: s.page, slideTitle: s.title };
           points.push(p);
-          keyPoints.push(p);
           for (const sub of b.sub) {
             points.push({ id: `${t.id}#${points.length}`, topicId: t.id, text: foldSpace(sub), page: s.page, slideTitle: s.title, parent: p.text });
           }
@@ -105,14 +103,12 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
       whole.update(hash);
       const topic: Topic = {
         id: t.id,
-        talkId: data.talk.id,
         title: t.title,
         aliases: t.aliases,
         summary: foldSpace(t.summary),
         verdict: t.verdict,
         verdictQuote: quote,
         pages: [...new Set(t.slides.map((s) => s.page))],
-        keyPoints,
         points,
         hash,
       };
@@ -163,13 +159,13 @@ function glossaryOf(file: string, data: TalkFile, topics: readonly Topic[]): Glo
     if (other !== undefined && other !== term) throw new KnowledgeError(file, path, `"${name}" already stands for glossary term "${other}"`);
     owner.set(k, term);
   };
-  data.glossary.forEach((g, i) => claim(g.term, g.term, `glossary.${i}.term`));
+  for (const [i, g] of data.glossary.entries()) claim(g.term, g.term, `glossary.${i}.term`);
   return data.glossary.map((g, i) => {
     const k = normalizeKey(g.term);
     const startsWord = new RegExp(`[^\\p{L}\\p{N}]${escapeRegExp(k)}`, 'u');
     const topicIds = topics.filter((_, ti) => texts[ti]!.includes(k) && startsWord.test(texts[ti]!)).map((t) => t.id);
     if (topicIds.length === 0) throw new KnowledgeError(file, `glossary.${i}.term`, `"${g.term}" does not occur in the talk`);
-    g.also.forEach((name, j) => claim(name, g.term, `glossary.${i}.also.${j}`));
+    for (const [j, name] of g.also.entries()) claim(name, g.term, `glossary.${i}.also.${j}`);
     return { term: g.term, also: g.also, talkId: data.talk.id, topicIds };
   });
 }

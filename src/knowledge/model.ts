@@ -16,15 +16,12 @@ export interface Point {
 
 export interface Topic {
   readonly id: string;
-  readonly talkId: string;
   readonly title: string;
   readonly aliases: readonly string[];
   readonly summary: string;
   readonly verdict: Verdict;
   readonly verdictQuote: string | null;
   readonly pages: readonly number[];
-  /** Top-level bullets only, in talk order (what `/status` shows). */
-  readonly keyPoints: readonly Point[];
   /** Every bullet and sub-bullet, in talk order. */
   readonly points: readonly Point[];
   /** Hash of the topic's content: digests use it to mark what changed. */

@@ -61,5 +61,4 @@ export const talkFileSchema = z.strictObject({
 });
 
 export type TalkFile = z.infer<typeof talkFileSchema>;
-export type SlideData = z.infer<typeof slide>;
 export type GlossaryData = z.infer<typeof glossaryEntry>;

@@ -367,7 +367,7 @@ export class SearchIndex {
         if (this.termSlot.has(term)) give(term, base, token);
         else {
           // A dictionary word is not a typo: it gets synonyms; anything else gets a typo fix (a few per question).
-          const fix = isCommonWord(surface) || corrections >= MAX_CORRECTIONS ? undefined : this.correct(surface, term);
+          const fix = isCommonWord(surface) || corrections >= MAX_CORRECTIONS ? undefined : this.correct(surface);
           if (!isCommonWord(surface)) corrections++;
           if (fix) give(fix.term, base * fix.weight, token);
           else for (const syn of synonymsOf(term)) if (this.termSlot.has(syn) && this.specificity(syn) >= SYNONYM_MIN_SPECIFICITY) give(syn, base * SYNONYM_WEIGHT, token);
@@ -595,12 +595,12 @@ export class SearchIndex {
   }
 
   /**
-   * The vocabulary term of a misspelt word (`surface` as typed, `term` its stem): a word of the
+   * The vocabulary term of a misspelt word (`surface` as typed): a word of the
    * talk one edit away (letters only, at least four; of several, the most frequent term), else the
    * nearest term by fuse.js (same two first letters, six letters or more), with a weight that falls
    * with distance.
    */
-  private correct(surface: string, term: string): { term: string; weight: number } | undefined {
+  private correct(surface: string): { term: string; weight: number } | undefined {
     if (surface.length < 4 || surface.length > 32) return undefined;
     const cached = this.corrections.get(surface);
     if (cached !== undefined) return cached ?? undefined;

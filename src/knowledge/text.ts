@@ -106,7 +106,6 @@ export function terms(text: string, keepStopWords = false): string[] {
  * ASCII without quote characters: text `TermTable` scans in place, as for it
  * normalizeKey comes down to lower-casing, `_` as a space and the UK-spelling rule.
  */
-// eslint-disable-next-line no-control-regex
 const PLAIN_ASCII = /^[\x00-\x21\x23-\x26\x28-\x5f\x61-\x7f]*$/;
 
 /** [a-z0-9] after lower-casing: `[\p{L}\p{N}]` for ASCII. */
