@@ -7,7 +7,6 @@ export default defineCommand({
   options: [{ name: 'question', description: 'Your question, e.g. what does the talk say about btrfs?', type: 'string', required: true, maxLength: 2000 }],
   examples: ['ask what does the talk say about btrfs?', 'ask who maintains x86?'],
   run({ knowledge, search }, args) {
-    const question = String(args.question ?? '');
-    return answerReply(knowledge, question, search.ask(question));
+    return answerReply(knowledge, args.question, search.ask(args.question));
   },
 });

@@ -1,6 +1,7 @@
 import { defineCommand, serviceKey } from '../src/core/command.js';
+import { replies } from '../src/core/reply.js';
 import { SCHEDULE_PRESETS } from '../src/digest/schedule.js';
-import type { DigestMode, DigestService } from '../src/digest/service.js';
+import type { DigestService } from '../src/digest/service.js';
 
 /** What /digest needs: the digest service (absent in the one-shot CLI). */
 export const digestService = serviceKey<Pick<DigestService, 'subscribe' | 'unsubscribe' | 'preview' | 'list'>>('digests');
@@ -37,19 +38,14 @@ export default defineCommand({
   examples: ['digest subscribe topics:all schedule:"0 9 * * 1" mode:rotate', 'digest subscribe topics:fs,mm schedule:"weekly fri 17:00" timezone:Europe/Berlin mode:board', 'digest list', 'digest unsubscribe id:k3f9x2ab', 'digest preview'],
   run({ services, message }, args) {
     const digests = services.get(digestService);
-    if (!digests) return { kind: 'error', summary: 'Digests are not available in this setup.', private: true };
+    if (!digests) return replies.error('Digests are not available in this setup.');
     switch (args.subcommand) {
       case 'subscribe':
-        return digests.subscribe(message, {
-          topics: String(args.topics),
-          schedule: String(args.schedule),
-          timezone: typeof args.timezone === 'string' ? args.timezone : undefined,
-          mode: (args.mode ?? 'rotate') as DigestMode,
-        });
+        return digests.subscribe(message, { topics: args.topics, schedule: args.schedule, timezone: args.timezone, mode: args.mode });
       case 'unsubscribe':
-        return digests.unsubscribe(message, String(args.id));
+        return digests.unsubscribe(message, args.id);
       case 'preview':
-        return digests.preview(message, typeof args.id === 'string' ? args.id : undefined);
+        return digests.preview(message, args.id);
       default:
         return digests.list(message);
     }

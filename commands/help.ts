@@ -1,4 +1,6 @@
 import { defineCommand, usageOf } from '../src/core/command.js';
+import { splitCommand } from '../src/core/parse.js';
+import { replies } from '../src/core/reply.js';
 
 export default defineCommand({
   name: 'help',
@@ -6,10 +8,11 @@ export default defineCommand({
   options: [{ name: 'command', description: 'A command name, e.g. status', type: 'string', maxLength: 40 }],
   examples: ['help', 'help status'],
   run({ commands, prefix }, args) {
-    const wanted = typeof args.command === 'string' ? args.command.replace(/^[/!]/, '').toLowerCase() : undefined;
+    const given = args.command;
+    const wanted = given === undefined ? undefined : (splitCommand(given, [prefix, '/', '!'])?.name ?? given.toLowerCase());
     if (wanted) {
       const c = commands.find((x) => x.name === wanted || x.aliases?.includes(wanted));
-      if (!c) return { kind: 'no-match', summary: `There is no command "${wanted}".`, suggestions: ['help'], private: true };
+      if (!c) return replies.noMatch(`There is no command "${wanted}".`, { suggestions: ['help'] });
       const opts = (c.subcommands?.flatMap((s) => s.options ?? []) ?? c.options ?? []).map((o) => `  ${o.name}${o.required ? '' : ' (optional)'}: ${o.description}`);
       return {
         kind: 'info',

@@ -1,4 +1,5 @@
 import { defineCommand, serviceKey } from '../src/core/command.js';
+import { replies } from '../src/core/reply.js';
 
 /** What /reload needs: reload the knowledge now and say how it went. */
 export const reloadKnowledge = serviceKey<() => { ok: true; version: string; topics: number } | { ok: false; reason: string }>('reload');
@@ -11,9 +12,9 @@ export default defineCommand({
   examples: ['reload'],
   run({ services }) {
     const reload = services.get(reloadKnowledge);
-    if (!reload) return { kind: 'error', summary: 'Reloading is not available in this setup.', private: true };
+    if (!reload) return replies.error('Reloading is not available in this setup.');
     const r = reload();
-    if (!r.ok) return { kind: 'error', summary: `The knowledge was not reloaded; the old one stays. ${r.reason}`, private: true };
+    if (!r.ok) return replies.error(`The knowledge was not reloaded; the old one stays. ${r.reason}`);
     return { kind: 'info', title: 'Knowledge reloaded', summary: `Version ${r.version}, ${r.topics} topics.`, private: true };
   },
 });

@@ -12,7 +12,7 @@ export default defineCommand({
   examples: ['status filesystems', 'status fs', 'status'],
   run({ knowledge, search }, args) {
     const query = args.topic;
-    if (typeof query !== 'string' || query.trim() === '') return boardReply(knowledge, knowledge.topics);
+    if (query === undefined || query.trim() === '') return boardReply(knowledge, knowledge.topics);
     const found = search.findTopic(query);
     if (found.kind === 'none') return noTopicReply(knowledge, query, found.suggestions);
     const from = typeof args.from === 'number' ? args.from : 1;

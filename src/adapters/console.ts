@@ -4,6 +4,7 @@ import type { Bot } from '../core/bot.js';
 import type { IncomingMessage } from '../core/command.js';
 import { completeLine } from '../core/complete.js';
 import type { Reply } from '../core/reply.js';
+import { splitCommand } from '../core/parse.js';
 import { PLAIN, renderText, type TextStyle } from '../core/render-text.js';
 import type { Poster } from '../digest/port.js';
 import { HISTORY_LINES, loadHistory, saveHistory } from './console/history.js';
@@ -35,7 +36,7 @@ export interface ConsoleOptions {
 export async function answerLine(bot: Bot, line: string, style: TextStyle = PLAIN): Promise<string> {
   const msg: IncomingMessage = { platform: 'console', text: line, userId: 'console', channelId: 'console', addressed: true, canManage: true, unlimited: true };
   const reply = await bot.handle(msg, PREFIXES);
-  return reply ? renderText(reply, line.trimStart().startsWith('!') ? '!' : '/', style) : '';
+  return reply ? renderText(reply, splitCommand(line, PREFIXES)?.prefix ?? '/', style) : '';
 }
 
 /**

@@ -25,9 +25,6 @@ export class InFlight {
     void p.finally(() => this.pending.delete(p)).catch(() => undefined);
     return p;
   }
-  get size(): number {
-    return this.pending.size;
-  }
   async drain(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }

@@ -7,6 +7,7 @@ import { parseArgs, splitCommand } from './parse.js';
 import { RateLimiter } from './rate-limit.js';
 import type { Reply } from './reply.js';
 import { replies } from './reply.js';
+import { ellipsis } from './ellipsis.js';
 
 export interface BotOptions {
   commands: CommandDef[];
@@ -73,7 +74,7 @@ export class Bot {
     const started = performance.now();
     const text = (MAYBE_CONTROL.test(msg.text) ? msg.text.replace(CONTROL, '') : msg.text).trim();
     const line = splitCommand(text, prefixes);
-    const prefix = line ? text.trimStart()[0]! : prefixes[0] ?? '/';
+    const prefix = line?.prefix ?? prefixes[0] ?? '/';
     const def = line ? this.command(line.name) : undefined;
     if (!def && !msg.addressed) return null; // someone else's command, or chat not meant for us
     if (text.length === 0) return this.finish(msg, 'help', 'usage', started, { kind: 'usage', summary: `Ask me about the state of Linux kernel development, or try ${prefix}help.` });
@@ -85,7 +86,7 @@ export class Bot {
     if (line && !def) {
       const near = this.commandFuse.search(line.name.slice(0, 32), { limit: 1 })[0];
       const hint = near ? ` Did you mean ${prefix}${near.item}?` : '';
-      const shown = line.name.length > 30 ? `${line.name.slice(0, 29)}…` : line.name;
+      const shown = ellipsis(line.name, 30);
       return this.limited(msg, started, 'unknown', () =>
         this.finish(msg, 'unknown', 'usage', started, replies.usage(`There is no command "${prefix}${shown}".${hint}`, `${prefix}help`)),
       );

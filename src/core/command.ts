@@ -111,8 +111,47 @@ export interface CommandDef {
   run(ctx: CommandContext, args: Args): Reply | Promise<Reply>;
 }
 
-/** Identity function that keeps a command definition's literal types. */
-export function defineCommand(def: CommandDef): CommandDef {
+/** The value type of one option: number, boolean, one of its choices, or string. */
+export type ValueOf<O extends OptionDef> = O['type'] extends 'integer'
+  ? number
+  : O['type'] extends 'boolean'
+    ? boolean
+    : O['choices'] extends readonly (infer C extends string)[]
+      ? C
+      : string;
+
+type Flat<T> = { readonly [K in keyof T]: T[K] };
+
+/** The arguments a list of option declarations produces: required options always present, the others optional. */
+export type OptionArgs<Opts> = Opts extends readonly OptionDef[]
+  ? Flat<
+      { readonly [O in Opts[number] as O['required'] extends true ? O['name'] : never]: ValueOf<O> } & {
+        readonly [O in Opts[number] as O['required'] extends true ? never : O['name']]?: ValueOf<O>;
+      }
+    >
+  : Record<never, never>;
+
+type SubcommandArgs<S> = S extends SubcommandDef ? Flat<{ readonly subcommand: S['name'] } & OptionArgs<S['options']>> : never;
+
+/**
+ * The arguments a command's handler receives, derived from its declarations: one variant per subcommand
+ * (told apart by `subcommand`), else its options. Renaming an option breaks the handler at compile time.
+ */
+export type ArgumentsOf<O extends readonly OptionDef[], S extends readonly SubcommandDef[]> = [S[number]] extends [never]
+  ? Flat<{ readonly subcommand?: undefined } & OptionArgs<O>>
+  : SubcommandArgs<S[number]>;
+
+/**
+ * Declares a command: the literal types of its options and subcommands are kept (`const`), and the
+ * handler's arguments are typed from them ({@link ArgumentsOf}).
+ */
+export function defineCommand<const O extends readonly OptionDef[] = readonly [], const S extends readonly SubcommandDef[] = readonly []>(
+  def: Omit<CommandDef, 'run' | 'options' | 'subcommands'> & {
+    readonly options?: O;
+    readonly subcommands?: S;
+    run(ctx: CommandContext, args: ArgumentsOf<O, S>): Reply | Promise<Reply>;
+  },
+): CommandDef {
   return def;
 }
 

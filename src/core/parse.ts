@@ -1,19 +1,22 @@
 import type { ArgValue, Args, CommandDef, OptionDef } from './command.js';
 import { optionsOf } from './command.js';
+import { ellipsis } from './ellipsis.js';
 
-/** A message split into command name and the text after it, or undefined for free text. */
+/** A message split into the prefix the user typed, the command name and the text after it. */
 export interface CommandLine {
+  prefix: string;
   name: string;
   rest: string;
 }
 
-/** `/cmd args` or `!cmd args` (any of `prefixes`); anything else is free text. */
+/** `/cmd args` or `!cmd args` (any of `prefixes`, the longest that matches); anything else is free text (undefined). */
 export function splitCommand(text: string, prefixes: readonly string[]): CommandLine | undefined {
   const t = text.trimStart();
-  const prefix = prefixes.find((p) => t.startsWith(p));
+  let prefix: string | undefined;
+  for (const p of prefixes) if (t.startsWith(p) && (prefix === undefined || p.length > prefix.length)) prefix = p;
   if (prefix === undefined) return undefined;
   const m = /^(\S*)\s*([\s\S]*)$/.exec(t.slice(prefix.length))!;
-  return { name: m[1]!.toLowerCase(), rest: m[2]!.trim() };
+  return { prefix, name: m[1]!.toLowerCase(), rest: m[2]!.trim() };
 }
 
 const QUOTES = /["“”']/;
@@ -89,7 +92,7 @@ export function parseArgs(def: CommandDef, rest: string): ParseResult {
     const take = opt.type === 'string' && isLast && !opt.choices ? positional.length : 1;
     values.set(opt, positional.splice(0, take).join(' '));
   }
-  if (positional.length > 0) return { ok: false, error: `unexpected text "${truncate(positional.join(' '), 40)}"` };
+  if (positional.length > 0) return { ok: false, error: `unexpected text "${ellipsis(positional.join(' '), 40)}"` };
 
   const args: Record<string, ArgValue | undefined> = { subcommand };
   for (const opt of options) {
@@ -125,8 +128,4 @@ export function coerce(opt: OptionDef, raw: string): ArgValue | { error: string 
     return c;
   }
   return raw;
-}
-
-function truncate(s: string, n: number): string {
-  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
 }

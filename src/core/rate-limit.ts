@@ -26,6 +26,11 @@ export class RateLimiter {
     this.refillPerMs = perMinute / 60_000;
   }
 
+  /** How many users' buckets are kept (at most `maxUsers`). */
+  get trackedUsers(): number {
+    return this.buckets.size;
+  }
+
   take(user: string): RateDecision {
     const now = this.now();
     let b = this.buckets.get(user);

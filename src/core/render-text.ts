@@ -1,5 +1,7 @@
 import type { Verdict } from '../knowledge/model.js';
-import type { Citation, Reply } from './reply.js';
+import type { Block } from './layout.js';
+import { layout } from './layout.js';
+import type { Reply } from './reply.js';
 import { VERDICT_LABEL } from './reply.js';
 
 /** How a text renderer marks up parts of a line (a terminal's colours); {@link PLAIN} adds nothing. */
@@ -15,40 +17,33 @@ export interface TextStyle {
 const same = (text: string) => text;
 export const PLAIN: TextStyle = { title: same, verdict: same, cite: same };
 
-/** "p. 10" style page reference. */
-export function pageRef(page: number): string {
-  return `p. ${page}`;
+/** One block as text lines. */
+function blockLines(b: Block, prefix: string, style: TextStyle): string[] {
+  switch (b.type) {
+    case 'heading':
+      return [[b.title && style.title(b.title), b.verdict ? style.verdict(`[${VERDICT_LABEL[b.verdict]}]`, b.verdict) : undefined].filter(Boolean).join(' ')];
+    case 'paragraph': {
+      const lines = b.source === undefined ? [...b.lines] : [`${b.lines[0] ?? ''} ${style.cite(`(${b.source})`)}`, ...b.lines.slice(1)];
+      return b.lead ? [`${b.lead} ${lines[0] ?? ''}`, ...lines.slice(1)] : lines;
+    }
+    case 'bullet':
+      if (b.label) return [`• ${style.title(b.label.title)} ${style.verdict(`[${VERDICT_LABEL[b.label.verdict]}]`, b.label.verdict)}: ${b.text}`];
+      return [`${b.depth === 1 ? '   – ' : '• '}${b.lead ? `${b.lead}: ` : ''}${b.source === undefined ? b.text : `“${b.text}” ${style.cite(`(${b.source})`)}`}`];
+    case 'suggestions':
+      return [`Did you mean: ${b.commands.map((s) => `${prefix}${s}`).join(', ')}?`];
+    case 'footer':
+      return [`— ${b.text}`];
+  }
 }
 
-/** One cited point as a single line, with topic and page. */
-export function citationLine(c: Citation, withTopic: boolean, style: TextStyle = PLAIN): string {
-  const where = withTopic ? `${c.topicTitle}, ${pageRef(c.page)}` : pageRef(c.page);
-  return `“${c.text}” ${style.cite(`(${where})`)}`;
-}
-
-/** Plain-text lines of a reply, in display order (shared by the console and Matrix bodies). */
-export function textLines(reply: Reply, prefix = '/', style: TextStyle = PLAIN): string[] {
+/** Text lines of a layout, in display order (the console and the Matrix body). */
+export function textOfBlocks(blocks: readonly Block[], prefix = '/', style: TextStyle = PLAIN): string[] {
   const out: string[] = [];
-  const head = [reply.title && style.title(reply.title), reply.verdict ? style.verdict(`[${VERDICT_LABEL[reply.verdict]}]`, reply.verdict) : undefined].filter(Boolean).join(' ');
-  if (head) out.push(head);
-  if (reply.summary) out.push(reply.summary);
-  if (reply.verdictQuote) out.push(`Verdict rests on: “${reply.verdictQuote.text}” ${style.cite(`(${pageRef(reply.verdictQuote.page)})`)}`);
-  if (reply.rows?.length) {
-    for (const r of reply.rows) out.push(`• ${style.title(r.title)} ${style.verdict(`[${VERDICT_LABEL[r.verdict]}]`, r.verdict)}: ${r.summary}`);
-  }
-  if (reply.points?.length) {
-    const first = reply.points[0]!.topicId;
-    let multiTopic = reply.kind === 'answer';
-    for (const p of reply.points) if (p.topicId !== first) multiTopic = true;
-    for (const p of reply.points) out.push(`${p.parent && reply.kind === 'status' ? '   – ' : '• '}${citationLine(p, multiTopic, style)}`);
-  }
-  if (reply.lines?.length) out.push(...reply.lines);
-  if (reply.suggestions?.length) out.push(`Did you mean: ${reply.suggestions.map((s) => `${prefix}${s}`).join(', ')}?`);
-  if (reply.footer) out.push(`— ${reply.footer}`);
+  for (const b of blocks) out.push(...blockLines(b, prefix, style));
   return out;
 }
 
-/** The reply as text for a terminal: plain unless a style is given. */
+/** The reply as text for a terminal, plain unless a style is given; `prefix` is the one the user typed. */
 export function renderText(reply: Reply, prefix = '/', style: TextStyle = PLAIN): string {
-  return textLines(reply, prefix, style).join('\n');
+  return textOfBlocks(layout(reply), prefix, style).join('\n');
 }

@@ -8,6 +8,8 @@ export interface Citation {
   topicTitle: string;
   /** For a sub-bullet: the bullet it hangs under. */
   parent?: string;
+  /** In an answer to a two-subject question: the subject this point answers ("ext4"). */
+  label?: string;
 }
 
 /** One line of a status board or topic list. */
@@ -71,9 +73,18 @@ export const VERDICT_LABEL: Record<Verdict, string> = {
   unrated: 'not rated',
 };
 
-/** Short reply helpers for the common cases. */
+/** The one builder of problem replies: errors, usage, refusals and "did you mean". All are private. */
 export const replies = {
   error: (text: string): Reply => ({ kind: 'error', summary: text, private: true }),
-  usage: (text: string, usage: string): Reply => ({ kind: 'usage', summary: text, lines: [`Usage: ${usage}`], private: true }),
+  /** A request that cannot be run as given; `usage` (e.g. "/status [topic]") is shown under the text. */
+  usage: (text: string, usage?: string): Reply => ({ kind: 'usage', summary: text, ...(usage ? { lines: [`Usage: ${usage}`] } : {}), private: true }),
   denied: (text: string): Reply => ({ kind: 'denied', summary: text, private: true }),
+  /** Nothing matched: free `lines` and "did you mean" `suggestions` (command lines without prefix, at most three). */
+  noMatch: (text: string, more: { lines?: readonly string[]; suggestions?: readonly string[] }): Reply => ({
+    kind: 'no-match',
+    summary: text,
+    ...(more.lines?.length ? { lines: [...more.lines] } : {}),
+    ...(more.suggestions?.length ? { suggestions: more.suggestions.slice(0, 3) } : {}),
+    private: true,
+  }),
 };

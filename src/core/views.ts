@@ -1,6 +1,8 @@
 import type { Knowledge, Point, Topic } from '../knowledge/model.js';
 import type { QuestionResult } from '../knowledge/search.js';
+import { ellipsis } from './ellipsis.js';
 import type { Citation, Reply } from './reply.js';
+import { replies } from './reply.js';
 
 /** Names the talk (or talks) for reply footers. */
 export function talkFooter(k: Knowledge): string {
@@ -53,38 +55,38 @@ export function boardReply(k: Knowledge, topics: readonly Topic[], title = 'Stat
 
 /** A topic query that matched nothing: "did you mean" with up to three topics. */
 export function noTopicReply(k: Knowledge, query: string, suggestions: readonly Topic[]): Reply {
-  const shown = query.length > 60 ? `${query.slice(0, 59)}…` : query;
-  return {
-    kind: 'no-match',
-    summary: `No topic matches “${shown}”.`,
-    ...(suggestions.length
-      ? { suggestions: suggestions.slice(0, 3).map((t) => `status ${t.id}`) }
-      : { lines: [`Topics: ${k.topics.slice(0, 15).map((t) => t.id).join(', ')}${k.topics.length > 15 ? ', …' : ''}`] }),
-    private: true,
-  };
+  const text = `No topic matches “${ellipsis(query, 60)}”.`;
+  if (suggestions.length) return replies.noMatch(text, { suggestions: suggestions.map((t) => `status ${t.id}`) });
+  return replies.noMatch(text, { lines: [`Topics: ${k.topics.slice(0, 15).map((t) => t.id).join(', ')}${k.topics.length > 15 ? ', …' : ''}`] });
 }
 
 /** A free-text question: the best points across topics, or "no match". */
 export function answerReply(k: Knowledge, question: string, result: QuestionResult): Reply {
   if (question.trim() === '') {
-    return { kind: 'usage', summary: 'Ask me a question about the talk, e.g. “what does the talk say about btrfs?”', private: true };
+    return replies.usage('Ask me a question about the talk, e.g. “what does the talk say about btrfs?”');
   }
   const best = result.hits[0];
-  if (!best) {
+  if (!best && result.uncovered) {
+    const subject = result.uncovered.length > 60 ? `${result.uncovered.slice(0, 59)}…` : result.uncovered;
     return {
       kind: 'no-match',
-      summary: 'I found nothing in the talk that answers that.',
+      summary: `The talk doesn't cover ${subject}.`,
       ...(result.suggestions.length
-        ? { suggestions: result.suggestions.map((t) => `status ${t.id}`) }
-        : { lines: ['Try a topic name (filesystems, mm, kvm, tracing, …) or see the list of topics.'], suggestions: ['topics'] }),
+        ? { lines: ['Topics it does cover that come closest:'], suggestions: result.suggestions.slice(0, 3).map((t) => `status ${t.id}`) }
+        : { suggestions: ['topics'] }),
       private: true,
     };
+  }
+  if (!best) {
+    const text = 'I found nothing in the talk that answers that.';
+    if (result.suggestions.length) return replies.noMatch(text, { suggestions: result.suggestions.map((t) => `status ${t.id}`) });
+    return replies.noMatch(text, { lines: ['Try a topic name (filesystems, mm, kvm, tracing, …) or see the list of topics.'], suggestions: ['topics'] });
   }
   return {
     kind: 'answer',
     title: best.topic.title,
     verdict: best.topic.verdict,
-    points: result.hits.map((h) => cite(h.point, h.topic)),
+    points: result.hits.map((h) => (h.label ? { ...cite(h.point, h.topic), label: h.label } : cite(h.point, h.topic))),
     footer: talkFooter(k),
     more: `status ${best.topic.id}`,
   };

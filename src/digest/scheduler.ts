@@ -239,6 +239,7 @@ export class DigestScheduler {
 
   private async planPass(): Promise<void> {
     this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY; // a slot planned after a delivery during this pass sets it
     const now = this.now();
     let nextAt = now + 60_000;
     try {
@@ -271,7 +272,7 @@ export class DigestScheduler {
     if (this.storageProblem) nextAt = Math.min(nextAt, now + (this.opts.storageRetryMs ?? DEFAULT_STORAGE_RETRY_MS));
     if (this.lostReported) nextAt = Math.min(nextAt, this.recoverAt);
     // Wake at the earliest slot (at least once a minute, so clock jumps are noticed).
-    this.setTimer(nextAt);
+    this.setTimer(Math.min(nextAt, this.timerAt));
   }
 
   private setTimer(at: number): void {
@@ -309,10 +310,6 @@ export class DigestScheduler {
     return this.plannable(sub) === null ? undefined : sub;
   }
 
-  /**
-   * The first slot after the subscription's last one (or its creation), cached until that changes. A schedule
-   * that no longer parses (a stored row from another version) disables that subscription with a log line.
-   */
   /** Disables a subscription without waiting for an asynchronous store; a failed write is a storage error (planning retries it). */
   private disableQuietly(id: string, reason: string): void {
     try {
@@ -323,6 +320,10 @@ export class DigestScheduler {
     }
   }
 
+  /**
+   * The first slot after the subscription's last one (or its creation), cached until that changes. A schedule
+   * that no longer parses (a stored row from another version) disables that subscription with a log line.
+   */
   private nextSlotOf(sub: Subscription): number | undefined {
     const key = `${sub.schedule}\u0000${sub.timezone}\u0000${sub.lastSlot ?? sub.createdAt}`;
     const cached = this.plan.get(sub.id);

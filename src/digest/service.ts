@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from '../core/command.js';
+import { ellipsis } from '../core/ellipsis.js';
 import type { Reply } from '../core/reply.js';
+import { replies } from '../core/reply.js';
 import type { KnowledgeBase } from '../knowledge/base.js';
 import type { Topic } from '../knowledge/model.js';
 import { digestContent, topicsOf } from './content.js';
@@ -141,7 +143,8 @@ export class DigestService {
     for (const w of words.slice(0, 50)) {
       const r = k.search.findTopic(w);
       if (r.kind === 'none') {
-        return { error: { kind: 'no-match', summary: `Unknown topic “${clip(w)}”.`, ...(r.suggestions.length ? { lines: [`Did you mean: ${r.suggestions.map((t) => t.id).join(', ')}?`] } : { lines: [`Topics: ${k.knowledge.topics.map((t) => t.id).join(', ')}, or all`] }), private: true } };
+        const lines = r.suggestions.length ? [`Did you mean: ${r.suggestions.map((t) => t.id).join(', ')}?`] : [`Topics: ${k.knowledge.topics.map((t) => t.id).join(', ')}, or all`];
+        return { error: replies.noMatch(`Unknown topic “${clip(w)}”.`, { lines }) };
       }
       found.add(r.topic);
     }
@@ -150,13 +153,8 @@ export class DigestService {
   }
 }
 
-function problem(text: string): Reply {
-  return { kind: 'usage', summary: text, private: true };
-}
-
-function clip(s: string): string {
-  return s.length > 60 ? `${s.slice(0, 59)}…` : s;
-}
+const problem = (text: string): Reply => replies.usage(text);
+const clip = (s: string): string => ellipsis(s, 60);
 
 function newId(): string {
   return randomBytes(5).readUIntBE(0, 5).toString(36).padStart(8, '0').slice(-8);

@@ -334,7 +334,7 @@ export class SqliteDigestStore implements DigestStore {
         | undefined;
       if (existing) return existing.state === 'claimed' ? { subscriptionId: id, slot, key: existing.key, position: existing.position, state: 'claimed', claimedAt: existing.claimed_at, resumed: true } : undefined;
       const sub = this.db.prepare('SELECT position, enabled FROM subscriptions WHERE id = ?').get(id) as { position: number; enabled: number } | undefined;
-      if (!sub || sub.enabled !== 1) return undefined;
+      if (sub?.enabled !== 1) return undefined;
       const claimedAt = this.now();
       this.db
         .prepare("INSERT INTO deliveries (subscription_id, slot, key, position, state, claimed_at) VALUES (?, ?, ?, ?, 'claimed', ?)")

@@ -22,7 +22,6 @@ export class KnowledgeBase {
   private loaded: Loaded;
   private watcher?: FSWatcher;
   private timer?: NodeJS.Timeout;
-  private readonly listeners: ((l: Loaded) => void)[] = [];
 
   constructor(
     readonly dir: string,
@@ -36,11 +35,6 @@ export class KnowledgeBase {
     return this.loaded;
   }
 
-  /** Called after every successful swap. */
-  onChange(fn: (l: Loaded) => void): void {
-    this.listeners.push(fn);
-  }
-
   reload(): ReloadResult {
     let next: Loaded;
     try {
@@ -52,7 +46,6 @@ export class KnowledgeBase {
     const changed = next.knowledge.version !== this.loaded.knowledge.version;
     if (changed) {
       this.loaded = next;
-      for (const fn of this.listeners) fn(next);
     }
     return { ok: true, version: next.knowledge.version, topics: next.knowledge.topics.length, changed };
   }

@@ -3,7 +3,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { talkFileSchema, type TalkFile } from './schema.js';
-import type { Knowledge, Point, Talk, Topic } from './model.js';
+import type { GlossaryEntry, Knowledge, Point, Talk, Topic } from './model.js';
+import { normalizeKey } from './text.js';
+
+export { normalizeKey };
 
 /** A knowledge file that cannot be used: names the file, the path inside it and the reason. */
 export class KnowledgeError extends Error {
@@ -15,17 +18,6 @@ export class KnowledgeError extends Error {
     super(`${file}${path ? ` at ${path}` : ''}: ${reason}`);
     this.name = 'KnowledgeError';
   }
-}
-
-/** Lower-cases, folds Unicode and spacing, and maps UK spellings to US ones, for matching keys. */
-export function normalizeKey(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return (/^[\x00-\x7f]*$/.test(s) ? s : s.normalize('NFKC'))
-    .toLowerCase()
-    .replace(/[“”"'’`]/g, '')
-    .replace(/[\s_]+/g, ' ')
-    .replace(/is(ation|e|ed|ing)\b/g, 'iz$1')
-    .trim();
 }
 
 /** Folds whitespace the way the text export wraps lines. */
@@ -74,6 +66,7 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
   const topicById = new Map<string, Topic>();
   const keyOwner = new Map<string, string>();
   const whole = createHash('sha256');
+  const glossary: GlossaryEntry[] = [];
 
   for (const { file, data } of files) {
     const talkTopics: Topic[] = [];
@@ -90,7 +83,6 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
         keyOwner.set(k, t.id);
       }
       const points: Point[] = [];
-      const keyPoints: Point[] = [];
       t.slides.forEach((s, si) => {
         if (s.page > data.talk.pages) {
           throw new KnowledgeError(file, `${where}.slides.${si}.page`, `page ${s.page} is beyond the talk's ${data.talk.pages} pages`);
@@ -98,7 +90,6 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
         for (const b of s.bullets) {
           const p: Point = { id: `${t.id}#${points.length}`, topicId: t.id, text: foldSpace(b.text), page: s.page, slideTitle: s.title };
           points.push(p);
-          keyPoints.push(p);
           for (const sub of b.sub) {
             points.push({ id: `${t.id}#${points.length}`, topicId: t.id, text: foldSpace(sub), page: s.page, slideTitle: s.title, parent: p.text });
           }
@@ -112,14 +103,12 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
       whole.update(hash);
       const topic: Topic = {
         id: t.id,
-        talkId: data.talk.id,
         title: t.title,
         aliases: t.aliases,
         summary: foldSpace(t.summary),
         verdict: t.verdict,
         verdictQuote: quote,
         pages: [...new Set(t.slides.map((s) => s.page))],
-        keyPoints,
         points,
         hash,
       };
@@ -127,6 +116,8 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
       talkTopics.push(topic);
     });
     topics.push(...talkTopics);
+    glossary.push(...glossaryOf(file, data, talkTopics));
+    if (data.glossary.length) whole.update(JSON.stringify(data.glossary));
     talks.push({
       id: data.talk.id,
       file,
@@ -147,8 +138,38 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
     topics,
     topicById,
     points: topics.flatMap((t) => t.points),
+    glossary,
     version: whole.digest('hex').slice(0, 12),
     loadedAt: new Date(),
     loadMs: performance.now() - started,
   };
+}
+
+/**
+ * A talk's glossary, checked: each term must occur in the talk (a bullet, a slide title or a topic's
+ * names) and each name may stand for one term only. Records which topics mention each term.
+ */
+function glossaryOf(file: string, data: TalkFile, topics: readonly Topic[]): GlossaryEntry[] {
+  // Each topic's names, slide titles and points, normalized, as one text (separated by newlines).
+  const texts = topics.map((t) => `\n${[t.id, t.title, ...t.aliases, ...new Set(t.points.map((p) => p.slideTitle)), ...t.points.map((p) => p.text)].map(normalizeKey).join('\n')}\n`);
+  const owner = new Map<string, string>();
+  const claim = (name: string, term: string, path: string) => {
+    const k = normalizeKey(name);
+    const other = owner.get(k);
+    if (other !== undefined && other !== term) throw new KnowledgeError(file, path, `"${name}" already stands for glossary term "${other}"`);
+    owner.set(k, term);
+  };
+  for (const [i, g] of data.glossary.entries()) claim(g.term, g.term, `glossary.${i}.term`);
+  return data.glossary.map((g, i) => {
+    const k = normalizeKey(g.term);
+    const startsWord = new RegExp(`[^\\p{L}\\p{N}]${escapeRegExp(k)}`, 'u');
+    const topicIds = topics.filter((_, ti) => texts[ti]!.includes(k) && startsWord.test(texts[ti]!)).map((t) => t.id);
+    if (topicIds.length === 0) throw new KnowledgeError(file, `glossary.${i}.term`, `"${g.term}" does not occur in the talk`);
+    for (const [j, name] of g.also.entries()) claim(name, g.term, `glossary.${i}.also.${j}`);
+    return { term: g.term, also: g.also, talkId: data.talk.id, topicIds };
+  });
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -16,15 +16,12 @@ export interface Point {
 
 export interface Topic {
   readonly id: string;
-  readonly talkId: string;
   readonly title: string;
   readonly aliases: readonly string[];
   readonly summary: string;
   readonly verdict: Verdict;
   readonly verdictQuote: string | null;
   readonly pages: readonly number[];
-  /** Top-level bullets only, in talk order (what `/status` shows). */
-  readonly keyPoints: readonly Point[];
   /** Every bullet and sub-bullet, in talk order. */
   readonly points: readonly Point[];
   /** Hash of the topic's content: digests use it to mark what changed. */
@@ -45,6 +42,15 @@ export interface Talk {
   readonly pointCount: number;
 }
 
+/** A glossary entry of a talk: a term the talk uses and the other names people give it. */
+export interface GlossaryEntry {
+  readonly term: string;
+  readonly also: readonly string[];
+  readonly talkId: string;
+  /** The topics whose points, slide titles or names contain the term, in talk order. */
+  readonly topicIds: readonly string[];
+}
+
 /** Everything the bot knows, immutable once loaded; reload swaps the whole object. */
 export interface Knowledge {
   readonly talks: readonly Talk[];
@@ -52,6 +58,8 @@ export interface Knowledge {
   readonly topics: readonly Topic[];
   readonly topicById: ReadonlyMap<string, Topic>;
   readonly points: readonly Point[];
+  /** Every talk's glossary. */
+  readonly glossary: readonly GlossaryEntry[];
   /** Short hash of all content: changes whenever any file changes. */
   readonly version: string;
   readonly loadedAt: Date;

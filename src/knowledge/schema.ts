@@ -42,6 +42,15 @@ const topic = z
     path: ['verdict_quote'],
   });
 
+/**
+ * A domain term of the talk and the other names people use for it (abbreviations, spelled-out
+ * forms, vendor and project names, common misnomers). `term` must occur in the talk.
+ */
+const glossaryEntry = z.strictObject({
+  term: z.string().trim().min(1).max(60),
+  also: z.array(z.string().trim().min(1).max(60)).min(1),
+});
+
 /** One knowledge file: a talk and its topics. */
 export const talkFileSchema = z.strictObject({
   talk: z.strictObject({
@@ -56,7 +65,8 @@ export const talkFileSchema = z.strictObject({
     overview: slide.optional(),
   }),
   topics: z.array(topic).min(1),
+  glossary: z.array(glossaryEntry).default([]),
 });
 
 export type TalkFile = z.infer<typeof talkFileSchema>;
-export type SlideData = z.infer<typeof slide>;
+export type GlossaryData = z.infer<typeof glossaryEntry>;

@@ -1,6 +1,16 @@
 import { stemmer } from 'stemmer';
 import { eng } from 'stopword';
-import { normalizeKey } from './load.js';
+
+/** Lower-cases, folds Unicode and spacing, and maps UK spellings to US ones, for matching keys. */
+export function normalizeKey(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return (/^[\x00-\x7f]*$/.test(s) ? s : s.normalize('NFKC'))
+    .toLowerCase()
+    .replace(/[“”"'’`]/g, '')
+    .replace(/[\s_]+/g, ' ')
+    .replace(/is(ation|e|ed|ing)\b/g, 'iz$1')
+    .trim();
+}
 
 /**
  * Words that carry no topic in a question about the talk ("what does the talk
@@ -11,14 +21,17 @@ const STOP_WORDS = new Set([
   'talk', 'talks', 'say', 'says', 'said', 'saying', 'speaker', 'slide', 'slides', 'tell', 'told', 'me', 'us',
   'happening', 'happen', 'happens', 'going', 'status', 'state', 'think', 'thinks', 'thought', 'opinion',
   'news', 'anything', 'something', 'whats', 'hows', 'dont', 'doesnt', 'isnt', 'please', 'know', 'explain',
-  'mention', 'mentioned', 'mentions', 'view', 'views', 'regarding', 'concerning', 'current', 'currently',
+  'mention', 'mentioned', 'mentions', 'cover', 'covers', 'covered', 'view', 'views', 'regarding', 'concerning', 'current', 'currently',
   'bot', 'hey', 'hi', 'hello', 'thanks', 'ok', 'okay', 'lot', 'lots', 'much', 'many', 'really', 'kind',
   'which', 'who', 'whom', 'whose', 'why', 'how', 'what', 'when', 'where', 'does', 'did', 'do', 'is', 'are',
   'was', 'were', 'will', 'would', 'should', 'could', 'can', 'the', 'a', 'an', 'of', 'on', 'in', 'about',
+  'whos', 'wheres', 'thats', 'theres', 'its', 'im', 'ive', 'youre', 'weve', 'cant', 'wont', 'arent', 'wasnt', 'hasnt',
+  'anyone', 'anybody', 'someone', 'somebody', 'everyone', 'everybody', 'nobody', 'whatever', 'whoever',
+  'vs', 'versus', 'anyway', 'stuff', 'actually', 'btw', 'pls', 'plz', 'thx', 'yeah', 'guys', 'folks',
 ]);
 
 /** The stem of one word: only words of letters longer than three are stemmed. */
-function stemOf(word: string): string {
+export function stemOf(word: string): string {
   return word.length > 3 && /^\p{L}+$/u.test(word) ? stemmer(word) : word;
 }
 
@@ -58,6 +71,27 @@ function splitWord(word: string, keepStopWords: boolean, out: string[], stemFn: 
   return out;
 }
 
+/** One search term of a text with the word it comes from (as normalized, before stemming); `part`: a part of a compound. */
+export interface SurfaceTerm {
+  surface: string;
+  term: string;
+  part: boolean;
+}
+
+/** `terms(text)` with the word each term comes from. */
+export function surfaceTerms(text: string): SurfaceTerm[] {
+  const out: SurfaceTerm[] = [];
+  for (const word of words(text)) {
+    if (!SEPARATOR.test(word)) {
+      if (!STOP_WORDS.has(word)) out.push({ surface: word, term: stem(word), part: false });
+      continue;
+    }
+    out.push({ surface: word, term: word, part: false });
+    for (const p of word.split(SEPARATOR)) if (p.length > 0 && !STOP_WORDS.has(p)) out.push({ surface: p, term: stem(p), part: true });
+  }
+  return out;
+}
+
 /**
  * Splits text into search terms: normalized, stop-words dropped, stemmed.
  * Compound words ("linux-next", "2.6.27") yield the compound and its parts.
@@ -72,7 +106,6 @@ export function terms(text: string, keepStopWords = false): string[] {
  * ASCII without quote characters: text `TermTable` scans in place, as for it
  * normalizeKey comes down to lower-casing, `_` as a space and the UK-spelling rule.
  */
-// eslint-disable-next-line no-control-regex
 const PLAIN_ASCII = /^[\x00-\x21\x23-\x26\x28-\x5f\x61-\x7f]*$/;
 
 /** [a-z0-9] after lower-casing: `[\p{L}\p{N}]` for ASCII. */
@@ -229,6 +262,12 @@ export class TermTable {
     return out;
   }
 
+  /** The one term of a word of the indexed text (lower-case, as written), if it was seen and is not a stop-word or a compound. */
+  termOf(word: string): string | undefined {
+    const ref = this.wordRefs.get(word, 0, word.length, hashOf(word, 0, word.length));
+    return ref !== undefined && ref >= 0 ? this.terms[ref] : undefined;
+  }
+
   /** Appends the term ids of the word `s[from, to)`, tokenising it if it is new. */
   private word(s: string, from: number, to: number, out: number[]): void {
     const hash = hashOf(s, from, to);
@@ -248,4 +287,24 @@ export class TermTable {
     if (ref >= 0) out.push(ref);
     else for (const id of this.lists[-1 - ref]!) out.push(id);
   }
+}
+
+const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
+
+/**
+ * Every string one edit inside `word` away (a deletion, a swap of neighbours, a substitution (unless
+ * `substitute` is false) or an insertion of a letter, keeping the first and last letters), without repeats. The ends are kept
+ * because names that differ from a word at an end are usually other names ("systemd", "kpatch").
+ */
+export function oneEditAway(word: string, substitute = true): string[] {
+  const out = new Set<string>();
+  const last = word.length - 1;
+  for (let i = 1; i < last; i++) {
+    out.add(word.slice(0, i) + word.slice(i + 1));
+    if (i + 1 < last) out.add(word.slice(0, i) + word[i + 1]! + word[i]! + word.slice(i + 2));
+    if (substitute) for (const c of LETTERS) out.add(word.slice(0, i) + c + word.slice(i + 1));
+  }
+  for (let i = 1; i <= last; i++) for (const c of LETTERS) out.add(word.slice(0, i) + c + word.slice(i));
+  out.delete(word);
+  return [...out];
 }

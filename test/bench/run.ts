@@ -8,14 +8,16 @@ import { loadCommands } from '../../src/core/registry.js';
 import { Bot } from '../../src/core/bot.js';
 import { KnowledgeBase } from '../../src/knowledge/base.js';
 import { createLogger } from '../../src/log.js';
-import { loadQuestions } from '../support/quality.js';
+import { accuracy, loadQuestions, type Figures } from '../support/quality.js';
+import { SearchIndex } from '../../src/knowledge/search.js';
 import { cleanEnv } from '../support/spawn.js';
 import { measureDiscordRoundTrip } from './discord-rtt.js';
 import { measureFirstAnswerAfterJoin, measureMatrixEncryptedRoundTrip } from './matrix-e2ee.js';
 import { measureMatrixRoundTrip } from './matrix-rtt.js';
 import { measureFanout, measureRss, PRODUCTION_NODE_FLAGS } from './process.js';
+import { measurePeers, type PeerRow } from './peers.js';
 import { measureReplicas } from './replicas.js';
-import { measureScale } from './scale.js';
+import { benchQuestions, measureScale, scaledKnowledge } from './scale.js';
 import { percentile, round, timeIt } from './stats.js';
 
 const json = process.argv.includes('--json');
@@ -38,6 +40,44 @@ async function core() {
   };
 }
 
+/** The peers next to our engine: accuracy on both sets at one talk, then speed and heap at each scale. */
+async function measurePeersAllScales(scale: { talks: number; build_ms: number; question_p50: number; question_p99: number; heap_mb: number }[]): Promise<{ accuracy: Record<string, unknown>[]; speed: PeerRow[] }> {
+  const sets = { words: loadQuestions('words'), chat: loadQuestions('chat') };
+  const questions = benchQuestions();
+  const speed: PeerRow[] = [];
+  const accuracyRows: Record<string, unknown>[] = [];
+  const ours = new SearchIndex(scaledKnowledge(1));
+  const oursWords = accuracy(ours, sets.words).figures;
+  const oursChat = accuracy(ours, sets.chat).figures;
+  accuracyRows.push({ engine: 'kernel-status-bot', words: oursWords, chat: oursChat });
+  say('peers: accuracy at 1 talk (%: right = top-1 topic and expected point; top1; point among the cited; out-of-scope declined; in-scope declined)');
+  say('engine               words: right top1 point decl_out decl_in   chat: right top1 point decl_out decl_in');
+  const line = (name: string, w: Figures, c: Figures) =>
+    say(`${name.padEnd(20)} ${[w.accuracy, w.top1, w.point, w.declined_out, w.declined_in].map((x) => String(x).padStart(6)).join('')}   ${[c.accuracy, c.top1, c.point, c.declined_out, c.declined_in].map((x) => String(x).padStart(6)).join('')}`);
+  line('kernel-status-bot', oursWords, oursChat);
+  for (const talks of [1, 10, 100, 1000]) {
+    const k = scaledKnowledge(talks);
+    const rows = await measurePeers(k, talks, questions, sets, talks >= 1000 ? 30_000 : 10_000);
+    for (const r of rows) {
+      if (r.words && r.chat) {
+        accuracyRows.push({ engine: r.peer, words: r.words, chat: r.chat });
+        line(r.peer, r.words, r.chat);
+      }
+    }
+    speed.push(...rows);
+  }
+  say('peers: speed (ms) and heap (MB) at each scale');
+  say('engine               talks  build_ms  question_p50  question_p99  heap_mb  (questions timed)');
+  for (const talks of [1, 10, 100, 1000]) {
+    const o = scale.find((s) => s.talks === talks)!;
+    say(`${'kernel-status-bot'.padEnd(20)} ${String(talks).padStart(5)}  ${String(o.build_ms).padStart(8)}  ${String(o.question_p50).padStart(12)}  ${String(o.question_p99).padStart(12)}  ${String(o.heap_mb).padStart(7)}`);
+    for (const r of speed.filter((x) => x.talks === talks)) {
+      say(`${r.peer.padEnd(20)} ${String(talks).padStart(5)}  ${String(r.build_ms).padStart(8)}  ${String(r.question_p50).padStart(12)}  ${String(r.question_p99).padStart(12)}  ${String(r.heap_mb).padStart(7)}  (${r.questions})`);
+    }
+  }
+  return { accuracy: accuracyRows, speed: speed.map(({ words: _w, chat: _c, ...r }) => r) };
+}
+
 function firstAnswerMs(): Promise<number> {
   return new Promise((resolve, reject) => {
     const t = performance.now();
@@ -53,12 +93,13 @@ async function main() {
   const c = await core();
   say(`core: status p50 ${c.status.p50} p99 ${c.status.p99} · question p50 ${c.question.p50} p99 ${c.question.p99} · ${c.throughput_per_s} msg/s (20,000 iterations each)`);
   const scale = [];
-  say('talks  points  build_ms  status_p99  question_p99  naive_p99  accuracy  heap_mb');
+  say('talks  points  build_ms  status_p99  question_p50  question_p99  accuracy  accuracy_chat  heap_mb');
   for (const talks of [1, 10, 100, 1000]) {
     const { samples, ...row } = await measureScale(talks);
     scale.push(row);
-    say(`${String(talks).padStart(5)}  ${String(row.points).padStart(6)}  ${String(row.build_ms).padStart(8)}  ${String(row.status_p99).padStart(10)}  ${String(row.question_p99).padStart(12)}  ${String(row.naive_question_p99).padStart(9)}  ${String(row.accuracy).padStart(8)}  ${String(row.heap_mb).padStart(7)}   (samples: ${samples.status} status, ${samples.question} questions, ${samples.naive} naive)`);
+    say(`${String(talks).padStart(5)}  ${String(row.points).padStart(6)}  ${String(row.build_ms).padStart(8)}  ${String(row.status_p99).padStart(10)}  ${String(row.question_p50).padStart(12)}  ${String(row.question_p99).padStart(12)}  ${String(row.accuracy).padStart(8)}  ${String(row.accuracy_chat).padStart(13)}  ${String(row.heap_mb).padStart(7)}   (samples: ${samples.status} status, ${samples.question} questions)`);
   }
+  const peers = await measurePeersAllScales(scale);
   const discord = await measureDiscordRoundTrip(200);
   say(`e2e discord /status fs: bot p50 ${discord.bot_p50} · pong p50 ${discord.pong_p50} · ratio ${discord.ratio} (200 round trips)`);
   const matrix = await measureMatrixRoundTrip(80);
@@ -83,6 +124,7 @@ async function main() {
   const result = {
     core: c,
     scale,
+    peers,
     e2e: { discord: { bot_p50: discord.bot_p50, pong_p50: discord.pong_p50, ratio: discord.ratio }, matrix, matrix_e2ee: { ...e2ee, join_first_answer_ms: joinFirstAnswer } },
     startup,
     rss_mb: { both_adapters_idle: rss.rss_mb, both_adapters_ready: rss.rss_at_ready_mb, peak: rss.peak_rss_mb },

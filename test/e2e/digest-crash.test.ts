@@ -9,7 +9,7 @@
  * the bot never learns it. Those are the slots only the idempotency keys (Discord nonce with enforce_nonce,
  * Matrix transaction id) can save from being posted twice after the restart.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +19,9 @@ import { slotKey } from '../../src/digest/scheduler.js';
 import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/server.js';
 import { startFakeMatrix, type FakeMatrix } from '../fakes/matrix/server.js';
 import { seedDueDigests } from '../support/due-digests.js';
-import { cleanEnv } from '../support/spawn.js';
+import { isMessagePost } from '../support/discord.js';
+import { until } from '../support/poll.js';
+import { cleanEnv, spawnBot, type SpawnedBot } from '../support/spawn.js';
 
 const PER_PLATFORM = 100;
 const CHANNELS = 10; // 10 subscriptions per channel or room: the default DIGEST_MAX_PER_CHANNEL
@@ -46,33 +48,15 @@ afterAll(async () => {
 });
 
 
-function startBot(): { child: ChildProcess; exited: Promise<number | null>; logs: () => string } {
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
-    env: cleanEnv({
-      DISCORD_TOKEN: discord.token,
-      DISCORD_API_URL: discord.apiUrl,
-      MATRIX_HOMESERVER_URL: matrix.url,
-      MATRIX_ACCESS_TOKEN: matrix.accessToken,
-      DATA_DIR: dataDir,
-    }),
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  children.push(child);
-  let logs = '';
-  child.stderr!.on('data', (d) => (logs += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, exited, logs: () => logs };
+function startBot(): SpawnedBot {
+  const bot = spawnBot(
+    cleanEnv({ DISCORD_TOKEN: discord.token, DISCORD_API_URL: discord.apiUrl, MATRIX_HOMESERVER_URL: matrix.url, MATRIX_ACCESS_TOKEN: matrix.accessToken, DATA_DIR: dataDir }),
+  );
+  children.push(bot.child);
+  return bot;
 }
 
-async function until(what: string, cond: () => boolean, timeoutMs: number, logs: () => string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; bot log tail:\n${logs().split('\n').slice(-15).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-const isMessagePost = (r: { method: string; path: string }) => r.method === 'POST' && /^\/channels\/\d+\/messages$/.test(r.path);
+const logTail = (bot: SpawnedBot) => () => `bot log tail:\n${bot.logs().split('\n').slice(-15).join('\n')}`;
 
 describe('digest delivery across a crash (SIGKILL mid fan-out, then restart)', () => {
   it.each([
@@ -95,7 +79,7 @@ describe('digest delivery across a crash (SIGKILL mid fan-out, then restart)', (
     matrix.holdSends(() => ++matrixSends > COMMITTED_BEFORE_HOLD);
 
     const first = startBot();
-    await until('a withheld post on both platforms', () => discord.heldCount > 0 && matrix.heldSends > 0, 30_000, first.logs);
+    await until('a withheld post on both platforms', () => discord.heldCount > 0 && matrix.heldSends > 0, { timeoutMs: 30_000, everyMs: 5, context: logTail(first) });
     first.child.kill('SIGKILL');
     await first.exited;
     discord.holdResponses(null);
@@ -118,7 +102,7 @@ describe('digest delivery across a crash (SIGKILL mid fan-out, then restart)', (
       const at = (db.prepare('SELECT COUNT(*) AS n FROM subscriptions WHERE last_slot = ?').get(slot) as { n: number }).n;
       return open === 0 && at === subs.length;
     };
-    await until('every subscription to reach its slot', done, 60_000, second.logs);
+    await until('every subscription to reach its slot', done, { timeoutMs: 60_000, everyMs: 5, context: logTail(second) });
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
     const states = db.prepare('SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state').all();

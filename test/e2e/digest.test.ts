@@ -79,7 +79,7 @@ describe('digest subscriptions made by command are posted at their slot', () => 
     expect(post.status).toBe(200);
     // An ordinary channel message (not an interaction follow-up), idempotent, pinging nobody.
     expect(post.body.enforce_nonce).toBe(true);
-    expect(post.body.allowed_mentions).toEqual({ parse: [] });
+    expect(post.body.allowed_mentions).toEqual({ parse: [], replied_user: false });
     expect(post.body.embeds[0].title).toMatch(/^Digest: Filesystems\b/);
     // At its slot: a 5-second boundary after the subscription, not before it.
     const slot = slotOf(post.body.nonce);

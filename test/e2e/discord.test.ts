@@ -16,6 +16,7 @@ import { KnowledgeBase } from '../../src/knowledge/base.js';
 import { startFakeDiscord, type FakeDiscord, type RecordedRequest } from '../fakes/discord/server.js';
 import { captureLogger, makeBot } from '../support/bot.js';
 import { startDiscordBot, type DiscordBot, type DiscordBotOptions } from '../support/discord-bot.js';
+import { embedSize, isCommandPut, isMessagePost } from '../support/discord.js';
 import { cleanEnv, runNode } from '../support/spawn.js';
 
 const TOPICS_IN_TALK_ORDER = [
@@ -82,14 +83,6 @@ async function complete(value: string): Promise<{ name: string; value: string }[
 
 const embedOf = (req: RecordedRequest) => req.body.data.embeds[0];
 const isEphemeral = (req: RecordedRequest) => ((req.body.data.flags ?? 0) & EPHEMERAL) !== 0;
-const embedSize = (e: any) =>
-  (e.title ?? '').length +
-  (e.description ?? '').length +
-  (e.footer?.text ?? '').length +
-  (e.author?.name ?? '').length +
-  (e.fields ?? []).reduce((n: number, f: any) => n + f.name.length + f.value.length, 0);
-const isMessagePost = (r: RecordedRequest) => r.method === 'POST' && /^\/channels\/\d+\/messages$/.test(r.path);
-const isCommandPut = (r: RecordedRequest) => r.method === 'PUT' && /\/commands$/.test(r.path);
 /** The bot's reply (POST /channels/{id}/messages) that references the user message `messageId`. */
 const replyTo = (messageId: string) => fake.waitForRequest((r) => isMessagePost(r) && r.body?.message_reference?.message_id === messageId);
 
@@ -121,6 +114,18 @@ describe('Discord adapter end to end (real discord.js Client, fake Discord)', ()
       // And the second adapter works.
       expect(embedOf(await slash('status', [opt('topic', 'fs')])).title).toContain('Filesystems');
       expect(second.lines.some((l) => l.msg === 'slash commands up to date')).toBe(true);
+    });
+
+    it('PUTs again only where a registered command differs (an option changed globally)', async () => {
+      const first = await start({ guildId: fake.guildId });
+      await first.stop();
+      const puts = fake.requests.filter(isCommandPut).length;
+      const status = fake.globalCommands.find((c) => c.name === 'status');
+      status.options = status.options.map((o: any) => (o.name === 'topic' ? { ...o, max_length: 99 } : o));
+      await start({ guildId: fake.guildId });
+      const again = fake.requests.filter(isCommandPut).slice(puts);
+      expect(again.map((r) => r.path)).toEqual([expect.not.stringContaining('/guilds/')]);
+      expect(fake.globalCommands.find((c) => c.name === 'status').options[0].max_length).toBe(100);
     });
   });
 

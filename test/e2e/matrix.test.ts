@@ -399,6 +399,13 @@ describe('Matrix adapter end to end (real matrix-bot-sdk, fake homeserver)', () 
     expect(fake.requests.some((r) => r.method === 'GET' && r.path.startsWith(`/_matrix/client/v3/rooms/${room}/state/m.room.power_levels`))).toBe(true);
   });
 
+  it("gates manager commands by the room's own state_default (here 0: every member manages)", async () => {
+    const room = fake.createRoom({ members: [ALICE, BOB], powerLevels: { users_default: 0, events_default: 0, state_default: 0 } });
+    await startBot();
+    const accepted = await replyTo(fake.sendText(room, ALICE, '!reload'));
+    expect(accepted.content.body).toContain('Knowledge reloaded');
+  });
+
   it('MATRIX_E2EE=false, in an encrypted room it was invited to: joins and says once that it cannot read encrypted messages', async () => {
     const b = await startBot({ e2ee: false });
     const room = fake.invite(ALICE, { encrypted: true });

@@ -1,35 +1,22 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanEnv } from '../support/spawn.js';
+import { until } from '../support/poll.js';
+import { cleanEnv, httpBaseUrl, spawnBot } from '../support/spawn.js';
 
 const children: ChildProcess[] = [];
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
-/** Starts the bot in console mode with stdin held open and the HTTP listener on a random free port. */
+/** Starts the bot in console mode with stdin held open and the HTTP listener on a port the system picks. */
 async function startWithHttp(extra: Record<string, string> = {}) {
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
-    env: cleanEnv({ HTTP_PORT: String(port), DATA_DIR: mkdtempSync(join(tmpdir(), 'ksb-ops-')), ...extra }),
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let stderr = '';
-  let stdout = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  child.stdout!.on('data', (d) => (stdout += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  // Generous: a loaded machine (two cores shared by several test runs) can take seconds to start a process.
-  for (let i = 0; i < 1200; i++) {
-    if (stderr.includes('http listening')) break;
-    if (child.exitCode !== null) throw new Error(`bot exited early: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return { child, port, exited, logs: () => stderr, out: () => stdout, url: (p: string) => `http://127.0.0.1:${port}${p}` };
+  const bot = spawnBot(cleanEnv({ HTTP_PORT: '0', DATA_DIR: mkdtempSync(join(tmpdir(), 'ksb-ops-')), ...extra }), { stdin: 'pipe' });
+  children.push(bot.child);
+  const base = await httpBaseUrl(bot);
+  return { ...bot, url: (p: string) => `${base}${p}` };
 }
 
 describe('health, readiness and metrics', () => {
@@ -38,7 +25,7 @@ describe('health, readiness and metrics', () => {
     expect((await fetch(bot.url('/healthz'))).status).toBe(200);
     expect(await (await fetch(bot.url('/readyz'))).json()).toEqual({ status: 'ready' });
     bot.child.stdin!.write('/status fs\n/status zzqxjvvq\n');
-    for (let i = 0; i < 100 && !bot.out().includes('No topic matches'); i++) await new Promise((r) => setTimeout(r, 20));
+    await until('both console answers', () => bot.out().includes('No topic matches'));
     const metrics = await (await fetch(bot.url('/metrics'))).text();
     expect(metrics).toContain('kbot_messages_total{platform="console",command="status",outcome="ok"} 1');
     expect(metrics).toContain('kbot_messages_total{platform="console",command="status",outcome="no-match"} 1');
@@ -77,16 +64,16 @@ describe('knowledge hot reload', () => {
     const bot = await startWithHttp({ KNOWLEDGE_DIR: dir, KNOWLEDGE_WATCH: 'true' });
     const ask = async (line: string, expectText: string) => {
       bot.child.stdin!.write(`${line}\n`);
-      for (let i = 0; i < 200 && !bot.out().includes(expectText); i++) await new Promise((r) => setTimeout(r, 25));
-      return bot.out().includes(expectText);
+      await until(`"${expectText}" on stdout`, () => bot.out().includes(expectText), { context: bot.out });
+      return true;
     };
     const original = readFileSync(file, 'utf8');
     writeFileSync(file, original.replace('Very little is happening in RAS', 'RAS summary edited live'));
-    for (let i = 0; i < 200 && !bot.logs().includes('knowledge reloaded'); i++) await new Promise((r) => setTimeout(r, 25));
+    await until('the reload', () => bot.logs().includes('knowledge reloaded'), { context: bot.logs });
     expect(await ask('/status ras', 'RAS summary edited live')).toBe(true);
 
     writeFileSync(file, original.replace('verdict: concern', 'verdict: sideways'));
-    for (let i = 0; i < 200 && !bot.logs().includes('knowledge change rejected'); i++) await new Promise((r) => setTimeout(r, 25));
+    await until('the rejection', () => bot.logs().includes('knowledge change rejected'), { context: bot.logs });
     const rejected = bot.logs().split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => String(l.msg).startsWith('knowledge change rejected'));
     expect(rejected.reason).toMatch(/talk\.yaml at topics\.2\.verdict: /);
     expect(await ask('/status x86', 'x86 [concern]')).toBe(true);

@@ -34,7 +34,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (process.env.KSB_DUMP_LOGS) replicas.forEach((r, i) => writeFileSync(`/tmp/replica-${i}.log`, r.logs()));
+  if (process.env.KSB_DUMP_LOGS) for (const [i, r] of replicas.entries()) writeFileSync(`/tmp/replica-${i}.log`, r.logs());
   for (const r of replicas) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
   await Promise.allSettled([discord?.close(), matrix?.close()]);
   await pgServer?.stop();

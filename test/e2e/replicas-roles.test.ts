@@ -60,7 +60,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  if (process.env.KSB_DUMP_LOGS) replicas.forEach((r, i) => writeFileSync(`/tmp/roles-${i}.log`, r.logs()));
+  if (process.env.KSB_DUMP_LOGS) for (const [i, r] of replicas.entries()) writeFileSync(`/tmp/roles-${i}.log`, r.logs());
   for (const r of alive()) r.child.kill('SIGKILL');
   await Promise.allSettled([discord?.close(), matrix?.close()]);
   await pgServer?.stop();

@@ -59,7 +59,7 @@ describe('npm run store:copy', () => {
     try {
       for (const e of expected) expect(await pg.get(e!.id)).toEqual(e);
       expect(await pg.claim('done', 1000, 'x')).toBeUndefined(); // delivered stays delivered
-      expect(await pg.unfinished()).toEqual([{ subscriptionId: 'open', slot: 2000, key: 'open-key', position: 0, state: 'claimed' }]);
+      expect(await pg.unfinished()).toEqual([{ subscriptionId: 'open', slot: 2000, key: 'open-key', position: 0, state: 'claimed', claimedAt: expect.any(Number), resumed: true }]); // resumed: it may have been posted from SQLite
     } finally {
       await pg.close();
     }

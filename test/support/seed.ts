@@ -45,6 +45,8 @@ export function parseSeed(text = readFileSync(SEED_PATH, 'utf8')): { slides: See
   }
   for (const s of slides) for (const b of s.bullets) b.text = b.text.replace(/\s+/g, ' ').trim();
   // Slide 1 (title) is missing: the first slide of the export is page 2.
-  slides.forEach((s, i) => (s.page = i + 2));
+  slides.forEach((s, i) => {
+    s.page = i + 2;
+  });
   return { slides, footers };
 }

@@ -24,6 +24,19 @@ describe('bot core: routing', () => {
     expect(await bot.handle(msg('!weather', { addressed: false }), P)).toBeNull();
   });
 
+  it('GIVEN a multi-character prefix (kb!) THEN every reply names commands with the prefix the user typed', async () => {
+    const { bot } = await makeBot();
+    const kb = ['kb!'];
+    expect(await bot.handle(msg('kb!ask'), kb)).toMatchObject({ kind: 'usage', lines: ['Usage: kb!ask <question>'] });
+    expect(await bot.handle(msg('kb!stauts fs'), kb)).toMatchObject({ summary: expect.stringContaining('There is no command "kb!stauts". Did you mean kb!status?') });
+    expect(await bot.handle(msg('  ', { addressed: true }), kb)).toMatchObject({ summary: expect.stringContaining('try kb!help') });
+    const help = await bot.handle(msg('kb!help kb!status'), kb);
+    expect(help).toMatchObject({ kind: 'info', title: 'kb!status', lines: expect.arrayContaining(['Usage: kb!status [topic] [from]', 'Example: kb!status fs']) });
+    expect(await bot.handle(msg('kb!help !status'), kb)).toMatchObject({ kind: 'info', title: 'kb!status' });
+    // With both "!" and "kb!" accepted, the longer prefix wins for "kb!...".
+    expect(await bot.handle(msg('kb!ask'), ['!', 'kb!'])).toMatchObject({ lines: ['Usage: kb!ask <question>'] });
+  });
+
   it('GIVEN a malformed command line THEN a usage reply for that command', async () => {
     const { bot } = await makeBot();
     const r = await bot.handle(msg('/ask'), P);

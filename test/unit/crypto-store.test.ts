@@ -10,7 +10,6 @@ import { IDBKeyRange } from 'fake-indexeddb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CryptoStoreLockedError, PersistentIndexedDb } from '../../src/adapters/matrix/crypto-store.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 let dir: string;
 let open: PersistentIndexedDb[];
 

@@ -16,9 +16,20 @@ describe('digest schedules', () => {
     expect(parseSchedule(input)).toEqual({ ok: true, cron });
   });
 
-  it.each(['', 'sometimes', '61 * * * *', '* * *', 'daily 25:00', 'weekly funday', '1 2 3 4 5 6 7 8'])('GIVEN "%s" THEN a clear error', (input) => {
+  const fields = /^a schedule is a cron expression of 5 fields \(or 6 with seconds\), or a preset: hourly, daily \[HH:MM\], weekly \[day\] \[HH:MM\]$/;
+  it.each([
+    ['', fields],
+    ['sometimes', fields],
+    ['61 * * * *', /^"61 \* \* \* \*" is not a valid cron expression \(.+\)$/],
+    ['* * *', fields],
+    ['daily 25:00', /^"25:00" is not a time of day \(use HH:MM, 00:00 to 23:59\)$/],
+    ['weekly funday', /^"fun" is not a day of the week \(mon … sun\)$/],
+    ['1 2 3 4 5 6 7 8', fields],
+    ['hourly 10:00', /^hourly takes no day or time$/],
+    ['daily mon', /^daily takes a time, not a day/],
+  ])('GIVEN "%s" THEN an error that says what is wrong', (input, message) => {
     const r = parseSchedule(input);
-    expect(r.ok).toBe(false);
+    expect(r).toEqual({ ok: false, error: expect.stringMatching(message) });
   });
 
   it('GIVEN fake time before the spring DST change in Berlin THEN 09:00 local stays 09:00 (08:00 UTC, then 07:00 UTC)', () => {

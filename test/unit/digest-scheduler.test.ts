@@ -4,6 +4,7 @@ import { DigestScheduler, slotKey } from '../../src/digest/scheduler.js';
 import { SqliteDigestStore, type Subscription } from '../../src/digest/store.js';
 import { KnowledgeBase } from '../../src/knowledge/base.js';
 import { captureLogger } from '../support/bot.js';
+import { makeSubscription } from '../support/subscription.js';
 import { RecordingPoster } from '../support/recording-poster.js';
 
 const HOUR = 3600_000;
@@ -11,14 +12,9 @@ const knowledge = new KnowledgeBase('knowledge');
 const MON_0900 = Date.parse('2026-06-01T09:00:00Z'); // a Monday
 const schedulers: DigestScheduler[] = [];
 
-function sub(id: string, extra: Partial<Subscription> = {}): Subscription {
-  return {
-    id, platform: 'test', channelId: `chan-${id}`, topics: ['filesystems', 'memory-management', 'tracing'], allTopics: false, schedule: '0 9 * * *', timezone: 'UTC',
-    mode: 'rotate', createdBy: 'u1', createdAt: MON_0900 - 10 * 24 * HOUR, position: 0, lastSlot: null, lastHashes: {}, enabled: true, disabledReason: null, ...extra,
-  };
-}
+const sub = (id: string, extra: Partial<Subscription> = {}): Subscription => makeSubscription(id, { createdAt: MON_0900 - 10 * 24 * HOUR, ...extra });
 
-function scheduler(store: SqliteDigestStore, poster: RecordingPoster, now: () => number, extra: { onDelivery?: (o: string) => void } = {}) {
+function scheduler(store: SqliteDigestStore, poster: RecordingPoster, now: () => number, extra: { onDelivery?: (o: string) => void; logger?: ReturnType<typeof captureLogger>['logger'] } = {}) {
   const s = new DigestScheduler({
     store, knowledge, posters: new Map([['test', poster]]), logger: captureLogger().logger, catchUpGraceMs: HOUR, now,
     retry: { retries: 3, minTimeoutMs: 1, maxTimeoutMs: 5 }, ...extra,
@@ -57,11 +53,15 @@ describe('digest scheduler', () => {
     const store = new SqliteDigestStore(':memory:');
     store.add(sub('a'));
     const poster = new RecordingPoster();
-    const s = scheduler(store, poster, () => MON_0900 + 2 * HOUR);
+    const { logger, lines } = captureLogger();
+    const outcomes: string[] = [];
+    const s = scheduler(store, poster, () => MON_0900 + 2 * HOUR, { logger, onDelivery: (o) => outcomes.push(o) });
     s.start();
     await settle(s);
     expect(poster.attempts).toEqual([]);
     expect(store.get('a')).toMatchObject({ lastSlot: MON_0900, position: 0 });
+    expect(outcomes).toEqual(['skipped']);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 30, subscription: 'a', slot: new Date(MON_0900).toISOString(), msg: expect.stringContaining('older than the catch-up grace; skipped') }));
   });
 
   it('GIVEN consecutive slots in rotate mode THEN topics cycle in talk order', async () => {

@@ -4,13 +4,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { SqliteDigestStore, type Subscription } from '../../src/digest/store.js';
+import { makeSubscription } from '../support/subscription.js';
 
-function sub(id: string, extra: Partial<Subscription> = {}): Subscription {
-  return {
-    id, platform: 'discord', channelId: 'c1', topics: ['filesystems', 'tracing'], allTopics: false, schedule: '0 9 * * 1', timezone: 'Europe/Berlin',
-    mode: 'rotate', createdBy: 'u1', createdAt: 1_000, position: 0, lastSlot: null, lastHashes: {}, enabled: true, disabledReason: null, ...extra,
-  };
-}
+const sub = (id: string, extra: Partial<Subscription> = {}): Subscription =>
+  makeSubscription(id, { platform: 'discord', channelId: 'c1', topics: ['filesystems', 'tracing'], schedule: '0 9 * * 1', timezone: 'Europe/Berlin', createdAt: 1_000, ...extra });
 
 describe('digest store on a real SQLite file', () => {
   it('GIVEN a subscription, a delivered slot and a restart THEN the state is intact', () => {

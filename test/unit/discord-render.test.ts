@@ -1,14 +1,12 @@
 import { escapeMarkdown } from 'discord.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fitLines, LIMITS, md, renderChoices, renderDiscord } from '../../src/adapters/discord/render.js';
+import { fitLines, LIMITS, md, messageBody, renderChoices, renderDiscord } from '../../src/adapters/discord/render.js';
 import { slashCommands } from '../../src/adapters/discord/commands.js';
 import { loadCommands } from '../../src/core/registry.js';
 import type { Reply } from '../../src/core/reply.js';
+import { embedSize } from '../support/discord.js';
 
-function embedSize(e: { title?: string; description?: string; fields?: { name: string; value: string }[]; footer?: { text: string } }): number {
-  return (e.title?.length ?? 0) + (e.description?.length ?? 0) + (e.footer?.text.length ?? 0) + (e.fields ?? []).reduce((n, f) => n + f.name.length + f.value.length, 0);
-}
 
 describe('Discord renderer', () => {
   it('GIVEN a reply with 200 long points THEN it is cut at a point boundary within every limit, with a pointer', () => {
@@ -16,9 +14,9 @@ describe('Discord renderer', () => {
       kind: 'status', title: 'T'.repeat(300), verdict: 'concern', summary: 'S'.repeat(500), more: 'status filesystems', footer: 'F'.repeat(3000),
       points: Array.from({ length: 200 }, (_, i) => ({ text: `point ${i} ${'x'.repeat(90)}`, page: 3, topicId: 'fs', topicTitle: 'Filesystems' })),
     };
-    const { embeds, allowedMentions } = renderDiscord(reply);
+    const { embeds, allowed_mentions } = messageBody(reply);
     const e = embeds[0]!;
-    expect(allowedMentions).toEqual({ parse: [], repliedUser: false });
+    expect(allowed_mentions).toEqual({ parse: [], replied_user: false });
     expect(e.title!.length).toBeLessThanOrEqual(LIMITS.embedTitle);
     expect(e.description!.length).toBeLessThanOrEqual(LIMITS.embedDescription);
     expect(e.footer!.text.length).toBeLessThanOrEqual(LIMITS.footer);
@@ -39,9 +37,9 @@ describe('Discord renderer', () => {
   });
 
   it('GIVEN user text with Markdown and mentions THEN it is escaped and mentions stay disabled', () => {
-    const { embeds, allowedMentions } = renderDiscord({ kind: 'no-match', summary: 'No topic matches “**@everyone** <@&123>”.' });
+    const { embeds, allowed_mentions } = messageBody({ kind: 'no-match', summary: 'No topic matches “**@everyone** <@&123>”.' }, { replyTo: '9', ephemeral: true });
     expect(embeds[0]!.description).toContain('\\*\\*@everyone\\*\\*');
-    expect(allowedMentions.parse).toEqual([]);
+    expect(allowed_mentions).toEqual({ parse: [], replied_user: false });
   });
 
   it('GIVEN any text THEN md escapes exactly like escapeMarkdown (its fast path skips only text it would not change)', () => {

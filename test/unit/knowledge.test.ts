@@ -122,3 +122,48 @@ describe('knowledge: a broken file stops loading with file, path and reason', ()
     expect(() => loadKnowledge(mkdtempSync(join(tmpdir(), 'ksb-empty-')))).toThrow(/no \.yaml knowledge files/);
   });
 });
+
+describe('knowledge: the glossary', () => {
+  const good = readFileSync('knowledge/talk.yaml', 'utf8');
+  const dirWith = (content: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'ksb-glossary-'));
+    writeFileSync(join(dir, 'talk.yaml'), content);
+    return dir;
+  };
+  const failure = (content: string) => {
+    try {
+      loadKnowledge(dirWith(content));
+    } catch (err) {
+      return err as KnowledgeError;
+    }
+    throw new Error('expected the load to fail');
+  };
+  const index = good.split('\n').findIndex((l) => l.startsWith('glossary:'));
+  const withEntry = (entry: string) => good.replace('glossary:\n', `glossary:\n  - ${entry}\n`);
+
+  it('GIVEN the talk file THEN every glossary term occurs in the talk and names its topics', () => {
+    expect(index).toBeGreaterThan(0);
+    expect(knowledge.glossary.length).toBeGreaterThanOrEqual(40);
+    const ssd = knowledge.glossary.find((g) => g.term === 'SSD')!;
+    expect(ssd.topicIds).toEqual(['filesystems']);
+    expect(ssd.also).toContain('solid-state disk');
+  });
+
+  it('GIVEN a term the talk does not use THEN loading fails with glossary.0.term', () => {
+    const err = failure(withEntry('{ term: io_uring, also: [uring] }'));
+    expect(err.path).toBe('glossary.0.term');
+    expect(err.reason).toContain('does not occur in the talk');
+  });
+
+  it('GIVEN a name that already stands for another term THEN loading fails at its path', () => {
+    const err = failure(withEntry('{ term: XFS, also: [solid-state disk] }'));
+    expect(err.path).toMatch(/^glossary\.\d+\.also\.\d+$/);
+    expect(err.reason).toContain('already stands for glossary term "XFS"');
+  });
+
+  it('GIVEN an entry without other names THEN the schema refuses it with glossary.0.also', () => {
+    const err = failure(withEntry('{ term: XFS, also: [] }'));
+    expect(err.path).toBe('glossary.0.also');
+    expect(err.message).toContain('talk.yaml at glossary.0.also');
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canManageByPower, inviteAllowed, isEdit, readMention, stripReplyFallback } from '../../src/adapters/matrix/events.js';
+import { inviteAllowed, isEdit, readMention, stripReplyFallback } from '../../src/adapters/matrix/events.js';
 import { MAX_EVENT_BYTES, renderMatrix } from '../../src/adapters/matrix/render.js';
 import type { Reply } from '../../src/core/reply.js';
 
@@ -35,14 +35,6 @@ describe('Matrix mentions', () => {
     expect(inviteAllowed('@eve:evil.org', '@bob:x.org, *:evil.org', BOT)).toBe(true);
     expect(inviteAllowed('@bob:x.org', '@bob:x.org', BOT)).toBe(true);
     expect(inviteAllowed('@anyone:any.where', '*', BOT)).toBe(true);
-  });
-
-  it('GIVEN power levels THEN state_default is the bar', () => {
-    const pl = { users: { '@admin:x': 100, '@mod:x': 50 }, users_default: 0, state_default: 50 };
-    expect(canManageByPower(pl, '@admin:x')).toBe(true);
-    expect(canManageByPower(pl, '@mod:x')).toBe(true);
-    expect(canManageByPower(pl, '@user:x')).toBe(false);
-    expect(canManageByPower({ users_default: 60 }, '@anyone:x')).toBe(true);
   });
 });
 

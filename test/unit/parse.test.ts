@@ -31,10 +31,11 @@ const limit = defineCommand({
 
 describe('router: command lines', () => {
   it('GIVEN /cmd or !cmd THEN name and rest; GIVEN free text THEN undefined', () => {
-    expect(splitCommand('/status fs', ['/', '!'])).toEqual({ name: 'status', rest: 'fs' });
-    expect(splitCommand('  !STATUS   memory management ', ['/', '!'])).toEqual({ name: 'status', rest: 'memory management' });
+    expect(splitCommand('/status fs', ['/', '!'])).toEqual({ prefix: '/', name: 'status', rest: 'fs' });
+    expect(splitCommand('  !STATUS   memory management ', ['/', '!'])).toEqual({ prefix: '!', name: 'status', rest: 'memory management' });
     expect(splitCommand('what about btrfs?', ['/', '!'])).toBeUndefined();
-    expect(splitCommand('!', ['!'])).toEqual({ name: '', rest: '' });
+    expect(splitCommand('!', ['!'])).toEqual({ prefix: '!', name: '', rest: '' });
+    expect(splitCommand('kb!ask btrfs?', ['!', 'kb!'])).toEqual({ prefix: 'kb!', name: 'ask', rest: 'btrfs?' });
   });
 
   it('GIVEN quotes THEN they group words, also inside name:value', () => {

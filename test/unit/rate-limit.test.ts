@@ -13,12 +13,27 @@ describe('token bucket', () => {
     expect(rl.take('a')).toBe('warn');
   });
 
-  it('GIVEN more users than the cap THEN refilled buckets are forgotten, limits still hold', () => {
+  it('GIVEN more users than the cap THEN refilled buckets are forgotten, a drained one is kept, and the cap holds', () => {
+    let now = 0;
+    const rl = new RateLimiter(1, 60, () => now, 10); // one token per second
+    for (let i = 0; i < 9; i++) expect(rl.take(`u${i}`)).toBe('allow');
+    now = 1000; // u0..u8 have refilled
+    expect([rl.take('hot'), rl.take('hot')]).toEqual(['allow', 'warn']);
+    expect(rl.trackedUsers).toBe(10);
+    now = 1500; // hot is still half a token short
+    expect(rl.take('new')).toBe('allow');
+    expect(rl.trackedUsers).toBe(2); // the nine refilled buckets went, hot and new stay
+    expect(rl.take('hot')).toBe('drop'); // still limited: its bucket was not forgotten
+    expect(rl.take('new')).toBe('warn');
+  });
+
+  it('GIVEN the cap full of drained users THEN it never grows past the cap', () => {
     let now = 0;
     const rl = new RateLimiter(1, 60, () => now, 10);
-    for (let i = 0; i < 10; i++) rl.take(`u${i}`);
-    now += 5000;
-    expect(rl.take('new')).toBe('allow');
-    expect(rl.take('new')).toBe('warn');
+    for (let i = 0; i < 50; i++) {
+      rl.take(`u${i}`);
+      now += 10; // nobody refills in time
+      expect(rl.trackedUsers).toBeLessThanOrEqual(10);
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { answerLine } from '../../src/adapters/console.js';
 import { renderText } from '../../src/core/render-text.js';
 import { makeBot, msg } from '../support/bot.js';
 
@@ -30,5 +31,11 @@ describe('plain-text renderer', () => {
     const { bot } = await makeBot();
     expect(renderText((await bot.handle(msg('who operates linux-next?'), ['/']))!)).toContain('“A GIT tree operated by Stephen Rothwell” (The linux-next tree, p. 3)');
     expect(renderText((await bot.handle(msg('!status filesystem hierarchy'), ['!']))!, '!')).toMatch(/Did you mean: !status filesystems/);
+  });
+
+  it('GIVEN a console line THEN suggestions use the prefix that line typed', async () => {
+    const { bot } = await makeBot();
+    expect(await answerLine(bot, '!status filesystem hierarchy')).toMatch(/Did you mean: !status filesystems/);
+    expect(await answerLine(bot, '/status filesystem hierarchy')).toMatch(/Did you mean: \/status filesystems/);
   });
 });

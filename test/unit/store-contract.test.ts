@@ -52,7 +52,7 @@ async function until(cond: () => Promise<boolean>, timeoutMs = 10_000): Promise<
   }
 }
 
-describe.each(kinds)('digest store contract: %s', (kind, fresh) => {
+describe.each(kinds)('digest store contract: %s', (_kind, fresh) => {
   it('keeps subscriptions: add, get, list by channel, list enabled, disable, remove only in its own channel', async () => {
     const s = await (await fresh())('a');
     await s.add(sub('x', { lastHashes: { filesystems: 'h1' }, topics: ['filesystems', 'tracing'] }));

@@ -4,13 +4,11 @@ import {
   Events,
   GatewayIntentBits,
   InteractionResponseType,
-  MessageFlags,
   Options,
   Partials,
   PermissionFlagsBits,
   Routes,
   Status,
-  type APIEmbed,
   type AutocompleteInteraction,
   type ChatInputCommandInteraction,
   type Interaction,
@@ -22,10 +20,11 @@ import type { ArgValue, Args, IncomingMessage } from '../../core/command.js';
 import { optionsOf } from '../../core/command.js';
 import { optionChoices } from '../../core/complete.js';
 import type { Reply } from '../../core/reply.js';
+import { replies } from '../../core/reply.js';
 import { DeliveryError, type FindResult } from '../../digest/port.js';
 import { InFlight, type AdapterStatus, type ChatAdapter } from '../types.js';
-import { sameCommands, slashCommands } from './commands.js';
-import { renderChoices, renderDiscord } from './render.js';
+import { slashCommands, upToDate } from './commands.js';
+import { messageBody, renderChoices } from './render.js';
 
 export interface DiscordOptions {
   token: string;
@@ -37,22 +36,6 @@ export interface DiscordOptions {
 }
 
 const PREFIXES = ['/', '!'];
-
-/**
- * Our embeds are already in API shape: handed over as JSON-encodable, discord.js sends them as they are
- * instead of snake-casing every key of a plain object (lodash per key, per reply), which changes nothing here.
- */
-class Encoded {
-  constructor(private readonly embed: APIEmbed) {}
-  toJSON(): APIEmbed {
-    return this.embed;
-  }
-}
-function encodable(embeds: APIEmbed[]): Encoded[] {
-  const out: Encoded[] = [];
-  for (const e of embeds) out.push(new Encoded(e));
-  return out;
-}
 
 /** The text a digest post ends its footer with, so the post can be found again. */
 function markerOf(key: string): string {
@@ -80,7 +63,7 @@ export class DiscordStartupError extends Error {
 /**
  * Discord on discord.js: slash commands (with autocomplete and `hide`),
  * mentions and DMs answered as questions, digests posted to channels.
- * Every reply leaves through `send*` below with `allowed_mentions: { parse: [] }`.
+ * Every message body is built by `messageBody` (render.ts), which disables mentions.
  */
 export class DiscordAdapter implements ChatAdapter {
   readonly platform = 'discord' as const;
@@ -156,16 +139,16 @@ export class DiscordAdapter implements ChatAdapter {
   async syncCommands(): Promise<{ changed: string[] }> {
     const appId = this.client.application?.id ?? this.client.user!.id;
     const wanted = slashCommands(this.opts.bot.commands);
-    const routes = [Routes.applicationCommands(appId)];
-    if (this.opts.guildId) routes.push(Routes.applicationGuildCommands(appId, this.opts.guildId));
+    const scopes: { route: `/${string}`; guildId?: string }[] = [{ route: Routes.applicationCommands(appId) }];
+    if (this.opts.guildId) scopes.push({ route: Routes.applicationGuildCommands(appId, this.opts.guildId), guildId: this.opts.guildId });
     const changed: string[] = [];
-    for (const route of routes) {
+    for (const { route, guildId } of scopes) {
       try {
-        const registered = (await this.client.rest.get(route)) as unknown[];
-        if (sameCommands(registered, wanted)) continue;
+        const registered = await this.client.application!.commands.fetch(guildId ? { guildId } : {});
+        if (upToDate(registered, wanted)) continue;
         await this.client.rest.put(route, { body: wanted });
       } catch (err) {
-        if (route !== routes[0] && err instanceof DiscordAPIError && (err.status === 403 || err.status === 404)) {
+        if (guildId && err instanceof DiscordAPIError && (err.status === 403 || err.status === 404)) {
           throw new DiscordStartupError(`DISCORD_GUILD_ID: the bot cannot register its commands in that server (${err.message}): invite it there with the applications.commands scope, or unset DISCORD_GUILD_ID.`);
         }
         throw err;
@@ -203,11 +186,9 @@ export class DiscordAdapter implements ChatAdapter {
 
   /** One attempt (discord.js itself waits out rate limits within its REST queue); the post carries its key in the footer. */
   async post(channelId: string, reply: Reply, key: string): Promise<void> {
-    const body = renderDiscord({ ...reply, footer: withMarker(reply.footer, key) });
     try {
-      await this.client.rest.post(Routes.channelMessages(channelId), {
-        body: { embeds: body.embeds, nonce: key.slice(0, 25), enforce_nonce: true, allowed_mentions: { parse: [] } },
-      });
+      // Discord drops a repeated nonce (enforce_nonce) within a few minutes: a re-sent slot shows once.
+      await this.client.rest.post(Routes.channelMessages(channelId), { body: messageBody({ ...reply, footer: withMarker(reply.footer, key) }, { nonce: key }) });
     } catch (err) {
       throw classifyDiscordError(err, `channel ${channelId}`);
     }
@@ -255,7 +236,7 @@ export class DiscordAdapter implements ChatAdapter {
   private async onCommand(i: ChatInputCommandInteraction): Promise<void> {
     const def = this.opts.bot.command(i.commandName);
     if (!def) {
-      await this.sendToInteraction(i, { kind: 'usage', summary: 'That command is not available any more.', private: true }, true);
+      await this.sendToInteraction(i, replies.usage('That command is not available any more.'), true);
       return;
     }
     const subcommand = def.subcommands ? (i.options.getSubcommand(false) ?? undefined) : undefined;
@@ -303,27 +284,19 @@ export class DiscordAdapter implements ChatAdapter {
   }
 
   /**
-   * The one way an interaction is answered: rendered embed, ephemeral for private replies, no mentions.
-   * The callback is posted as `interaction.reply()` posts it (same route, body and query), without
-   * discord.js's message-payload resolution: our body is already the API's JSON (~10% of the round trip).
+   * The one way an interaction is answered: the callback is posted as `interaction.reply()` posts it (same
+   * route, body and query), without discord.js's message-payload resolution: our body is already the API's JSON.
    */
   private async sendToInteraction(i: ChatInputCommandInteraction, reply: Reply, hide: boolean): Promise<void> {
-    const body = renderDiscord(reply);
-    const ephemeral = hide || reply.private === true;
     await this.client.rest.post(Routes.interactionCallback(i.id, i.token), {
-      body: {
-        type: InteractionResponseType.ChannelMessageWithSource,
-        data: { embeds: body.embeds, allowed_mentions: { parse: [], replied_user: false }, ...(ephemeral ? { flags: MessageFlags.Ephemeral } : {}) },
-      },
+      body: { type: InteractionResponseType.ChannelMessageWithSource, data: messageBody(reply, { ephemeral: hide || reply.private === true }) },
       auth: false,
       query: new URLSearchParams({ with_response: 'false' }),
     });
-    i.replied = true;
   }
 
-  /** The one way a message is answered: as a reply to it, no mentions (not even the asker). */
+  /** The one way a message is answered: as a reply to it. */
   private async sendToMessage(m: Message, reply: Reply): Promise<void> {
-    const body = renderDiscord(reply);
-    await m.reply({ embeds: encodable(body.embeds), allowedMentions: body.allowedMentions });
+    await this.client.rest.post(Routes.channelMessages(m.channelId), { body: messageBody(reply, { replyTo: m.id }) });
   }
 }

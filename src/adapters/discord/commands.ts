@@ -1,5 +1,5 @@
-import { ApplicationCommandOptionType, PermissionFlagsBits } from 'discord.js';
-import type { APIApplicationCommandOption, RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
+import { ApplicationCommandOptionType, ApplicationIntegrationType, PermissionFlagsBits } from 'discord.js';
+import type { APIApplicationCommandOption, ApplicationCommand, ApplicationCommandData, ReadonlyCollection, RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
 import type { CommandDef, OptionDef, SubcommandDef } from '../../core/command.js';
 
 /** Chat-input (slash) commands only: no context-menu entries are derived. */
@@ -51,29 +51,13 @@ export function slashCommands(defs: readonly CommandDef[]): Body[] {
       description: d.description.slice(0, 100),
       options: d.subcommands ? d.subcommands.map(subcommand) : options(d.options, d.hideable !== false),
       default_member_permissions: needsManager ? PermissionFlagsBits.ManageChannels.toString() : null,
+      // Discord's default, spelled out: a registered command reports it, and ApplicationCommand#equals compares it.
+      integration_types: [ApplicationIntegrationType.GuildInstall],
     };
   });
 }
 
-/** A comparable projection of a registered command (what we set, in our order). */
-export function comparable(c: unknown): unknown {
-  const x = c as Record<string, unknown>;
-  const opts = (list: unknown): unknown =>
-    ((list as Record<string, unknown>[] | undefined) ?? []).map((o) => ({
-      type: o.type,
-      name: o.name,
-      description: o.description,
-      required: Boolean(o.required),
-      autocomplete: Boolean(o.autocomplete),
-      max_length: o.max_length ?? null,
-      choices: ((o.choices as { name: string; value: unknown }[] | undefined) ?? []).map((ch) => [ch.name, ch.value]),
-      options: opts(o.options),
-    }));
-  return { name: x.name, description: x.description, options: opts(x.options), default_member_permissions: x.default_member_permissions ?? null };
-}
-
-/** True when the registered commands already equal the wanted ones (order-insensitive by name). */
-export function sameCommands(registered: readonly unknown[], wanted: readonly unknown[]): boolean {
-  const norm = (l: readonly unknown[]) => JSON.stringify(l.map(comparable).sort((a, b) => String((a as { name: string }).name).localeCompare((b as { name: string }).name)));
-  return norm(registered) === norm(wanted);
+/** True when the registered commands are exactly the wanted ones (discord.js `ApplicationCommand#equals`, any order). */
+export function upToDate(registered: ReadonlyCollection<string, ApplicationCommand>, wanted: readonly Body[]): boolean {
+  return registered.size === wanted.length && wanted.every((w) => registered.find((r) => r.name === w.name)?.equals(w as ApplicationCommandData) ?? false);
 }

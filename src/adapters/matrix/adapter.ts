@@ -10,7 +10,7 @@ import { DeliveryError, type FindResult } from '../../digest/port.js';
 import { InFlight, type AdapterStatus, type ChatAdapter } from '../types.js';
 import type { PersistentIndexedDb } from './crypto-store.js';
 import { cryptoStorage, openCryptoStore, rememberJoinedMembers, RoomEncryption } from './crypto.js';
-import { canManageByPower, inviteAllowed, isEdit, readMention, type MessageContent } from './events.js';
+import { inviteAllowed, isEdit, readMention, type MessageContent } from './events.js';
 import { renderMatrix } from './render.js';
 import { SharedSyncStorage, type SharedState } from './shared-sync.js';
 
@@ -45,6 +45,8 @@ const E2EE_NOTICE = 'I cannot read encrypted messages: end-to-end encryption is 
 const UTD_NOTICE = 'I could not decrypt a message here: the sender\'s device did not share its key with my device. Please send it again (verifying or re-sharing keys may help).';
 /** At most one "could not decrypt" notice per room in this time. */
 const UTD_NOTICE_EVERY_MS = 60 * 60_000;
+/** The (state) event type whose power level gates manager commands; rooms without an entry for it use `state_default`. */
+const MANAGE_EVENT = 'org.kernel-status-bot.manage';
 
 /** Event content field that carries a digest post's idempotency key (clients ignore unknown fields). */
 const DIGEST_KEY_FIELD = 'org.kernel-status-bot.digest';
@@ -342,9 +344,13 @@ export class MatrixAdapter implements ChatAdapter {
     return n;
   }
 
-  private async powerAllows(roomId: string, sender: string): Promise<boolean> {
-    const pl = await this.client.getRoomStateEvent(roomId, 'm.room.power_levels', '');
-    return canManageByPower(pl, sender);
+  /**
+   * Whether the sender may manage the room: matrix-bot-sdk's check for a state event of our own type, so the
+   * bar is the room's `state_default` (default 50) unless the room sets one for MANAGE_EVENT. A room without
+   * power levels makes the SDK throw, and the core refuses.
+   */
+  private powerAllows(roomId: string, sender: string): Promise<boolean> {
+    return this.client.userHasPowerLevelFor(sender, roomId, MANAGE_EVENT, true);
   }
 
   /**

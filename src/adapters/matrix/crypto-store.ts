@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: IndexedDB objects (no DOM types in this project)
 /**
  * The IndexedDB the wasm crypto machine keeps its state in, made durable: fake-indexeddb serves it from
  * memory, and every committed IndexedDB transaction is written through to one SQLite file (better-sqlite3,
@@ -18,7 +19,6 @@ export class CryptoStoreLockedError extends Error {
   readonly startup = true;
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- IndexedDB objects (no DOM types in this project) */
 type Idb = any;
 
 interface StoreSchema {

@@ -83,12 +83,3 @@ export function inviteAllowed(inviter: string, allow: string | undefined, botId:
   const server = inviter.slice(inviter.indexOf(':') + 1);
   return rules.some((r) => r === '*' || r === inviter || (r.startsWith('*:') && r.slice(2) === server));
 }
-
-/** Whether a sender's power level reaches the room's `state_default` (default 50), per the power levels event. */
-export function canManageByPower(powerLevels: Record<string, unknown> | undefined, sender: string): boolean {
-  const pl = powerLevels ?? {};
-  const users = (pl.users as Record<string, number> | undefined) ?? {};
-  const level = typeof users[sender] === 'number' ? users[sender]! : typeof pl.users_default === 'number' ? pl.users_default : 0;
-  const needed = typeof pl.state_default === 'number' ? pl.state_default : 50;
-  return level >= needed;
-}

@@ -1,6 +1,10 @@
+import { ellipsis } from '../../core/ellipsis.js';
+import type { Block, BulletBlock } from '../../core/layout.js';
+import { layout, sourcedLines } from '../../core/layout.js';
+import { textOfBlocks } from '../../core/render-text.js';
 import type { Reply } from '../../core/reply.js';
 import { VERDICT_LABEL, moreOf } from '../../core/reply.js';
-import { citationLine, textLines } from '../../core/render-text.js';
+
 /** The spec's limit for a whole event, in bytes; we keep a margin for what the server adds (event id, sender, unsigned). */
 export const MAX_EVENT_BYTES = 65_536;
 const CONTENT_BUDGET = 60_000;
@@ -18,25 +22,51 @@ export function escapeHtml(s: string): string {
   return HAS_HTML_SPECIAL.test(s) ? s.replace(HTML_SPECIAL, entityOf) : s;
 }
 
-function html(reply: Reply, prefix: string): string {
-  const out: string[] = [];
-  const head = [reply.title ? `<strong>${escapeHtml(reply.title)}</strong>` : '', reply.verdict ? `[${escapeHtml(VERDICT_LABEL[reply.verdict])}]` : ''].filter(Boolean).join(' ');
-  if (head) out.push(`<p>${head}</p>`);
-  if (reply.summary) out.push(`<p>${escapeHtml(reply.summary)}</p>`);
-  if (reply.verdictQuote) out.push(`<p><em>Verdict rests on:</em> “${escapeHtml(reply.verdictQuote.text)}” (p. ${reply.verdictQuote.page})</p>`);
-  if (reply.rows?.length) {
-    out.push(`<ul>${reply.rows.map((r) => `<li><strong>${escapeHtml(r.title)}</strong> [${escapeHtml(VERDICT_LABEL[r.verdict])}]: ${escapeHtml(r.summary)}</li>`).join('')}</ul>`);
+function bulletHtml(b: BulletBlock): string {
+  if (b.label) return `<strong>${escapeHtml(b.label.title)}</strong> [${escapeHtml(VERDICT_LABEL[b.label.verdict])}]: ${escapeHtml(b.text)}`;
+  const lead = b.lead ? `${escapeHtml(b.lead)}: ` : '';
+  return lead + (b.source === undefined ? escapeHtml(b.text) : `“${escapeHtml(b.text)}” (${escapeHtml(b.source)})`);
+}
+
+/** Consecutive bullets as one list; a depth-1 bullet goes into a list nested in the item before it. */
+function listHtml(items: readonly BulletBlock[]): string {
+  let out = '<ul>';
+  for (let i = 0; i < items.length; i++) {
+    const b = items[i]!;
+    const next = items[i + 1]?.depth ?? 0;
+    out += `<li>${bulletHtml(b)}`;
+    if (b.depth === 0) out += next === 1 ? '<ul>' : '</li>';
+    else out += next === 1 ? '</li>' : '</li></ul></li>';
   }
-  if (reply.points?.length) {
-    const withTopic = reply.kind === 'answer';
-    let items = '';
-    for (const p of reply.points) items += `<li>${escapeHtml(citationLine(p, withTopic))}</li>`;
-    out.push(`<ul>${items}</ul>`);
+  return `${out}</ul>`;
+}
+
+function blockHtml(b: Exclude<Block, BulletBlock>, prefix: string): string {
+  switch (b.type) {
+    case 'heading':
+      return `<p>${[b.title ? `<strong>${escapeHtml(b.title)}</strong>` : '', b.verdict ? `[${escapeHtml(VERDICT_LABEL[b.verdict])}]` : ''].filter(Boolean).join(' ')}</p>`;
+    case 'paragraph':
+      return `<p>${b.lead ? `<em>${escapeHtml(b.lead)}</em> ` : ''}${sourcedLines(b).map(escapeHtml).join('<br>')}</p>`;
+    case 'suggestions':
+      return `<p>Did you mean: ${b.commands.map((s) => `<code>${escapeHtml(prefix + s)}</code>`).join(', ')}?</p>`;
+    case 'footer':
+      return `<p><em>${escapeHtml(b.text)}</em></p>`;
   }
-  if (reply.lines?.length) out.push(`<p>${reply.lines.map(escapeHtml).join('<br>')}</p>`);
-  if (reply.suggestions?.length) out.push(`<p>Did you mean: ${reply.suggestions.map((s) => `<code>${escapeHtml(prefix + s)}</code>`).join(', ')}?</p>`);
-  if (reply.footer) out.push(`<p><em>${escapeHtml(reply.footer)}</em></p>`);
-  return out.join('');
+}
+
+function html(blocks: readonly Block[], prefix: string): string {
+  let out = '';
+  let list: BulletBlock[] = [];
+  for (const b of blocks) {
+    if (b.type === 'bullet') {
+      list.push(b);
+      continue;
+    }
+    if (list.length) out += listHtml(list);
+    list = [];
+    out += blockHtml(b, prefix);
+  }
+  return list.length ? out + listHtml(list) : out;
 }
 
 /**
@@ -57,13 +87,13 @@ export interface NoticeContent {
   'm.relates_to'?: { 'm.in_reply_to': { event_id: string } };
 }
 
-/** The whole reply as notice content, whatever its size. */
-function notice(r: Reply, prefix: string, inReplyTo: string | undefined): NoticeContent {
+/** The blocks as notice content, whatever their size. */
+function notice(blocks: readonly Block[], prefix: string, inReplyTo: string | undefined): NoticeContent {
   const c: NoticeContent = {
     msgtype: 'm.notice',
-    body: textLines(r, prefix).join('\n'),
+    body: textOfBlocks(blocks, prefix).join('\n'),
     format: 'org.matrix.custom.html',
-    formatted_body: html(r, prefix),
+    formatted_body: html(blocks, prefix),
     'm.mentions': {},
   };
   if (inReplyTo) c['m.relates_to'] = { 'm.in_reply_to': { event_id: inReplyTo } };
@@ -79,48 +109,66 @@ function notice(r: Reply, prefix: string, inReplyTo: string | undefined): Notice
  * failing that, long texts are clipped.
  */
 export function renderMatrix(reply: Reply, prefix: string, inReplyTo?: string): NoticeContent {
-  const whole = notice(reply, prefix, inReplyTo);
+  const blocks = layout(reply);
+  const whole = notice(blocks, prefix, inReplyTo);
   if (surelyFits(whole) || fitsBudget(whole)) return whole;
-  return shortened(reply, prefix, inReplyTo);
+  return shortened(blocks, (shown) => `${prefix}${moreOf(reply, shown)}`, (b) => notice(b, prefix, inReplyTo));
 }
 
 function fitsBudget(c: NoticeContent): boolean {
   return Buffer.byteLength(JSON.stringify(c)) <= CONTENT_BUDGET;
 }
 
-/** The reply cut to the size limit: whole points (or rows) dropped from the end with a pointer, else texts clipped. */
-function shortened(reply: Reply, prefix: string, inReplyTo: string | undefined): NoticeContent {
-  const build = (r: Reply): NoticeContent => notice(r, prefix, inReplyTo);
-  const fits = fitsBudget;
+/** The blocks with only the first `keep` bullets, and a pointer to `more` after them when any were dropped. */
+function withBullets(blocks: readonly Block[], keep: number, more: (shown: number) => string): Block[] {
+  const out: Block[] = [];
+  let seen = 0;
+  let total = 0;
+  for (const b of blocks) if (b.type === 'bullet') total++;
+  for (const b of blocks) {
+    if (b.type !== 'bullet') out.push(b);
+    else if (seen++ < keep) out.push(b);
+    if (b.type === 'bullet' && seen === total && total > keep) out.push({ type: 'paragraph', lines: [`… ${total - keep} more: see ${more(keep)}`] });
+  }
+  return out;
+}
 
-  const key = reply.points?.length ? 'points' : reply.rows?.length ? 'rows' : undefined;
-  if (key) {
-    const items = reply[key] as unknown[];
-    const more = (k: number) => `… ${items.length - k} more: see ${prefix}${moreOf(reply, k)}`;
-    const withItems = (k: number): Reply => ({ ...reply, [key]: items.slice(0, k), lines: [...(reply.lines ?? []), more(k)] });
+/** Every text of the blocks cut to `max` characters (at most 10 lines per paragraph, 3 suggestions). */
+function clipped(blocks: readonly Block[], max: number): Block[] {
+  const clip = (s: string) => ellipsis(s, max);
+  return blocks.map((b): Block => {
+    switch (b.type) {
+      case 'heading':
+        return b.title ? { ...b, title: clip(b.title) } : b;
+      case 'paragraph':
+        return { ...b, lines: b.lines.slice(0, 10).map(clip) };
+      case 'bullet':
+        return { ...b, text: clip(b.text) };
+      case 'suggestions':
+        return { ...b, commands: b.commands.slice(0, 3).map(clip) };
+      default:
+        return { ...b, text: clip(b.text) };
+    }
+  });
+}
+
+/** The blocks cut to the size limit: whole bullets dropped from the end with a pointer, else texts clipped. */
+function shortened(blocks: Block[], more: (shown: number) => string, build: (b: readonly Block[]) => NoticeContent): NoticeContent {
+  const bullets = blocks.filter((b) => b.type === 'bullet').length;
+  if (bullets > 0) {
     let lo = 0;
-    let hi = items.length - 1;
+    let hi = bullets - 1;
     while (lo < hi) {
       const mid = Math.ceil((lo + hi) / 2);
-      if (fits(build(withItems(mid)))) lo = mid;
+      if (fitsBudget(build(withBullets(blocks, mid, more)))) lo = mid;
       else hi = mid - 1;
     }
-    const cut = build(withItems(lo));
-    if (fits(cut)) return cut;
-    reply = withItems(lo);
+    blocks = withBullets(blocks, lo, more);
+    const cut = build(blocks);
+    if (fitsBudget(cut)) return cut;
   }
   for (let max = 4000; ; max = Math.floor(max / 2)) {
-    const clip = (s?: string) => (s && s.length > max ? `${s.slice(0, max - 1)}…` : s);
-    const clipped = build({
-      ...reply,
-      title: clip(reply.title),
-      summary: clip(reply.summary),
-      footer: clip(reply.footer),
-      lines: reply.lines?.slice(0, 10).map((l) => clip(l)!),
-      suggestions: reply.suggestions?.slice(0, 3).map((l) => clip(l)!),
-      points: reply.points?.map((p) => ({ ...p, text: clip(p.text)! })),
-      rows: reply.rows?.map((r) => ({ ...r, summary: clip(r.summary)! })),
-    });
-    if (fits(clipped) || max < 8) return clipped;
+    const c = build(clipped(blocks, max));
+    if (fitsBudget(c) || max < 8) return c;
   }
 }

@@ -75,7 +75,6 @@ export const Intent = {
 export const MessageFlag = { Ephemeral: 1 << 6, Loading: 1 << 7 } as const;
 
 /** Loosely typed API JSON object. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Json = Record<string, any>;
 
 export interface ApiUser {

@@ -877,8 +877,18 @@ class FakeDiscordServer implements FakeDiscord {
 
   /* ---------------------------------------------- REST routes ---------------------------------------------- */
 
+  /** The REST routes, one method per area. */
   private defineRoutes(): void {
-    // Gateway discovery.
+    this.gatewayRoutes();
+    this.userRoutes();
+    this.commandRoutes();
+    this.guildRoutes();
+    this.channelRoutes();
+    this.interactionRoutes();
+  }
+
+  /** Gateway discovery. */
+  private gatewayRoutes(): void {
     this.on('GET', '/gateway', () => ok({ url: this.gatewayUrl }), false);
     this.on('GET', '/gateway/bot', () =>
       ok({
@@ -887,8 +897,10 @@ class FakeDiscordServer implements FakeDiscord {
         session_start_limit: { total: 1000, remaining: 1000, reset_after: 86_400_000, max_concurrency: 1 },
       }),
     );
+  }
 
-    // Users, DMs, application.
+  /** Users, DMs, application. */
+  private userRoutes(): void {
     this.on('GET', '/users/@me', () => ok({ ...this.bot, verified: true, mfa_enabled: false, flags: 0 }));
     this.on('POST', '/users/@me/channels', (req) => {
       const recipientId = req.body?.recipient_id;
@@ -915,8 +927,10 @@ class FakeDiscordServer implements FakeDiscord {
         approximate_guild_count: 1,
       }),
     );
+  }
 
-    // Application commands (global and guild).
+  /** Application commands (global and guild). */
+  private commandRoutes(): void {
     for (const scope of ['', '/guilds/:guild'] as const) {
       const base = `/applications/:app${scope}/commands`;
       this.on('GET', base, (_req, p) => this.withCommands(p, (list) => ok(list)));
@@ -948,8 +962,10 @@ class FakeDiscordServer implements FakeDiscord {
         }),
       );
     }
+  }
 
-    // Guild reads.
+  /** Guild reads. */
+  private guildRoutes(): void {
     this.on('GET', '/guilds/:guild', (_req, p) => (p.guild === this.guildId ? ok(this.guildRestPayload()) : E.missingAccess()));
     this.on('GET', '/guilds/:guild/channels', (_req, p) =>
       p.guild === this.guildId ? ok([...this.channels.values()].filter((c) => c.guild_id === this.guildId)) : E.missingAccess(),
@@ -962,8 +978,10 @@ class FakeDiscordServer implements FakeDiscord {
       const roles = user.id === this.botUser.id ? [this.roleIds.bot] : [];
       return ok(memberObject({ user, roles, joinedAt: this.joinedAt }));
     });
+  }
 
-    // Channels and messages.
+  /** Channels and messages. */
+  private channelRoutes(): void {
     this.on('GET', '/channels/:channel', (_req, p) => {
       const channel = this.channels.get(p.channel!);
       return channel ? ok(channel) : E.unknownChannel();
@@ -997,8 +1015,10 @@ class FakeDiscordServer implements FakeDiscord {
         this.findMessage(p.channel!, p.message!) ? noContent() : E.unknownMessage(),
       );
     }
+  }
 
-    // Interactions (token in URL, no Authorization header).
+  /** Interactions (token in URL, no Authorization header). */
+  private interactionRoutes(): void {
     this.on('POST', '/interactions/:interaction/:token/callback', (req, p) => this.interactionCallback(req, p), false);
     this.on('POST', '/webhooks/:app/:token', (req, p) => this.followup(req, p), false);
     for (const method of ['GET', 'PATCH', 'DELETE']) {
@@ -1315,7 +1335,7 @@ class FakeDiscordServer implements FakeDiscord {
   /** POST /webhooks/{app}/{token}: a followup message (only after the initial response). */
   private followup(req: RecordedRequest, p: Params): Reply {
     const it = this.interactionByWebhook(p);
-    if (!it || !it.acked || it.type === 4) return E.unknownWebhook();
+    if (!it?.acked || it.type === 4) return E.unknownWebhook();
     const body: Json = req.body ?? {};
     const invalid = validateMessageBody(body, { hasFiles: (req.files?.length ?? 0) > 0 });
     if (invalid) return ok(invalid, 400);
@@ -1368,7 +1388,7 @@ class FakeDiscordServer implements FakeDiscord {
 
   private guildChannel(channelId: string | undefined): Json {
     const channel = this.channels.get(channelId ?? this.channelIds.general);
-    if (!channel || !channel.guild_id) throw new Error(`fake-discord: unknown guild channel ${channelId}`);
+    if (!channel?.guild_id) throw new Error(`fake-discord: unknown guild channel ${channelId}`);
     return channel;
   }
 

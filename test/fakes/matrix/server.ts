@@ -570,7 +570,7 @@ class FakeMatrixServer implements FakeMatrix {
 
   private requireJoined(roomId: string): Room {
     const room = this.model.rooms.get(roomId);
-    if (!room || room.membership(this.botUserId) !== 'join') {
+    if (room?.membership(this.botUserId) !== 'join') {
       throw new MatrixHttpError(403, 'M_FORBIDDEN', `User ${this.botUserId} not in room ${roomId}`);
     }
     return room;
@@ -797,7 +797,10 @@ class FakeMatrixServer implements FakeMatrix {
     if (f) throw this.failureError(f, `join ${idOrAlias}`);
     if (!room) throw new MatrixHttpError(404, 'M_NOT_FOUND', `No known servers for ${idOrAlias}`);
     const m = room.membership(this.botUserId);
-    if (m === 'join') return this.reply(c, 200, { room_id: room.roomId });
+    if (m === 'join') {
+      this.reply(c, 200, { room_id: room.roomId });
+      return;
+    }
     if (m === 'ban') throw new MatrixHttpError(403, 'M_FORBIDDEN', 'You are banned from this room');
     const rule = room.stateEvent('m.room.join_rules')?.content?.join_rule ?? 'invite';
     if (m !== 'invite' && rule !== 'public') throw new MatrixHttpError(403, 'M_FORBIDDEN', 'You are not invited to this room.');
@@ -805,13 +808,28 @@ class FakeMatrixServer implements FakeMatrix {
     this.reply(c, 200, { room_id: room.roomId });
   }
 
+  /** The Client-Server API routes, one method per area. */
   private defineRoutes(): void {
-    const bot = (): string => this.botUserId;
-    const ok = (c: Ctx): void => this.reply(c, 200, {});
+    this.route('GET', 'account/whoami', (c) => this.reply(c, 200, { user_id: this.botUserId, ...(this.botDeviceId ? { device_id: this.botDeviceId } : {}), is_guest: false }));
+    this.e2eeRoutes();
+    this.accountDataRoutes();
+    this.filterRoutes();
+    this.membershipRoutes();
+    this.sendRoutes();
+    this.stateRoutes();
+    this.memberRoutes();
+    this.readRoutes();
+    this.profileRoutes();
+    this.noopRoutes();
+  }
 
-    this.route('GET', 'account/whoami', (c) => this.reply(c, 200, { user_id: bot(), ...(this.botDeviceId ? { device_id: this.botDeviceId } : {}), is_guest: false }));
+  /** 200 with an empty JSON object. */
+  private replyEmpty(c: Ctx): void {
+    this.reply(c, 200, {});
+  }
 
-    // End-to-end encryption (the bot's device; test users call `keys` directly).
+  /** End-to-end encryption (the bot's device; test users call `keys` directly). */
+  private e2eeRoutes(): void {
     const keysCall = (c: Ctx, fn: () => unknown): void => {
       this.requireObjectBody(c.body);
       try {
@@ -825,7 +843,7 @@ class FakeMatrixServer implements FakeMatrix {
       if (!this.botDeviceId) throw new MatrixHttpError(400, 'M_UNKNOWN', 'This access token has no device');
       return this.botDeviceId;
     };
-    this.route('POST', 'keys/upload', (c) => keysCall(c, () => this.keys.upload(bot(), device(), c.body)));
+    this.route('POST', 'keys/upload', (c) => keysCall(c, () => this.keys.upload(this.botUserId, device(), c.body)));
     this.route('POST', 'keys/query', (c) => keysCall(c, () => this.keys.query(c.body)));
     this.route('POST', 'keys/claim', (c) => keysCall(c, () => this.keys.claim(c.body)));
     this.route('PUT', 'sendToDevice/:type/:txnId', (c) => {
@@ -833,12 +851,14 @@ class FakeMatrixServer implements FakeMatrix {
       const key = `${c.token}\u0000${c.params.txnId}`;
       if (!this.toDeviceTxns.has(key)) {
         this.toDeviceTxns.add(key);
-        this.keys.send(bot(), c.params.type!, c.body.messages);
+        this.keys.send(this.botUserId, c.params.type!, c.body.messages);
       }
-      ok(c);
+      this.replyEmpty(c);
     });
+  }
 
-    // Account data (global and per room).
+  /** Account data (global and per room). */
+  private accountDataRoutes(): void {
     this.route('GET', 'user/:userId/account_data/:type', (c) => {
       this.requireSelf(c.params.userId!, 'get account data');
       const entry = this.model.accountData.get(c.params.type!);
@@ -849,7 +869,7 @@ class FakeMatrixServer implements FakeMatrix {
       this.requireSelf(c.params.userId!, 'add account data');
       this.requireObjectBody(c.body);
       this.model.setAccountData(c.params.type!, c.body);
-      ok(c);
+      this.replyEmpty(c);
     });
     this.route('GET', 'user/:userId/rooms/:roomId/account_data/:type', (c) => {
       this.requireSelf(c.params.userId!, 'get account data');
@@ -862,10 +882,12 @@ class FakeMatrixServer implements FakeMatrix {
       this.requireObjectBody(c.body);
       if (!this.model.rooms.has(c.params.roomId!)) throw new MatrixHttpError(404, 'M_NOT_FOUND', 'Room not found');
       this.model.setAccountData(c.params.type!, c.body, c.params.roomId!);
-      ok(c);
+      this.replyEmpty(c);
     });
+  }
 
-    // Filters.
+  /** Filters. */
+  private filterRoutes(): void {
     this.route('POST', 'user/:userId/filter', (c) => {
       this.requireSelf(c.params.userId!, 'create filters');
       this.requireObjectBody(c.body);
@@ -881,27 +903,31 @@ class FakeMatrixServer implements FakeMatrix {
     });
 
     this.route('GET', 'joined_rooms', (c) => {
-      const ids = [...this.model.rooms.values()].filter((r) => r.membership(bot()) === 'join').map((r) => r.roomId);
+      const ids = [...this.model.rooms.values()].filter((r) => r.membership(this.botUserId) === 'join').map((r) => r.roomId);
       this.reply(c, 200, { joined_rooms: ids });
     });
 
     this.route('GET', 'sync', (c) => this.handleSync(c));
+  }
 
-    // Membership.
+  /** Membership. */
+  private membershipRoutes(): void {
     this.route('POST', 'join/:roomIdOrAlias', (c) => this.join(c, c.params.roomIdOrAlias!));
     this.route('POST', 'rooms/:roomId/join', (c) => this.join(c, c.params.roomId!));
     this.route('POST', 'rooms/:roomId/leave', (c) => {
       const room = this.model.rooms.get(c.params.roomId!);
       if (!room) throw new MatrixHttpError(404, 'M_NOT_FOUND', 'Unknown room');
-      const m = room.membership(bot());
-      if (m !== 'join' && m !== 'invite' && m !== 'knock') throw new MatrixHttpError(403, 'M_FORBIDDEN', `User ${bot()} not in room ${room.roomId}`);
+      const m = room.membership(this.botUserId);
+      if (m !== 'join' && m !== 'invite' && m !== 'knock') throw new MatrixHttpError(403, 'M_FORBIDDEN', `User ${this.botUserId} not in room ${room.roomId}`);
       const reason = c.body?.reason;
-      this.model.append(room.roomId, { sender: bot(), type: 'm.room.member', stateKey: bot(), content: { membership: 'leave', ...(reason ? { reason } : {}) } });
-      ok(c);
+      this.model.append(room.roomId, { sender: this.botUserId, type: 'm.room.member', stateKey: this.botUserId, content: { membership: 'leave', ...(reason ? { reason } : {}) } });
+      this.replyEmpty(c);
     });
-    this.route('POST', 'rooms/:roomId/forget', ok);
+    this.route('POST', 'rooms/:roomId/forget', (c) => this.replyEmpty(c));
+  }
 
-    // Sending.
+  /** Sending. */
+  private sendRoutes(): void {
     this.route('PUT', 'rooms/:roomId/send/:type/:txnId', (c) => {
       const { roomId, type, txnId } = c.params as { roomId: string; type: string; txnId: string };
       const key = `${c.token}\u0000${txnId}`;
@@ -913,7 +939,7 @@ class FakeMatrixServer implements FakeMatrix {
       this.requireObjectBody(c.body);
       const room = this.requireJoined(roomId);
       this.requireLevel(room, type, false);
-      const ev = this.model.append(roomId, { sender: bot(), type, content: c.body, txnId, txnToken: c.token });
+      const ev = this.model.append(roomId, { sender: this.botUserId, type, content: c.body, txnId, txnToken: c.token });
       this.txns.set(key, { eventId: ev.event_id, at: Date.now() });
       this.sent.push({ roomId, type, txnId, eventId: ev.event_id, content: c.body, at: performance.now() });
       if (this.holdPred?.(roomId)) {
@@ -930,16 +956,18 @@ class FakeMatrixServer implements FakeMatrix {
       if (prior) return this.reply(c, 200, { event_id: prior });
       const room = this.requireJoined(roomId);
       const target = this.model.eventsById.get(eventId);
-      if (target && target.sender !== bot() && room.userLevel(bot()) < Number(room.powerLevels().redact ?? 50)) {
+      if (target && target.sender !== this.botUserId && room.userLevel(this.botUserId) < Number(room.powerLevels().redact ?? 50)) {
         throw new MatrixHttpError(403, 'M_FORBIDDEN', 'You don\'t have permission to redact events');
       }
       const content = { ...(c.body ?? {}), redacts: eventId };
-      const ev = this.model.append(roomId, { sender: bot(), type: 'm.room.redaction', content, redacts: eventId, txnId, txnToken: c.token });
+      const ev = this.model.append(roomId, { sender: this.botUserId, type: 'm.room.redaction', content, redacts: eventId, txnId, txnToken: c.token });
       this.txns.set(key, { eventId: ev.event_id, at: Date.now() });
       this.reply(c, 200, { event_id: ev.event_id });
     });
+  }
 
-    // State.
+  /** State. */
+  private stateRoutes(): void {
     const getState = (c: Ctx, stateKey: string): void => {
       const room = this.requireJoined(c.params.roomId!);
       const ev = room.stateEvent(c.params.type!, stateKey);
@@ -950,7 +978,7 @@ class FakeMatrixServer implements FakeMatrix {
       const room = this.requireJoined(c.params.roomId!);
       this.requireObjectBody(c.body);
       this.requireLevel(room, c.params.type!, true);
-      const ev = this.model.append(room.roomId, { sender: bot(), type: c.params.type!, stateKey, content: c.body });
+      const ev = this.model.append(room.roomId, { sender: this.botUserId, type: c.params.type!, stateKey, content: c.body });
       this.reply(c, 200, { event_id: ev.event_id });
     };
     this.route('GET', 'rooms/:roomId/state/:type', (c) => getState(c, ''));
@@ -961,8 +989,10 @@ class FakeMatrixServer implements FakeMatrix {
       const room = this.requireJoined(c.params.roomId!);
       this.reply(c, 200, [...room.state.values()].map((e) => this.model.toClient(e, { withRoomId: true })));
     });
+  }
 
-    // Members.
+  /** Members. */
+  private memberRoutes(): void {
     this.route('GET', 'rooms/:roomId/joined_members', (c) => {
       const room = this.requireJoined(c.params.roomId!);
       const joined: Record<string, { display_name: string | null; avatar_url: string | null }> = {};
@@ -982,8 +1012,10 @@ class FakeMatrixServer implements FakeMatrix {
         .map((e) => this.model.toClient(e, { withRoomId: true }));
       this.reply(c, 200, { chunk });
     });
+  }
 
-    // Reading events.
+  /** Reading events. */
+  private readRoutes(): void {
     this.route('GET', 'rooms/:roomId/event/:eventId', (c) => {
       this.requireJoined(c.params.roomId!);
       const ev = this.model.eventsById.get(c.params.eventId!);
@@ -1003,8 +1035,10 @@ class FakeMatrixServer implements FakeMatrix {
       if (last && pool.length > page.length) body.end = this.model.token(dir === 'b' ? last.pos - 1 : last.pos);
       this.reply(c, 200, body);
     });
+  }
 
-    // Profiles.
+  /** Profiles. */
+  private profileRoutes(): void {
     const profileOf = (userId: string): { displayname?: string; avatar_url?: string } => {
       const p = this.model.profiles.get(userId);
       if (!p) throw new MatrixHttpError(404, 'M_NOT_FOUND', 'Profile was not found');
@@ -1017,33 +1051,35 @@ class FakeMatrixServer implements FakeMatrix {
       this.route('PUT', `profile/:userId/${field}`, (c) => {
         this.requireSelf(c.params.userId!, 'set profile');
         this.requireObjectBody(c.body);
-        const p = this.model.ensureProfile(bot());
+        const p = this.model.ensureProfile(this.botUserId);
         p[field] = c.body[field];
         // Like Synapse, propagate the profile into the bot's membership in every joined room.
         for (const room of this.model.rooms.values()) {
-          if (room.membership(bot()) === 'join') this.appendMembership(room.roomId, bot(), 'join', bot());
+          if (room.membership(this.botUserId) === 'join') this.appendMembership(room.roomId, this.botUserId, 'join', this.botUserId);
         }
-        ok(c);
+        this.replyEmpty(c);
       });
     }
+  }
 
-    // Ephemeral/no-op endpoints.
+  /** Ephemeral/no-op endpoints. */
+  private noopRoutes(): void {
     this.route('PUT', 'rooms/:roomId/typing/:userId', (c) => {
       this.requireSelf(c.params.userId!, 'set typing state');
       this.requireJoined(c.params.roomId!);
-      ok(c);
+      this.replyEmpty(c);
     });
     this.route('POST', 'rooms/:roomId/receipt/:receiptType/:eventId', (c) => {
       this.requireJoined(c.params.roomId!);
-      ok(c);
+      this.replyEmpty(c);
     });
     this.route('POST', 'rooms/:roomId/read_markers', (c) => {
       this.requireJoined(c.params.roomId!);
-      ok(c);
+      this.replyEmpty(c);
     });
     this.route('PUT', 'presence/:userId/status', (c) => {
       this.requireSelf(c.params.userId!, 'set presence');
-      ok(c);
+      this.replyEmpty(c);
     });
     this.route('GET', 'presence/:userId/status', (c) => this.reply(c, 200, { presence: 'online', currently_active: true }));
     this.route('GET', 'directory/room/:alias', (c) => {
