@@ -4,7 +4,7 @@ import type { KnowledgeBase } from '../knowledge/base.js';
 import type { Args, CommandContext, CommandDef, IncomingMessage } from './command.js';
 import { permissionOf, Services, usageOf } from './command.js';
 import { parseArgs, splitCommand } from './parse.js';
-import { RateLimiter } from './rate-limit.js';
+import { type Limiter, type RateDecision, RateLimiter } from './rate-limit.js';
 import type { Reply } from './reply.js';
 import { replies } from './reply.js';
 import { ellipsis } from './ellipsis.js';
@@ -16,6 +16,8 @@ export interface BotOptions {
   services?: Services;
   maxInputChars?: number;
   rateLimit?: { burst: number; perMinute: number };
+  /** Replaces the in-memory per-user limiter built from `rateLimit` (replicas share one in PostgreSQL). */
+  limiter?: Limiter;
   /** Called once per handled message (metrics). */
   onHandled?: (e: HandledEvent) => void;
 }
@@ -43,7 +45,7 @@ export class Bot {
   readonly commands: readonly CommandDef[];
   private readonly byName = new Map<string, CommandDef>();
   private readonly commandFuse: Fuse<string>;
-  private readonly limiter: RateLimiter;
+  private readonly limiter: Limiter;
   private readonly maxInput: number;
   private readonly services: Services;
 
@@ -52,7 +54,7 @@ export class Bot {
     for (const c of opts.commands) for (const n of [c.name, ...(c.aliases ?? [])]) this.byName.set(n, c);
     this.commandFuse = new Fuse([...this.byName.keys()], { threshold: 0.4, includeScore: true });
     const rl = opts.rateLimit ?? { burst: 5, perMinute: 20 };
-    this.limiter = new RateLimiter(rl.burst, rl.perMinute);
+    this.limiter = opts.limiter ?? new RateLimiter(rl.burst, rl.perMinute);
     this.maxInput = opts.maxInputChars ?? 2000;
     this.services = opts.services ?? new Services();
   }
@@ -128,9 +130,8 @@ export class Bot {
    * leaves before the SDK's own follow-up work (Matrix: building the next /sync request) gets its turn.
    */
   private invokeTimed(command: CommandDef, args: Args, msg: IncomingMessage, prefix: string, started: number): Reply | null | Promise<Reply | null> {
-    const refused = this.refusal(msg, started, command.name);
-    if (refused !== undefined) return refused;
-    return permissionOf(command, args.subcommand) === 'manager' ? this.runManaged(command, args, msg, prefix, started) : this.run(command, args, msg, prefix, started);
+    const answer = () => (permissionOf(command, args.subcommand) === 'manager' ? this.runManaged(command, args, msg, prefix, started) : this.run(command, args, msg, prefix, started));
+    return this.limited(msg, started, command.name, answer);
   }
 
   private async runManaged(command: CommandDef, args: Args, msg: IncomingMessage, prefix: string, started: number): Promise<Reply> {
@@ -181,14 +182,18 @@ export class Bot {
   }
 
   /** Runs `answer` if the user's rate limit allows; one "slow down", then silence. */
-  private limited(msg: IncomingMessage, started: number, command: string, answer: () => Reply | Promise<Reply | null>): Reply | null | Promise<Reply | null> {
-    const refused = this.refusal(msg, started, command);
-    return refused === undefined ? answer() : refused;
+  /** `answer()` unless the user's rate limit refuses; synchronous while the limiter is (in memory). */
+  private limited(msg: IncomingMessage, started: number, command: string, answer: () => Reply | null | Promise<Reply | null>): Reply | null | Promise<Reply | null> {
+    const decision = msg.unlimited ? 'allow' : this.limiter.take(`${msg.platform}:${msg.userId}`);
+    const go = (d: RateDecision) => {
+      const refused = this.refusal(d, msg, started, command);
+      return refused === undefined ? answer() : refused;
+    };
+    return decision instanceof Promise ? decision.then(go) : go(decision);
   }
 
   /** Undefined when the user's rate limit allows an answer; otherwise the answer instead: one "slow down", then silence (null). */
-  private refusal(msg: IncomingMessage, started: number, command: string): Reply | null | undefined {
-    const decision = msg.unlimited ? 'allow' : this.limiter.take(`${msg.platform}:${msg.userId}`);
+  private refusal(decision: RateDecision, msg: IncomingMessage, started: number, command: string): Reply | null | undefined {
     if (decision === 'allow') return undefined;
     if (decision === 'warn') {
       return this.finish(msg, command, 'rate-limited', started, { kind: 'rate-limited', summary: 'You are sending messages faster than I answer them. Please slow down; I will answer again in a little while.', private: true });

@@ -1,6 +1,11 @@
 /** What the limiter decided for one message. */
 export type RateDecision = 'allow' | 'warn' | 'drop';
 
+/** Decides per user whether a message may be answered: in memory ({@link RateLimiter}) or shared by replicas. */
+export interface Limiter {
+  take(user: string): RateDecision | Promise<RateDecision>;
+}
+
 interface Bucket {
   tokens: number;
   updated: number;
@@ -13,7 +18,7 @@ interface Bucket {
  * ("drop") until a token is back. Synchronous and allocation-light because it
  * sits on every message's path.
  */
-export class RateLimiter {
+export class RateLimiter implements Limiter {
   private readonly buckets = new Map<string, Bucket>();
   private readonly refillPerMs: number;
 

@@ -7,7 +7,7 @@ import type { KnowledgeBase } from '../knowledge/base.js';
 import { digestContent } from './content.js';
 import { DeliveryError, type Poster } from './port.js';
 import { nextSlots, previousSlot } from './schedule.js';
-import type { Awaitable, Claim, DigestStore, Subscription } from './store.js';
+import type { Awaitable, Claim, DigestStore, SlotRequest, Subscription } from './store.js';
 
 export type { Poster } from './port.js';
 
@@ -65,6 +65,12 @@ interface Lane {
   limit: ReturnType<typeof pLimit>;
   /** Runs a send attempt within the platform's per-second budget (when it has one). */
   paced: <T>(f: () => Promise<T>) => Promise<T>;
+  /** Shared store: due slots waiting to be claimed, claims taken and not yet finished, a claim batch in flight. */
+  queue: { sub: Subscription; slot: number }[];
+  open: number;
+  claiming: boolean;
+  /** How many slots to hold claimed at once: about one second of sends at this replica's share, at least two rounds of the concurrency. */
+  batch: () => number;
 }
 
 type Paced = <T>(f: () => Promise<T>) => Promise<T>;
@@ -98,6 +104,8 @@ export class DigestScheduler {
   private lostReported = false;
   private recoverAt = 0;
   private renewTimer?: NodeJS.Timeout;
+  /** Shared store: the slot each subscription had claimed by another replica (not tried again). */
+  private readonly elsewhere = new Map<string, number>();
   /** A planning pass is running / another was asked for meanwhile. */
   private planning = false;
   private replan = false;
@@ -258,6 +266,7 @@ export class DigestScheduler {
         } else nextAt = Math.min(nextAt, at);
       }
       for (const id of this.plan.keys()) if (!seen.has(id)) this.plan.delete(id);
+      for (const id of this.elsewhere.keys()) if (!seen.has(id)) this.elsewhere.delete(id);
       if (now - this.prunedAt > PRUNE_EVERY_MS) {
         this.prunedAt = now;
         const n = await this.opts.store.prune(now - KEEP_DELIVERIES_MS);
@@ -343,6 +352,11 @@ export class DigestScheduler {
   }
 
   private async runInChunks(subs: Subscription[]): Promise<void> {
+    // Shared store: every replica starts at its own place in the list, so their claim batches rarely overlap.
+    if (this.opts.store.shared && subs.length > 1) {
+      const at = Math.floor(Math.random() * subs.length);
+      subs = [...subs.slice(at), ...subs.slice(0, at)];
+    }
     try {
       for (let from = 0; from < subs.length && !this.stopped; from += 100) {
         if (from > 0) await new Promise((resolve) => setImmediate(resolve));
@@ -389,8 +403,8 @@ export class DigestScheduler {
       this.opts.onDelivery?.('skipped');
       return;
     }
-    // Shared store: claim when a send can start, so replicas split a fan-out by how fast each one sends.
-    if (this.opts.store.shared) return this.launch(sub, slot);
+    // Shared store: claimed in batches as the lane has room, so replicas split a fan-out by how fast each sends.
+    if (this.opts.store.shared) return this.enqueue(sub, slot);
     const claim = await this.opts.store.claim(sub.id, slot, slotKey(sub.id, slot));
     if (claim) this.launch(sub, claim);
   }
@@ -412,26 +426,82 @@ export class DigestScheduler {
         return t;
       };
       const share = () => Math.max(1, Math.floor(perSecond! / Math.max(1, this.opts.paceShare?.() ?? 1)));
-      lane = { limit: pLimit(pace.concurrency), paced: perSecond ? (f) => throttled(share())(f) : (f) => f() };
+      lane = {
+        limit: pLimit(pace.concurrency),
+        paced: perSecond ? (f) => throttled(share())(f) : (f) => f(),
+        queue: [],
+        open: 0,
+        claiming: false,
+        batch: () => Math.max(2 * pace.concurrency, perSecond ? share() : 0),
+      };
       this.lanes.set(platform, lane);
     }
     return lane;
   }
 
-  /** Queues a send in the platform's lane; given a slot instead of a claim, claims it when the send can start. */
-  private launch(sub: Subscription, claimOrSlot: Claim | number): void {
+  /** Shared store: a due slot waits in its lane until the lane claims the next batch. */
+  private enqueue(sub: Subscription, slot: number): void {
+    if (this.elsewhere.get(sub.id) === slot) return; // another replica has it (a dead one's is taken over by `unfinished`)
     this.running.add(sub.id);
     const lane = this.lane(sub.platform);
-    const run = async () => {
-      if (typeof claimOrSlot !== 'number') return this.deliver(sub, claimOrSlot, lane);
-      if (this.stopped) return;
-      const claim = await this.opts.store.claim(sub.id, claimOrSlot, slotKey(sub.id, claimOrSlot));
-      if (claim) await this.deliver(sub, claim, lane);
-    };
-    const p = lane.limit(run).catch((err: unknown) => this.storageFailed(err, `claiming a digest slot of ${sub.id}`)).finally(() => {
+    lane.queue.push({ sub, slot });
+    this.track(this.claimBatches(lane));
+  }
+
+  /**
+   * Claims the lane's queued slots in batches (one round trip each) while at most half a batch is claimed and
+   * unfinished; a slot another replica got is dropped here and not tried again.
+   */
+  private async claimBatches(lane: Lane): Promise<void> {
+    if (lane.claiming) return;
+    lane.claiming = true;
+    try {
+      // Refilled at half a batch, so a steady fan-out costs one round trip per half batch, not one per send.
+      while (!this.stopped && lane.queue.length > 0 && lane.open <= lane.batch() / 2) {
+        const take = lane.queue.splice(0, lane.batch() - lane.open);
+        let claims: Claim[];
+        try {
+          const wanted = take.map(({ sub, slot }) => ({ id: sub.id, slot, key: slotKey(sub.id, slot) }));
+          claims = this.opts.store.claimMany ? await this.opts.store.claimMany(wanted) : await this.claimEach(wanted);
+        } catch (err) {
+          for (const { sub } of take) this.running.delete(sub.id); // the next planning pass tries them again
+          throw err;
+        }
+        const got = new Map(claims.map((c) => [c.subscriptionId, c]));
+        for (const { sub, slot } of take) {
+          const claim = got.get(sub.id);
+          if (claim) this.launch(sub, claim);
+          else {
+            this.elsewhere.set(sub.id, slot);
+            this.running.delete(sub.id);
+          }
+        }
+      }
+    } finally {
+      lane.claiming = false;
+    }
+  }
+
+  private async claimEach(wanted: SlotRequest[]): Promise<Claim[]> {
+    const out: Claim[] = [];
+    for (const w of wanted) {
+      const c = await this.opts.store.claim(w.id, w.slot, w.key);
+      if (c) out.push(c);
+    }
+    return out;
+  }
+
+  /** Queues the send of a claim in the platform's lane. */
+  private launch(sub: Subscription, claim: Claim): void {
+    this.running.add(sub.id);
+    const lane = this.lane(sub.platform);
+    lane.open++;
+    const p = lane.limit(() => this.deliver(sub, claim, lane)).catch((err: unknown) => this.storageFailed(err, `sending a digest of ${sub.id}`)).finally(() => {
       this.running.delete(sub.id);
       this.pending.delete(p);
+      lane.open--;
       this.track(this.planNext(sub.id));
+      if (lane.queue.length > 0) this.track(this.claimBatches(lane));
     });
     this.pending.add(p);
   }

@@ -47,6 +47,13 @@ export class StoreError extends Error {
   readonly startup = true;
 }
 
+/** One (subscription, slot) to claim with its idempotency key. */
+export interface SlotRequest {
+  id: string;
+  slot: number;
+  key: string;
+}
+
 /** A value, or a promise of it: SQLite answers synchronously, PostgreSQL asynchronously; callers await both. */
 export type Awaitable<T> = T | Promise<T>;
 
@@ -69,6 +76,11 @@ export interface DigestStore {
    * holds or finished it. A single-process store also returns its own unfinished claim (to re-send it).
    */
   claim(id: string, slot: number, key: string): Awaitable<Claim | undefined>;
+  /**
+   * Shared stores: claims many slots in one round trip (a fan-out claims in batches, not one by one); returns
+   * the claims this call got, the others being held or finished by another replica.
+   */
+  claimMany?(slots: readonly SlotRequest[]): Promise<Claim[]>;
   /** Marks a claimed slot delivered and advances the subscription (position, last slot, hashes) in one transaction. */
   finish(claim: Claim, state: 'delivered' | 'failed', hashes: Record<string, string>): Awaitable<void>;
   /** Records a slot skipped on purpose (too old to catch up). */

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Claim, DigestMode, DigestStore, Subscription } from '../digest/store.js';
+import type { Claim, DigestMode, DigestStore, SlotRequest, Subscription } from '../digest/store.js';
 
 /** The database clock in ms: leases are compared against one clock, whatever the replicas' clocks say. */
 const NOW = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
@@ -212,6 +212,21 @@ export class PgDigestStore implements DigestStore {
     );
     const row = r.rows[0];
     return row && { subscriptionId: id, slot, key, position: row.position, state: 'claimed', claimedAt };
+  }
+
+  /** One INSERT for the batch; rows in key order, so two replicas claiming overlapping batches never deadlock. */
+  async claimMany(slots: readonly SlotRequest[]): Promise<Claim[]> {
+    if (slots.length === 0) return [];
+    const claimedAt = this.now();
+    const r = await this.pool.query<{ subscription_id: string; slot: number; key: string; position: number }>(
+      `INSERT INTO deliveries (subscription_id, slot, key, position, state, claimed_at, holder, claimed_until)
+       SELECT s.id, i.slot, i.key, s.position, 'claimed', $4, $5, ${NOW} + $6
+       FROM unnest($1::text[], $2::bigint[], $3::text[]) AS i (id, slot, key) JOIN subscriptions s ON s.id = i.id AND s.enabled
+       ORDER BY s.id, i.slot
+       ON CONFLICT DO NOTHING RETURNING subscription_id, slot, key, position`,
+      [slots.map((s) => s.id), slots.map((s) => s.slot), slots.map((s) => s.key), claimedAt, this.opts.holder, this.opts.claimLeaseMs],
+    );
+    return r.rows.map((row) => ({ subscriptionId: row.subscription_id, slot: row.slot, key: row.key, position: row.position, state: 'claimed' as const, claimedAt }));
   }
 
   async finish(claim: Claim, state: 'delivered' | 'failed', hashes: Record<string, string>): Promise<void> {

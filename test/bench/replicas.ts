@@ -16,12 +16,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import pg from 'pg';
 import { appKeys, interaction, postInteraction } from '../fakes/discord/http-interactions.js';
 import { startFakeDiscord } from '../fakes/discord/server.js';
 import { startFakeMatrix } from '../fakes/matrix/server.js';
 import { seedDueDigestsPg } from '../support/due-digests.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { startReplica, until, type Replica } from '../support/replicas.js';
+import { DIGEST_PACE } from '../../src/app.js';
 import { PRODUCTION_NODE_FLAGS } from './process.js';
 import { percentile, round } from './stats.js';
 
@@ -36,6 +38,21 @@ export interface ReplicaFanout {
   matrix_all_ms: number;
   /** Most Discord posts that arrived within any one second. */
   discord_max_per_s: number;
+  /** From the slot to the first post on each platform. */
+  discord_first_ms: number;
+  matrix_first_ms: number;
+  /**
+   * How far the k-th Discord post arrived behind a sender that starts at the slot and posts at the pace budget
+   * (40/s): max over k of (arrival − slot − k / 40 s). At most 3,000 means every post left within 3 s of when
+   * Discord's global budget let it.
+   */
+  discord_behind_budget_ms: number;
+}
+
+/** Max over k of (t_k − k·1000/perSecond), for arrival times t (ms after the slot). */
+export function behindBudget(at: number[], perSecond: number): number {
+  const t = [...at].sort((a, b) => a - b);
+  return t.reduce((worst, x, k) => Math.max(worst, x - (k * 1000) / perSecond), Number.NEGATIVE_INFINITY);
 }
 
 async function stopAll(rs: Replica[]): Promise<void> {
@@ -81,9 +98,25 @@ export async function measureReplicaFanout(pgServer: TestPostgres, replicas: num
       if (!matrixDone && matrixPosts() >= perPlatform) matrixDone = now;
       return Boolean(discordDone && matrixDone);
     }, 180_000, rs);
+    if (process.env.BENCH_DEBUG) {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      const q = await c.query(`SELECT s.platform, d.holder, count(*)::int n, min(d.claimed_at - $1)::int first_claim, max(d.claimed_at - $1)::int last_claim,
+        avg(d.finished_at - d.claimed_at)::int claim_to_finish, max(d.finished_at - d.claimed_at)::int max_claim_to_finish, max(d.finished_at - $1)::int last_finish
+        FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id GROUP BY 1, 2 ORDER BY 1, 2`, [slot]);
+      process.stderr.write(`${JSON.stringify(q.rows)}\n`);
+      await c.end();
+    }
+    // Arrival times are performance.now(); as ms after the slot:
+    const sinceSlot = (at: number) => at - (slot - Date.now() + performance.now());
+    const discordAt = posts().map((r) => sinceSlot(r.at));
+    const matrixAt = matrix.sent.filter((e) => e.txnId.startsWith('digest-')).map((e) => sinceSlot(e.at));
     return {
       replicas,
       subscriptions,
+      discord_first_ms: round(Math.min(...discordAt), 0),
+      matrix_first_ms: round(Math.min(...matrixAt), 0),
+      discord_behind_budget_ms: round(behindBudget(discordAt, DIGEST_PACE.discord!.perSecond!), 0),
       deliver_all_ms: Math.max(discordDone, matrixDone),
       discord_all_ms: discordDone,
       matrix_all_ms: matrixDone,
@@ -167,6 +200,7 @@ export async function measureReplicas(): Promise<{ fanout: ReplicaFanout[]; role
       fanout.push(await measureReplicaFanout(pgServer, n));
       process.stderr.write(`${JSON.stringify(fanout.at(-1))}\n`);
     }
+    if (process.argv.includes('--fanout-only')) return { fanout, roles: undefined as unknown as ReplicaRoles };
     const roles = await measureReplicaRoles(pgServer);
     return { fanout, roles };
   } finally {
