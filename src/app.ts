@@ -98,6 +98,8 @@ export async function createApp(config: Config, logger: Logger, o: AppOverrides 
     services,
     maxInputChars: o.bot?.maxInputChars ?? config.MAX_INPUT_CHARS,
     rateLimit: o.bot?.rateLimit ?? { burst: config.RATE_LIMIT_BURST, perMinute: config.RATE_LIMIT_PER_MINUTE },
+    // Several replicas: one budget per user across all of them (one database round trip per message).
+    ...(digests?.store.rateLimiter && !o.bot?.rateLimit ? { limiter: digests.store.rateLimiter(config.RATE_LIMIT_BURST, config.RATE_LIMIT_PER_MINUTE, logger) } : {}),
     onHandled: metrics.handled,
   });
 

@@ -127,3 +127,107 @@ export class Roles {
     await Promise.resolve(this.store.releaseLease(`replica:${this.replicaId}`, this.replicaId)).catch(() => undefined);
   }
 }
+
+/** The parts of a replica id (`newReplicaId`: host, pid, random part). */
+function holderParts(id: string): { host: string; pid: number } | undefined {
+  const m = /^(.*)-(\d+)-[0-9a-f]+$/.exec(id);
+  return m ? { host: m[1]!, pid: Number(m[2]) } : undefined;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
+}
+
+/**
+ * SQLite mode: one bot process per DATA_DIR. The process holds the `instance` lease in the SQLite file while
+ * it runs its chat adapters and digests; a second process started on the same DATA_DIR (two containers on one
+ * volume) waits as a standby until the lease is free (released at shutdown, or expired after a crash). A lease
+ * whose holder was a process on this host that no longer exists (a restart after SIGKILL) is taken at once.
+ */
+export class DataDirLock {
+  static readonly NAME = 'instance';
+  private timer?: NodeJS.Timeout;
+  private renewedAt = 0;
+  private released = false;
+
+  constructor(
+    private readonly store: DigestStore,
+    readonly holder: string,
+    private readonly ttlMs: number,
+    private readonly log: Logger,
+    private readonly host = holderParts(holder)?.host,
+  ) {}
+
+  get everyMs(): number {
+    return Math.max(250, Math.floor(this.ttlMs / 4));
+  }
+
+  /** Takes the lease if it is free (or its holder is gone from this host); true when this process holds it. */
+  async tryTake(): Promise<boolean> {
+    const current = await this.store.leaseHolder?.(DataDirLock.NAME);
+    const parts = current ? holderParts(current) : undefined;
+    if (current && current !== this.holder && parts && parts.host === this.host && (parts.pid === process.pid || !processAlive(parts.pid))) {
+      this.log.warn({ previous: current }, 'DATA_DIR lease was held by a process on this host that is gone; taking it');
+      await this.store.releaseLease(DataDirLock.NAME, current);
+    }
+    const ok = await this.store.acquireLease(DataDirLock.NAME, this.holder, this.ttlMs);
+    if (ok) this.renewedAt = Date.now();
+    return ok;
+  }
+
+  /** Who holds DATA_DIR now when it is not this process (for /readyz), else undefined. */
+  async otherHolder(): Promise<string | undefined> {
+    const h = await this.store.leaseHolder?.(DataDirLock.NAME);
+    return h && h !== this.holder ? h : undefined;
+  }
+
+  /** Polls until the lease is taken (true) or `stopped()` (false). */
+  async waitFor(stopped: () => boolean): Promise<boolean> {
+    let said = false;
+    while (!stopped()) {
+      if (await this.tryTake()) return true;
+      if (!said) {
+        said = true;
+        this.log.warn({ holder: await this.otherHolder() }, 'another bot process holds this DATA_DIR; waiting as a standby until it stops (one process per DATA_DIR in SQLite mode)');
+      }
+      await new Promise((resolve) => setTimeout(resolve, this.everyMs));
+    }
+    return false;
+  }
+
+  /** Renews in the background; `onLost` is called once if the lease is lost (another process took it) or cannot be renewed for half its length. */
+  keep(onLost: (reason: string) => void): void {
+    let busy = false;
+    this.timer = setInterval(async () => {
+      if (this.released || busy) return;
+      busy = true;
+      try {
+        if (await this.store.acquireLease(DataDirLock.NAME, this.holder, this.ttlMs)) {
+          this.renewedAt = Date.now();
+          return;
+        }
+      } catch (err) {
+        this.log.warn({ err }, 'DATA_DIR lease renewal failed');
+        if (Date.now() - this.renewedAt <= this.ttlMs / 2) return;
+      } finally {
+        busy = false;
+      }
+      if (this.released) return;
+      clearInterval(this.timer);
+      onLost('this process could not renew its DATA_DIR lease in time; another bot process may hold it now');
+    }, this.everyMs);
+    this.timer.unref?.();
+  }
+
+  /** Frees the lease at shutdown, so a waiting process starts at once. */
+  async release(): Promise<void> {
+    this.released = true;
+    clearInterval(this.timer);
+    await Promise.resolve(this.store.releaseLease(DataDirLock.NAME, this.holder)).catch(() => undefined);
+  }
+}

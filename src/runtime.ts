@@ -4,7 +4,7 @@ import type { ChatAdapter } from './adapters/types.js';
 import { createApp, roleOf, type App, type AppOverrides } from './app.js';
 import type { Config } from './config.js';
 import type { DigestScheduler } from './digest/scheduler.js';
-import type { Roles } from './lease.js';
+import { DataDirLock, type Roles } from './lease.js';
 import { startHttp } from './ops/http.js';
 import { Interactions } from './ops/interactions.js';
 import type { Metrics } from './ops/metrics.js';
@@ -33,31 +33,37 @@ export async function startBot(config: Config, logger: Logger, overrides: AppOve
   }
 
   let http: Server | undefined;
+  let standby = false; // SQLite mode: waiting for another process to free DATA_DIR
   if (config.HTTP_PORT !== undefined) {
     http = await startHttp({
       port: config.HTTP_PORT,
       host: config.HTTP_HOST,
       metrics: app.metrics,
       logger,
-      readiness: () => readiness(adapters, roles, digests?.scheduler),
+      readiness: () => readiness(adapters, roles, digests?.scheduler, standby),
       ...(config.DISCORD_PUBLIC_KEY ? { interactions: interactionsEndpoint(app, config.DISCORD_PUBLIC_KEY, app.metrics) } : {}),
     });
   }
 
   const started: ChatAdapter[] = [];
   let stopped = false;
+  // SQLite mode with chat adapters: one process per DATA_DIR; a second one waits as a standby (src/lease.ts).
+  const lock = !roles && adapters.length > 0 && digests ? new DataDirLock(digests.store, app.replicaId, config.REPLICA_LEASE_SECONDS * 1000, logger) : undefined;
+  let lockLost: (err: Error) => void = () => undefined;
+  const lost = new Promise<void>((_, reject) => (lockLost = reject));
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     await digests?.scheduler.stop(); // a claimed slot stays claimed and is re-sent with the same key next start
     await roles?.stop(); // gives the roles up at once, so another replica takes them without waiting for the lease
     await Promise.allSettled((roles ? adapters : started).map((a) => a.stop()));
+    await lock?.release();
     app.knowledge.close();
     await digests?.store.close();
     await new Promise<void>((resolve) => (http ? http.close(() => resolve()) : resolve()));
     http?.closeAllConnections();
   };
-  try {
+  const begin = async () => {
     if (roles) await roles.start(); // each adapter connects when this replica takes its role
     else {
       for (const a of adapters) {
@@ -65,12 +71,33 @@ export async function startBot(config: Config, logger: Logger, overrides: AppOve
         started.push(a);
       }
     }
+    digests?.scheduler.start();
+    lock?.keep((reason) => {
+      logger.error({ reason }, 'DATA_DIR lease lost; stopping so that one process runs on it');
+      void stop().finally(() => lockLost(new Error(`DATA_DIR lease lost: ${reason}`)));
+    });
+  };
+  try {
+    if (!lock || (await lock.tryTake())) await begin();
+    else {
+      standby = true;
+      void lock
+        .waitFor(() => stopped)
+        .then(async (taken) => {
+          standby = false;
+          if (taken && !stopped) await begin();
+        })
+        .catch(async (err: unknown) => {
+          logger.error({ err }, 'starting after the DATA_DIR lease was freed failed');
+          await stop();
+          lockLost(err as Error);
+        });
+    }
   } catch (err) {
     await stop();
     throw err;
   }
-  digests?.scheduler.start();
-  const done = app.console ? app.console.run() : new Promise<void>(() => undefined);
+  const done = app.console ? app.console.run() : lock ? lost : new Promise<void>(() => undefined);
   return { app, adapters, done, stop };
 }
 
@@ -78,7 +105,8 @@ export async function startBot(config: Config, logger: Logger, overrides: AppOve
  * Ready when every chat adapter is connected and the digest store is usable; otherwise the reasons. Several replicas: only the
  * adapters whose role this replica holds count, so a standby is ready (it serves /interactions and digests).
  */
-function readiness(adapters: readonly ChatAdapter[], roles?: Roles, scheduler?: DigestScheduler): { ready: boolean; reasons: string[]; roles?: string[] } {
+function readiness(adapters: readonly ChatAdapter[], roles?: Roles, scheduler?: DigestScheduler, standby = false): { ready: boolean; reasons: string[]; roles?: string[] } {
+  if (standby) return { ready: false, reasons: ['standby: another bot process holds this DATA_DIR (one process per DATA_DIR with SQLite; set DATABASE_URL to run replicas)'] };
   const held = roles?.names();
   const reasons = adapters.flatMap((a) => {
     if (held && !held.includes(roleOf(a))) return [];

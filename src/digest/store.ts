@@ -1,6 +1,8 @@
 import { mkdirSync, renameSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import type { Limiter } from '../core/rate-limit.js';
 
 export type DigestMode = 'rotate' | 'board';
 
@@ -109,6 +111,10 @@ export interface DigestStore {
   releaseLease(name: string, holder: string): Awaitable<void>;
   /** How many unexpired leases have names starting with `prefix` (live replicas: "replica:"). */
   countLeases(prefix: string): Awaitable<number>;
+  /** Who holds the named lease now (unexpired), if anyone. */
+  leaseHolder?(name: string): Awaitable<string | undefined>;
+  /** Shared stores: a per-user rate limiter shared by every replica (absent: each process limits in memory). */
+  rateLimiter?(burst: number, perMinute: number, log?: Logger): Limiter;
   /** Small shared state by key (the Matrix sync token). */
   getState(key: string): Awaitable<string | undefined>;
   setState(key: string, value: string | null): Awaitable<void>;
@@ -148,6 +154,8 @@ const MIGRATIONS: string[] = [
    CREATE INDEX deliveries_unfinished ON deliveries (state) WHERE state = 'claimed';`,
   // 2: finished deliveries are pruned by age.
   `CREATE INDEX deliveries_finished ON deliveries (finished_at) WHERE state <> 'claimed';`,
+  // 3: leases in the file, so two processes started on one DATA_DIR never both hold a role (src/lease.ts DataDirLock).
+  `CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);`,
 ];
 
 /** Columns this version reads and writes, by table. */
@@ -242,18 +250,19 @@ export class SqliteDigestStore implements DigestStore {
   }
 
   private migrate(): void {
-    const current = this.version;
-    if (current > MIGRATIONS.length) {
-      throw new StoreError(
-        `DATA_DIR (${dirname(this.file)}): the digest database ${basename(this.file)} has schema version ${current}, newer than this bot knows (${MIGRATIONS.length}); it was written by a newer version of the bot. Run that version, or restore a backup.`,
-      );
-    }
-    for (let v = current; v < MIGRATIONS.length; v++) {
-      this.db.transaction(() => {
+    // One write transaction: a second process opening the file at the same time waits, then finds it migrated.
+    this.db.transaction(() => {
+      const current = this.version;
+      if (current > MIGRATIONS.length) {
+        throw new StoreError(
+          `DATA_DIR (${dirname(this.file)}): the digest database ${basename(this.file)} has schema version ${current}, newer than this bot knows (${MIGRATIONS.length}); it was written by a newer version of the bot. Run that version, or restore a backup.`,
+        );
+      }
+      for (let v = current; v < MIGRATIONS.length; v++) {
         this.db.exec(MIGRATIONS[v]!);
         this.db.pragma(`user_version = ${v + 1}`);
-      })();
-    }
+      }
+    }).immediate();
   }
 
   /** Refuses a database whose tables lack columns this version reads (changed by hand or by another program). */
@@ -397,28 +406,33 @@ export class SqliteDigestStore implements DigestStore {
     return 0;
   }
 
-  // One process uses a SQLite file, so leases and state need no table: they live in memory with the same
-  // semantics (the Matrix sync token stays in DATA_DIR/matrix-sync.json in this mode).
-  private readonly leases = new Map<string, { holder: string; expiresAt: number }>();
+  // Leases live in the file: processes on one machine share its clock. (Small state, the Matrix sync token,
+  // stays in DATA_DIR/matrix-sync.json in this mode; this map only serves the interface.)
   private readonly state = new Map<string, string>();
 
   acquireLease(name: string, holder: string, ttlMs: number): boolean {
     const now = Date.now();
-    const l = this.leases.get(name);
-    if (l && l.holder !== holder && l.expiresAt >= now) return false;
-    this.leases.set(name, { holder, expiresAt: now + ttlMs });
-    return true;
+    return (
+      this.db
+        .prepare(
+          `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+           WHERE leases.holder = excluded.holder OR leases.expires_at < ?`,
+        )
+        .run(name, holder, now + ttlMs, now).changes === 1
+    );
   }
 
   releaseLease(name: string, holder: string): void {
-    if (this.leases.get(name)?.holder === holder) this.leases.delete(name);
+    this.db.prepare('DELETE FROM leases WHERE name = ? AND holder = ?').run(name, holder);
   }
 
   countLeases(prefix: string): number {
-    const now = Date.now();
-    let n = 0;
-    for (const [name, l] of this.leases) if (name.startsWith(prefix) && l.expiresAt >= now) n++;
-    return n;
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM leases WHERE substr(name, 1, length(?)) = ? AND expires_at >= ?').get(prefix, prefix, Date.now()) as { n: number }).n;
+  }
+
+  leaseHolder(name: string): string | undefined {
+    return (this.db.prepare('SELECT holder FROM leases WHERE name = ? AND expires_at >= ?').get(name, Date.now()) as { holder: string } | undefined)?.holder;
   }
 
   getState(key: string): string | undefined {

@@ -1,4 +1,7 @@
 import pg from 'pg';
+import type { Logger } from 'pino';
+import type { Limiter } from '../core/rate-limit.js';
+import { PgRateLimiter } from './pg-rate-limit.js';
 import type { Claim, DigestMode, DigestStore, SlotRequest, Subscription } from '../digest/store.js';
 
 /** The database clock in ms: leases are compared against one clock, whatever the replicas' clocks say. */
@@ -40,6 +43,8 @@ export const PG_MIGRATIONS: string[] = [
    CREATE INDEX deliveries_finished ON deliveries (finished_at) WHERE state <> 'claimed';
    CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL);
    CREATE TABLE bot_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  // Per-user rate limit buckets shared by the replicas (src/store/pg-rate-limit.ts).
+  `CREATE TABLE rate_buckets (user_key TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, updated BIGINT NOT NULL, warned BOOLEAN NOT NULL, decision TEXT NOT NULL);`,
 ];
 
 /** Any key: the advisory lock that serialises migrations. */
@@ -294,6 +299,10 @@ export class PgDigestStore implements DigestStore {
   async countLeases(prefix: string): Promise<number> {
     const r = await this.pool.query<{ n: number }>(`SELECT COUNT(*)::int AS n FROM leases WHERE starts_with(name, $1) AND expires_at >= ${NOW}`, [prefix]);
     return r.rows[0]!.n;
+  }
+
+  rateLimiter(burst: number, perMinute: number, log?: Logger): Limiter {
+    return new PgRateLimiter(this.pool, burst, perMinute, log);
   }
 
   async getState(key: string): Promise<string | undefined> {

@@ -53,6 +53,7 @@ beforeAll(async () => {
     MATRIX_ACCESS_TOKEN: matrix.accessToken,
     DATA_DIR: dataDir,
     HTTP_PORT: '0',
+    RATE_LIMIT_PER_MINUTE: '1', // no refill while a test runs: the shared budget is counted exactly
   };
   for (let i = 0; i < 3; i++) replicas.push(startReplica(env));
   await until('three replicas listening', () => replicas.every((r) => r.url() !== ''), 60_000, replicas);
@@ -83,7 +84,7 @@ describe('three replicas: interactions over HTTP, gateway and Matrix by lease', 
     expect((await postInteraction(urls[0]!, interaction({ type: 1 }), keys)).json).toEqual({ type: 1 });
     const answers = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
-        // Distinct users: the per-user rate limit (5 at once) is per replica and would answer "slow down".
+        // Distinct users: the per-user rate limit (5 at once) is shared by the replicas and would answer "slow down".
         postInteraction(urls[i % 3]!, interaction({ type: 2, name: 'status', userId: `2000000000000000${String(i).padStart(2, '0')}`, options: [{ name: 'topic', type: 3, value: 'fs' }] }), keys),
       ),
     );
@@ -111,6 +112,24 @@ describe('three replicas: interactions over HTTP, gateway and Matrix by lease', 
     const other = await postInteraction(urls[2]!, interaction({ type: 2, name: 'status' }), appKeys());
     expect(other.status).toBe(401);
     expect(discord.requests.length).toBe(callbacksBefore); // nothing was answered another way either
+  });
+
+  it('one user has one rate-limit budget across the replicas (shared in PostgreSQL): 5 answers, one warning, then "slow down"', async () => {
+    const urls = replicas.map((r) => r.url());
+    const out = [];
+    for (let i = 0; i < 8; i++) {
+      const a = await postInteraction(urls[i % 3]!, interaction({ type: 2, name: 'status', userId: '300000000000000001', options: [{ name: 'topic', type: 3, value: 'fs' }] }), keys);
+      expect(a.status).toBe(200);
+      out.push(String(a.json.data.embeds?.[0]?.title ?? a.json.data.content ?? JSON.stringify(a.json.data)));
+    }
+    expect(out.slice(0, 5).every((t) => t.includes('Filesystems'))).toBe(true);
+    expect(out[5]).toMatch(/faster than I answer/);
+    expect(out[6]).toMatch(/slow down/i);
+    expect(out[7]).toMatch(/slow down/i);
+    expect(out.slice(5).some((t) => t.includes('Filesystems'))).toBe(false);
+    // Another user is not limited by the first one.
+    const other = await postInteraction(urls[0]!, interaction({ type: 2, name: 'status', userId: '300000000000000002', options: [{ name: 'topic', type: 3, value: 'fs' }] }), keys);
+    expect(other.json.data.embeds[0].title).toContain('Filesystems');
   });
 
   it('SIGKILL of the Matrix holder: another replica syncs within the bound and answers a question asked meanwhile, once', async () => {

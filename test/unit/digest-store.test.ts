@@ -13,7 +13,7 @@ describe('digest store on a real SQLite file', () => {
   it('GIVEN a subscription, a delivered slot and a restart THEN the state is intact', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'ksb-store-')), 'digests.sqlite');
     const a = new SqliteDigestStore(file);
-    expect(a.version).toBe(2);
+    expect(a.version).toBe(3);
     a.add(sub('aaa'));
     a.add(sub('bbb', { channelId: 'c2' }));
     const claim = a.claim('aaa', 5_000, 'aaa-key')!;
@@ -79,7 +79,7 @@ describe('digest store on a real SQLite file', () => {
     raw.close();
 
     const b = new SqliteDigestStore(file);
-    expect(b.version).toBe(2);
+    expect(b.version).toBe(3);
     expect(b.get('aaa')).toMatchObject({ id: 'aaa', schedule: '0 9 * * 1' });
     b.close();
     const check = new Database(file, { readonly: true });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteDigestStore, type DigestStore, type Subscription } from '../../src/digest/store.js';
-import { PgDigestStore } from '../../src/store/pg-store.js';
+import { PG_MIGRATIONS, PgDigestStore } from '../../src/store/pg-store.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 
 let pgServer: TestPostgres;
@@ -192,7 +192,8 @@ describe('PostgreSQL store', () => {
   it('migrates an empty database once, with replicas starting together, and refuses a newer schema', async () => {
     const url = await pgServer.createDatabase('migrate');
     const stores = await Promise.all([1, 2, 3, 4].map((i) => PgDigestStore.open({ url, holder: `r${i}`, claimLeaseMs: 1000 })));
-    expect(await stores[0]!.version()).toBe(1);
+    expect(await stores[0]!.version()).toBe(PG_MIGRATIONS.length);
+    expect((await stores[0]!.pool.query('SELECT version FROM schema_migrations')).rowCount).toBe(PG_MIGRATIONS.length);
     await stores[0]!.pool.query('INSERT INTO schema_migrations (version) VALUES (99)');
     await expect(PgDigestStore.open({ url, holder: 'r5', claimLeaseMs: 1000 })).rejects.toThrow(/version 99, newer/);
     for (const s of stores) await s.close();
