@@ -133,7 +133,10 @@ export interface ReplicaRoles {
   lease_seconds: number;
   gateway_takeover_ms: number;
   matrix_takeover_ms: number;
+  /** Signed POST /interactions spread over the 3 replicas, answered in the HTTP response. */
   interactions: { p50: number; p99: number; n: number };
+  /** The same command through the gateway held by one of the 3 replicas (INTERACTION_CREATE → callback), alternating with the above. */
+  gateway_path: { p50: number; p99: number; n: number };
 }
 
 async function roleHolder(rs: Replica[], role: string): Promise<Replica | undefined> {
@@ -168,13 +171,20 @@ export async function measureReplicaRoles(pgServer: TestPostgres, rtts = 300): P
     for (let i = 0; i < 3; i++) rs.push(startReplica(env, PRODUCTION_NODE_FLAGS));
     await until('replicas listening', () => rs.every((r) => r.url() !== ''), 60_000, rs);
     await until('both roles held', async () => Boolean((await roleHolder(rs, 'gateway')) && (await roleHolder(rs, 'matrix'))), 60_000, rs);
+    await discord.waitForReady(1);
     const samples: number[] = [];
+    const viaGateway: number[] = [];
     for (let i = 0; i < rtts + 30; i++) {
       const body = interaction({ type: 2, name: 'status', options: [{ name: 'topic', type: 3, value: 'fs' }] });
       const t = performance.now();
       const a = await postInteraction(rs[i % 3]!.url(), body, keys);
       if (a.status !== 200 || a.json.type !== 4) throw new Error(`interaction answered ${a.status}`);
       if (i >= 30) samples.push(performance.now() - t);
+      // Alternating, so both paths see the same load.
+      const sentAt = performance.now();
+      const cb = await discord.sendInteraction({ commandName: 'status', options: [{ name: 'topic', type: 3, value: 'fs' }] }).callback;
+      if (cb.status !== 204) throw new Error(`gateway interaction callback answered ${cb.status}`);
+      if (i >= 30) viaGateway.push(cb.at - sentAt);
     }
     const gateway = await takeover(rs, 'gateway');
     const matrixMs = await takeover(rs, 'matrix');
@@ -183,6 +193,7 @@ export async function measureReplicaRoles(pgServer: TestPostgres, rtts = 300): P
       gateway_takeover_ms: gateway,
       matrix_takeover_ms: matrixMs,
       interactions: { p50: round(percentile(samples, 50), 2), p99: round(percentile(samples, 99), 2), n: samples.length },
+      gateway_path: { p50: round(percentile(viaGateway, 50), 2), p99: round(percentile(viaGateway, 99), 2), n: viaGateway.length },
     };
   } finally {
     await stopAll(rs);

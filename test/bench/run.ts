@@ -119,8 +119,18 @@ async function main() {
       `commands meanwhile p50 ${fan.command_during.p50} p99 ${fan.command_during.p99} max ${fan.command_during.max} (n ${fan.command_during.n}) vs idle p50 ${fan.command_idle.p50} p99 ${fan.command_idle.p99}`,
   );
   const rep = await measureReplicas();
-  for (const f of rep.fanout) say(`replicas ${f.replicas} on PostgreSQL: ${f.subscriptions} digests due at one second delivered in ${f.deliver_all_ms} ms (Discord ${f.discord_all_ms}, Matrix ${f.matrix_all_ms}); at most ${f.discord_max_per_s} Discord posts in one second (global limit 50)`);
-  say(`replicas 3: takeover after SIGKILL (lease ${rep.roles.lease_seconds} s): gateway ${rep.roles.gateway_takeover_ms} ms, matrix ${rep.roles.matrix_takeover_ms} ms; POST /interactions p50 ${rep.roles.interactions.p50} p99 ${rep.roles.interactions.p99} (n ${rep.roles.interactions.n}) vs gateway path p50 ${discord.bot_p50}`);
+  for (const f of rep.fanout) {
+    say(
+      `replicas ${f.replicas} on PostgreSQL: ${f.subscriptions} digests due at one second delivered in ${f.deliver_all_ms} ms (Discord ${f.discord_all_ms}, Matrix ${f.matrix_all_ms}); ` +
+        `first post ${f.discord_first_ms} ms (Discord) / ${f.matrix_first_ms} ms (Matrix) after the slot (bound 3,000); Discord posts at most ${f.discord_behind_budget_ms} ms behind a 40/s pace from the slot; ` +
+        `at most ${f.discord_max_per_s} Discord posts in one second (global limit 50)`,
+    );
+  }
+  const r = rep.roles;
+  say(
+    `replicas 3: takeover after SIGKILL (lease ${r.lease_seconds} s): gateway ${r.gateway_takeover_ms} ms, matrix ${r.matrix_takeover_ms} ms; ` +
+      `/status fs via POST /interactions p50 ${r.interactions.p50} p99 ${r.interactions.p99} vs via the gateway (same replicas, alternating) p50 ${r.gateway_path.p50} p99 ${r.gateway_path.p99} (n ${r.interactions.n} each; single process gateway path p50 ${discord.bot_p50})`,
+  );
   const result = {
     core: c,
     scale,
