@@ -159,7 +159,10 @@ async function chatAdapters(config: Config, bot: Bot, logger: Logger, o: AppOver
   const adapters: ChatAdapter[] = [];
   if (config.DISCORD_TOKEN) {
     const { DiscordAdapter } = await import('./adapters/discord/adapter.js');
-    adapters.push(new DiscordAdapter({ token: config.DISCORD_TOKEN, apiUrl: config.DISCORD_API_URL, guildId: config.DISCORD_GUILD_ID, bot, logger }));
+    // Several replicas: mentions sent during a gateway failover are read back and answered once.
+    const { MissedMentions } = await import('./adapters/discord/missed.js');
+    const missed = shared ? new MissedMentions({ store: shared, log: logger.child({ component: 'missed-mentions' }) }) : undefined;
+    adapters.push(new DiscordAdapter({ token: config.DISCORD_TOKEN, apiUrl: config.DISCORD_API_URL, guildId: config.DISCORD_GUILD_ID, bot, logger, ...(missed ? { missed } : {}) }));
   }
   if (config.MATRIX_HOMESERVER_URL && config.MATRIX_ACCESS_TOKEN) {
     const { MatrixAdapter } = await import('./adapters/matrix/adapter.js');

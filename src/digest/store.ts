@@ -111,6 +111,8 @@ export interface DigestStore {
   releaseLease(name: string, holder: string): Awaitable<void>;
   /** How many unexpired leases have names starting with `prefix` (live replicas: "replica:"). */
   countLeases(prefix: string): Awaitable<number>;
+  /** Shared stores: records that a chat message is being answered; true only for the first caller within `ttlMs`. */
+  markHandled?(id: string, ttlMs: number): Promise<boolean>;
   /** Who holds the named lease now (unexpired), if anyone. */
   leaseHolder?(name: string): Awaitable<string | undefined>;
   /** Shared stores: a per-user rate limiter shared by every replica (absent: each process limits in memory). */

@@ -45,6 +45,8 @@ export const PG_MIGRATIONS: string[] = [
    CREATE TABLE bot_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
   // Per-user rate limit buckets shared by the replicas (src/store/pg-rate-limit.ts).
   `CREATE TABLE rate_buckets (user_key TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, updated BIGINT NOT NULL, warned BOOLEAN NOT NULL, decision TEXT NOT NULL);`,
+  // Chat messages answered (or being answered) by some replica, so a message is answered once (src/adapters/discord/missed.ts).
+  `CREATE TABLE handled_messages (id TEXT PRIMARY KEY, expires_at BIGINT NOT NULL);`,
 ];
 
 /** Any key: the advisory lock that serialises migrations. */
@@ -299,6 +301,21 @@ export class PgDigestStore implements DigestStore {
   async countLeases(prefix: string): Promise<number> {
     const r = await this.pool.query<{ n: number }>(`SELECT COUNT(*)::int AS n FROM leases WHERE starts_with(name, $1) AND expires_at >= ${NOW}`, [prefix]);
     return r.rows[0]!.n;
+  }
+
+  private handledPrunedAt = 0;
+
+  async markHandled(id: string, ttlMs: number): Promise<boolean> {
+    if (this.now() - this.handledPrunedAt > 10 * 60_000) {
+      this.handledPrunedAt = this.now();
+      this.pool.query(`DELETE FROM handled_messages WHERE expires_at < ${NOW}`).catch(() => undefined);
+    }
+    const r = await this.pool.query(
+      `INSERT INTO handled_messages (id, expires_at) VALUES ($1, ${NOW} + $2)
+       ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE handled_messages.expires_at < ${NOW}`,
+      [id, ttlMs],
+    );
+    return r.rowCount === 1;
   }
 
   rateLimiter(burst: number, perMinute: number, log?: Logger): Limiter {

@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appKeys, interaction, postInteraction, type AppKeys } from '../fakes/discord/http-interactions.js';
 import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/server.js';
@@ -24,6 +25,7 @@ let discord: FakeDiscord;
 let matrix: FakeMatrix;
 let dataDir: string;
 let keys: AppKeys;
+let dbUrl: string;
 const replicas: Replica[] = [];
 
 async function readyz(r: Replica): Promise<{ status: number; body: { status: string; roles?: string[] } }> {
@@ -43,6 +45,7 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'ksb-roles-'));
   keys = appKeys();
   const url = await pgServer.createDatabase('roles');
+  dbUrl = url;
   const env = {
     DATABASE_URL: url,
     REPLICA_LEASE_SECONDS: String(LEASE_SECONDS),
@@ -152,19 +155,31 @@ describe('three replicas: interactions over HTTP, gateway and Matrix by lease', 
     expect(repliesTo(during)).toBe(1);
   });
 
-  it('SIGKILL of the gateway holder: another replica connects within the bound; a mention is then answered once', async () => {
+  it('SIGKILL of the gateway holder: another replica connects within the bound; mentions sent before, during and after the failover are each answered once', async () => {
+    const mention = (text: string) => discord.sendUserMessage({ content: `<@${discord.botUser.id}> ${text}`, mentionsBot: true });
+    const isReplyTo = (id: string) => (r: { method: string; path: string; body?: any }) => r.method === 'POST' && r.path === `/channels/${discord.channelIds.general}/messages` && r.body?.message_reference?.message_id === id;
     const holder = (await holderOf('gateway'))!;
+    const before = mention('what about ext4?');
+    await discord.waitForRequest(isReplyTo(before.id), 30_000);
+    // The holder writes the channels it saw every 2 s: wait until that happened before killing it.
+    await until('the holder to record the channel it saw', async () => {
+      const c = new pg.Client({ connectionString: dbUrl });
+      await c.connect();
+      const r = await c.query<{ value: string }>("SELECT value FROM bot_state WHERE key = 'discord:seen'").finally(() => c.end());
+      return (r.rows[0]?.value ?? '').includes(discord.channelIds.general);
+    }, 10_000, replicas);
     const readyBefore = discord.readyCount;
     holder.child.kill('SIGKILL');
     const killedAt = Date.now();
     await holder.exited;
+    const during = mention('what about xfs?'); // no replica holds the gateway: Discord delivers it to nobody
     await until('another replica to take the gateway', async () => Boolean(await holderOf('gateway')), TAKEOVER_BOUND_MS, replicas);
     expect(discord.readyCount).toBeGreaterThan(readyBefore);
     expect(Date.now() - killedAt).toBeLessThan(TAKEOVER_BOUND_MS);
-    const sent = discord.sendUserMessage({ content: `<@${discord.botUser.id}> what about btrfs?`, mentionsBot: true });
-    const isReply = (r: { method: string; path: string; body?: any }) => r.method === 'POST' && r.path === `/channels/${discord.channelIds.general}/messages` && r.body?.message_reference?.message_id === sent.id;
-    await discord.waitForRequest(isReply, 30_000);
+    await discord.waitForRequest(isReplyTo(during.id), 30_000);
+    const after = mention('what about btrfs?');
+    await discord.waitForRequest(isReplyTo(after.id), 30_000);
     await new Promise((r) => setTimeout(r, 1000));
-    expect(discord.requests.filter(isReply)).toHaveLength(1);
+    for (const m of [before, during, after]) expect(discord.requests.filter(isReplyTo(m.id))).toHaveLength(1);
   });
 });

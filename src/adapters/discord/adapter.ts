@@ -24,6 +24,7 @@ import { replies } from '../../core/reply.js';
 import { DeliveryError, type FindResult } from '../../digest/port.js';
 import { InFlight, type AdapterStatus, type ChatAdapter } from '../types.js';
 import { slashCommands, upToDate } from './commands.js';
+import type { MissedMentions } from './missed.js';
 import { messageBody, renderChoices } from './render.js';
 
 export interface DiscordOptions {
@@ -33,6 +34,8 @@ export interface DiscordOptions {
   guildId?: string;
   bot: Bot;
   logger: Logger;
+  /** Several replicas: answers mentions sent while no replica held the gateway, each message once (./missed.ts). */
+  missed?: MissedMentions;
 }
 
 const PREFIXES = ['/', '!'];
@@ -133,6 +136,7 @@ export class DiscordAdapter implements ChatAdapter {
       throw err;
     }
     this.log.info({ user: this.client.user?.tag }, 'connected to Discord');
+    if (this.opts.missed) void this.inFlight.track(this.opts.missed.catchUp(this.client, (m) => this.onMessage(m)));
   }
 
   /** Registers the slash commands globally (and to DISCORD_GUILD_ID) when they differ from what is registered. */
@@ -165,6 +169,7 @@ export class DiscordAdapter implements ChatAdapter {
 
   async stop(): Promise<void> {
     this.accepting = false;
+    await this.opts.missed?.stop();
     await this.inFlight.drain();
     // @discordjs/ws ignores destroy() while a shard waits to reconnect and may then reconnect a destroyed
     // client: give a reconnecting shard a moment to settle first (bounded by the 10 s shutdown limit).
@@ -265,11 +270,13 @@ export class DiscordAdapter implements ChatAdapter {
   }
 
   private async onMessage(m: Message): Promise<void> {
+    this.opts.missed?.seen(m.channelId, m.id);
     if (!this.accepting || m.author.bot || m.system) return;
     const me = this.client.user!.id;
     const isDM = m.guildId === null;
     const mentioned = m.mentions.users.has(me);
     if (!isDM && !mentioned) return;
+    if (this.opts.missed && !(await this.opts.missed.claim(m.id))) return; // another replica answers it
     try {
       const text = m.content.replace(new RegExp(`<@!?${me}>`, 'g'), ' ').trim();
       let canManage = isDM;

@@ -990,8 +990,10 @@ class FakeDiscordServer implements FakeDiscord {
     this.on('GET', '/channels/:channel/messages', (req, p) => {
       if (!this.channels.has(p.channel!)) return E.unknownChannel();
       const limit = Math.min(100, Math.max(1, Number(req.query.get('limit') ?? 50) || 50));
-      const list = [...this.messages.values()].filter((m) => m.channelId === p.channel && !m.ephemeral).map((m) => m.message);
-      return ok(list.reverse().slice(0, limit));
+      const after = req.query.get('after');
+      const list = [...this.messages.values()].filter((m) => m.channelId === p.channel && !m.ephemeral && (!after || BigInt(m.message.id) > BigInt(after))).map((m) => m.message);
+      // Newest first, like Discord; with `after`, the oldest `limit` after it.
+      return ok(after ? list.slice(0, limit).reverse() : list.reverse().slice(0, limit));
     });
     this.on('POST', '/channels/:channel/messages', (req, p) => this.createChannelMessage(req, p.channel!));
     this.on('GET', '/channels/:channel/messages/:message', (_req, p) => {

@@ -1,0 +1,136 @@
+import type { Client, Message } from 'discord.js';
+import type { Logger } from 'pino';
+import type { DigestStore } from '../../digest/store.js';
+
+/** Where the gateway holder keeps the last message id it saw per channel (shared state). */
+const SEEN_KEY = 'discord:seen';
+/** Discord's epoch (snowflakes count ms from it). */
+const DISCORD_EPOCH = 1_420_070_400_000n;
+
+/** The smallest snowflake of a moment (ms since epoch): `after` it means "sent at or after that moment". */
+export function snowflakeAt(ms: number): string {
+  return ((BigInt(Math.max(0, Math.floor(ms))) - DISCORD_EPOCH) << 22n).toString();
+}
+
+const later = (a: string, b: string) => (BigInt(a) > BigInt(b) ? a : b);
+
+export interface MissedMentionsOptions {
+  /** The shared store: seen channels (state) and handled message ids. */
+  store: DigestStore;
+  log: Logger;
+  /** Messages older than this are not answered after a takeover (default 5 minutes). */
+  graceMs?: number;
+  /** At most this many channels are remembered and read back (the most recently active; default 200). */
+  maxChannels?: number;
+  /** How often the seen channels are written to the store (default 2 s). */
+  flushEveryMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Mentions and DMs sent while no replica held the Discord gateway: Discord does not replay them to a new
+ * session. The holder remembers, per channel, the last message id it saw (written to the shared store every
+ * few seconds); a replica that takes the gateway reads the channels back and fetches what came after over
+ * REST, and the adapter handles those messages like live ones. Every message is claimed in the store before
+ * it is answered (`handled_messages`, with expiry), so two replicas never answer one message.
+ */
+export class MissedMentions {
+  private readonly seenIds = new Map<string, string>();
+  private dirty = false;
+  private stopped = false;
+  private timer?: NodeJS.Timeout;
+  private readonly graceMs: number;
+  private readonly now: () => number;
+
+  constructor(private readonly o: MissedMentionsOptions) {
+    this.graceMs = o.graceMs ?? 5 * 60_000;
+    this.now = o.now ?? Date.now;
+  }
+
+  /** A message arrived on the gateway: its channel's last seen id moves on (written to the store shortly). */
+  seen(channelId: string, messageId: string): void {
+    const prev = this.seenIds.get(channelId);
+    this.seenIds.delete(channelId); // re-inserted last: the map is ordered by activity
+    this.seenIds.set(channelId, prev ? later(prev, messageId) : messageId);
+    const max = this.o.maxChannels ?? 200;
+    if (this.seenIds.size > max) this.seenIds.delete(this.seenIds.keys().next().value!);
+    this.dirty = true;
+    if (!this.timer) {
+      this.timer = setTimeout(() => void this.flush(), this.o.flushEveryMs ?? 2000);
+      this.timer.unref?.();
+    }
+  }
+
+  /** Writes the seen channels (merged with what is stored, newest ids winning). */
+  async flush(): Promise<void> {
+    this.timer = undefined;
+    if (!this.dirty) return;
+    this.dirty = false;
+    try {
+      const stored = await this.stored();
+      for (const [c, id] of Object.entries(stored)) if (!this.seenIds.has(c)) this.seenIds.set(c, id);
+      await this.o.store.setState(SEEN_KEY, JSON.stringify(Object.fromEntries([...this.seenIds].slice(-(this.o.maxChannels ?? 200)))));
+    } catch (err) {
+      this.dirty = true;
+      this.o.log.warn({ err }, 'could not record the channels seen on the gateway');
+    }
+  }
+
+  /** True for the first replica to claim `messageId` (it answers); false when another already did. */
+  async claim(messageId: string): Promise<boolean> {
+    if (!this.o.store.markHandled) return true;
+    try {
+      return await this.o.store.markHandled(`discord:${messageId}`, this.graceMs * 2);
+    } catch (err) {
+      this.o.log.warn({ err, message: messageId }, 'could not record a message as handled; answering it anyway');
+      return true;
+    }
+  }
+
+  /**
+   * After taking the gateway: reads the channels seen by earlier holders and hands every message sent there
+   * after the last seen one (and within the grace period) to `handle`, oldest first. Returns how many.
+   */
+  async catchUp(client: Client, handle: (m: Message) => Promise<void>): Promise<number> {
+    const channels = await this.stored();
+    const floor = snowflakeAt(this.now() - this.graceMs);
+    let n = 0;
+    this.stopped = false;
+    for (const [channelId, lastSeen] of Object.entries(channels)) {
+      if (this.stopped) break;
+      try {
+        const channel = await client.channels.fetch(channelId);
+        if (!channel?.isTextBased()) continue;
+        const batch = await channel.messages.fetch({ after: later(lastSeen, floor), limit: 100, cache: false });
+        const ordered = [...batch.values()].sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+        for (const m of ordered) {
+          this.seen(channelId, m.id);
+          await handle(m);
+          n++;
+        }
+      } catch (err) {
+        this.o.log.warn({ err, channel: channelId }, 'could not read messages missed during a gateway failover');
+      }
+    }
+    if (n > 0) this.o.log.info({ messages: n, channels: Object.keys(channels).length }, 'read messages sent while no replica held the gateway');
+    return n;
+  }
+
+  private async stored(): Promise<Record<string, string>> {
+    const raw = await this.o.store.getState(SEEN_KEY);
+    if (!raw) return {};
+    try {
+      const v = JSON.parse(raw) as unknown;
+      return v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).filter(([k, id]) => /^\d+$/.test(k) && typeof id === 'string' && /^\d+$/.test(id))) : {};
+    } catch {
+      return {};
+    }
+  }
+
+  /** Ends a catch-up in progress and writes what was seen, so the next holder starts from there. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.flush();
+  }
+}
