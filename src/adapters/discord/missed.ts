@@ -68,8 +68,10 @@ export class MissedMentions {
     this.dirty = false;
     try {
       const stored = await this.stored();
-      for (const [c, id] of Object.entries(stored)) if (!this.seenIds.has(c)) this.seenIds.set(c, id);
-      await this.o.store.setState(SEEN_KEY, JSON.stringify(Object.fromEntries([...this.seenIds].slice(-(this.o.maxChannels ?? 200)))));
+      // Channels only earlier holders saw count as less recently active than ours.
+      const merged = new Map(Object.entries(stored).filter(([c]) => !this.seenIds.has(c)));
+      for (const [c, id] of this.seenIds) merged.set(c, stored[c] ? later(stored[c], id) : id);
+      await this.o.store.setState(SEEN_KEY, JSON.stringify(Object.fromEntries([...merged].slice(-(this.o.maxChannels ?? 200)))));
     } catch (err) {
       this.dirty = true;
       this.o.log.warn({ err }, 'could not record the channels seen on the gateway');

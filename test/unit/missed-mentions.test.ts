@@ -1,0 +1,78 @@
+/**
+ * Mentions missed during a gateway failover (src/adapters/discord/missed.ts) on a real PostgreSQL: the
+ * one-answer guarantee between replicas and the seen channels that the next gateway holder reads back.
+ */
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MissedMentions, snowflakeAt } from '../../src/adapters/discord/missed.js';
+import { PgDigestStore } from '../../src/store/pg-store.js';
+import { startPostgres, type TestPostgres } from '../support/postgres.js';
+
+const log = pino({ level: 'silent' });
+let pgServer: TestPostgres;
+let dbs = 0;
+
+beforeAll(async () => {
+  pgServer = await startPostgres();
+}, 60_000);
+
+afterAll(async () => {
+  await pgServer?.stop();
+});
+
+async function replicas(n: number): Promise<PgDigestStore[]> {
+  const url = await pgServer.createDatabase(`mm${++dbs}`);
+  const out: PgDigestStore[] = [];
+  for (let i = 0; i < n; i++) out.push(await PgDigestStore.open({ url, holder: `r${i}`, claimLeaseMs: 60_000 }));
+  return out;
+}
+
+describe('missed mentions', () => {
+  it('a message is claimed by exactly one of several replicas racing for it; again only after its expiry', async () => {
+    const stores = await replicas(3);
+    const mm = stores.map((store) => new MissedMentions({ store, log }));
+    for (let i = 0; i < 50; i++) {
+      const won = await Promise.all(mm.map((m) => m.claim(`10000${i}`)));
+      expect(won.filter(Boolean)).toHaveLength(1);
+    }
+    expect(await stores[0]!.markHandled('x', 50)).toBe(true);
+    expect(await stores[1]!.markHandled('x', 50)).toBe(false);
+    const end = Date.now() + 10_000;
+    let again = false;
+    while (!again && Date.now() < end) again = await stores[1]!.markHandled('x', 50);
+    expect(again).toBe(true);
+    for (const s of stores) await s.close();
+  });
+
+  it('answers anyway (no lost message) when the database cannot record the claim', async () => {
+    const [store] = await replicas(1);
+    const m = new MissedMentions({ store: store!, log });
+    await store!.close();
+    expect(await m.claim('123')).toBe(true);
+  });
+
+  it('the holder records the newest id per channel (merged with earlier holders, newest winning, most active channels kept)', async () => {
+    const [s1, s2] = await replicas(2);
+    const old = new MissedMentions({ store: s1!, log, flushEveryMs: 10 });
+    old.seen('111', '500');
+    old.seen('222', '700');
+    old.seen('111', '400'); // older id: 500 stays
+    await old.stop();
+    expect(JSON.parse((await s1!.getState('discord:seen'))!)).toEqual({ 111: '500', 222: '700' });
+    const next = new MissedMentions({ store: s2!, log, maxChannels: 2 });
+    next.seen('333', '900');
+    await next.stop();
+    // Earlier holders' channels merged; at most two kept, the most recently active last.
+    expect(JSON.parse((await s2!.getState('discord:seen'))!)).toEqual({ 222: '700', 333: '900' });
+    await s1!.close();
+    await s2!.close();
+  });
+
+  it('snowflakeAt: the id of a moment, comparable with message ids', () => {
+    expect(snowflakeAt(1_420_070_400_000)).toBe('0');
+    // Discord's documented example: 175928847299117063 was created at 2016-04-30T11:18:25.796Z.
+    const at = Date.parse('2016-04-30T11:18:25.796Z');
+    expect(BigInt(snowflakeAt(at))).toBeLessThanOrEqual(175928847299117063n);
+    expect(BigInt(snowflakeAt(at + 1))).toBeGreaterThan(175928847299117063n);
+  });
+});
