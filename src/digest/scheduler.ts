@@ -464,7 +464,8 @@ export class DigestScheduler {
           const wanted = take.map(({ sub, slot }) => ({ id: sub.id, slot, key: slotKey(sub.id, slot) }));
           claims = this.opts.store.claimMany ? await this.opts.store.claimMany(wanted) : await this.claimEach(wanted);
         } catch (err) {
-          for (const { sub } of take) this.running.delete(sub.id); // the next planning pass tries them again
+          // Nothing was claimed: the whole queue goes back to planning, which tries again after the storage retry wait.
+          for (const { sub } of [...take, ...lane.queue.splice(0)]) this.running.delete(sub.id);
           throw err;
         }
         const got = new Map(claims.map((c) => [c.subscriptionId, c]));
