@@ -51,6 +51,7 @@ export async function startBot(config: Config, logger: Logger, overrides: AppOve
   const lock = !roles && adapters.length > 0 && digests ? new DataDirLock(digests.store, app.replicaId, config.REPLICA_LEASE_SECONDS * 1000, logger) : undefined;
   let lockLost: (err: Error) => void = () => undefined;
   const lost = new Promise<void>((_, reject) => (lockLost = reject));
+  lost.catch(() => undefined); // reported through `done`; not an unhandled rejection where nobody awaits it
   const stop = async () => {
     if (stopped) return;
     stopped = true;

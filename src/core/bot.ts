@@ -181,8 +181,7 @@ export class Bot {
     }
   }
 
-  /** Runs `answer` if the user's rate limit allows; one "slow down", then silence. */
-  /** `answer()` unless the user's rate limit refuses; synchronous while the limiter is (in memory). */
+  /** Runs `answer` if the user's rate limit allows; one "slow down", then silence. Synchronous while the limiter is (in memory). */
   private limited(msg: IncomingMessage, started: number, command: string, answer: () => Reply | null | Promise<Reply | null>): Reply | null | Promise<Reply | null> {
     const decision = msg.unlimited ? 'allow' : this.limiter.take(`${msg.platform}:${msg.userId}`);
     const go = (d: RateDecision) => {
