@@ -129,7 +129,7 @@ async function main() {
   const r = rep.roles;
   say(
     `replicas 3: takeover after SIGKILL (lease ${r.lease_seconds} s): gateway ${r.gateway_takeover_ms} ms, matrix ${r.matrix_takeover_ms} ms; ` +
-      `/status fs via POST /interactions p50 ${r.interactions.p50} p99 ${r.interactions.p99} vs via the gateway (same replicas, alternating) p50 ${r.gateway_path.p50} p99 ${r.gateway_path.p99} (n ${r.interactions.n} each; single process gateway path p50 ${discord.bot_p50})`,
+      `/status fs via POST /interactions p50 ${r.interactions.p50} p99 ${r.interactions.p99} vs via the gateway (same replicas, alternating) p50 ${r.gateway_path.p50} p99 ${r.gateway_path.p99} (n ${r.interactions.n} each; single process gateway path p50 ${round(discord.bot_p50, 2)})`,
   );
   const result = {
     core: c,
