@@ -9,7 +9,10 @@
  *   replica's /readyz lists the role, at the production lease (REPLICA_LEASE_SECONDS default).
  * - interactions: signed POST /interactions round trips spread over 3 replicas, p50/p99.
  *
- *   npm run build && tsc -p tsconfig.bench.json && node dist-bench/test/bench/replicas.js
+ *   npm run build && tsc -p tsconfig.bench.json && node dist-bench/test/bench/replicas.js [--fanout-only]
+ *
+ * BENCH_DEBUG=1 also prints, per platform and replica, how many slots it claimed and when (from the deliveries
+ * table): where a fan-out's time goes.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
