@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/server.js';
 import { startReplica, until, type Replica } from '../support/replicas.js';
@@ -79,5 +80,16 @@ describe('two processes on one DATA_DIR (SQLite)', () => {
     expect(await b.exited).toBe(0);
     await until('the third process to take over', async () => (await readyz(c)).status === 200, 30_000, procs);
     expect(identifies()).toBe(3);
+  });
+
+  it('a process whose DATA_DIR lease was taken from it stops and exits 1 (two never run at once)', async () => {
+    const [c] = procs.filter(alive);
+    expect(c).toBeDefined();
+    // Another process (here: this test, with the same SQLite file) holds the lease now.
+    const db = new Database(join(dataDir, 'digests.sqlite'));
+    db.prepare("UPDATE leases SET holder = 'elsewhere-1-abcdef', expires_at = ? WHERE name = 'instance'").run(Date.now() + 600_000);
+    db.close();
+    expect(await c!.exited).toBe(1);
+    expect(c!.lines.some((l) => l.msg === 'DATA_DIR lease lost; stopping so that one process runs on it')).toBe(true);
   });
 });
