@@ -13,17 +13,28 @@ export interface SendBudget {
 
 /** How long a reply may wait, per lane: longer and it is no use (an interaction is dead after 3 s). */
 const MAX_WAIT_SECONDS: Record<Lane, number> = { interaction: 3, message: 10 };
+/**
+ * A waiting reply older than this when its turn comes is dropped (shed) instead of started: Discord refuses an
+ * interaction answered after 3 s, and an answer a minute late to a mention in a flooded channel is noise.
+ */
+const MAX_AGE_MS: Record<Lane, number> = { interaction: 3000, message: 60_000 };
+
+interface Waiting {
+  send: () => Promise<void>;
+  at: number;
+}
 const SHED_LOG_INTERVAL_MS = 10_000;
 
 /**
  * The pending replies of one platform, bounded: each lane holds at most what the platform's send budget can
  * deliver within the lane's useful wait (budget × wait). Past that, the oldest waiting reply of the lane is
  * dropped ("shed"), counted, and logged once per interval, never per message: memory stays bounded whatever
- * the input rate, and the newest questions are the ones answered. Interactions have a lane of their own, so
- * they never wait behind a backlog of mentions.
+ * the input rate, and the newest questions are the ones answered. A reply that has waited past its lane's
+ * useful age is shed too when its turn comes. Interactions have a lane of their own, so they never wait behind
+ * a backlog of mentions.
  */
 export class ReplyQueue {
-  private readonly waiting: Record<Lane, (() => Promise<void>)[]> = { interaction: [], message: [] };
+  private readonly waiting: Record<Lane, Waiting[]> = { interaction: [], message: [] };
   private readonly running: Record<Lane, number> = { interaction: 0, message: 0 };
   private readonly capacity: Record<Lane, number>;
   private shedTotal = 0;
@@ -57,7 +68,7 @@ export class ReplyQueue {
       q.shift();
       this.countShed();
     }
-    q.push(send);
+    q.push({ send, at: performance.now() });
     this.pump(lane);
   }
 
@@ -83,7 +94,11 @@ export class ReplyQueue {
 
   private pump(lane: Lane): void {
     while (this.running[lane] < this.budget.concurrency[lane] && this.waiting[lane].length > 0) {
-      const send = this.waiting[lane].shift()!;
+      const { send, at } = this.waiting[lane].shift()!;
+      if (performance.now() - at > MAX_AGE_MS[lane]) {
+        this.countShed();
+        continue;
+      }
       this.running[lane] += 1;
       send()
         .catch((err: unknown) => this.log.error({ err, lane }, 'reply not sent'))

@@ -66,7 +66,7 @@ describe('environment problems at start-up exit 2 with one line naming the varia
   it('a corrupt digest database', async () => {
     const dir = tmp();
     writeFileSync(join(dir, 'digests.sqlite'), 'this is not an SQLite database, just some text '.repeat(200));
-    expectStartupExit(await main({ DATA_DIR: dir }), /digests\.sqlite \(in DATA_DIR\): cannot open the digest database \(SQLITE_NOTADB/);
+    expectStartupExit(await main({ DATA_DIR: dir }), /DATA_DIR \(.*\): cannot (open|prepare) the digest database digests\.sqlite: SQLITE_NOTADB: .*restore a backup/);
   });
 
   it('npm run ask needs no writable DATA_DIR and does not open the store', async () => {

@@ -331,20 +331,22 @@ export class DiscordAdapter implements ChatAdapter {
     const isDM = m.guildId === null;
     const mentioned = m.mentions.users.has(me);
     if (!isDM && !mentioned) return;
-    try {
-      const text = m.content.replace(new RegExp(`<@!?${me}>`, 'g'), ' ').trim();
-      // Asked only by commands that need a manager (a flood of questions never computes permissions).
-      const canManage = async () => {
-        if (isDM) return true;
-        if (!m.member || !m.channel.isTextBased() || m.channel.isDMBased()) return false;
-        return m.member.permissionsIn(m.channel).has(PermissionFlagsBits.ManageChannels);
-      };
-      const isAdmin = () => this.isBotAdmin(m.author.id);
-      const reply = await this.opts.bot.handle({ platform: 'discord', text, userId: m.author.id, channelId: m.channelId, addressed: true, direct: isDM, canManage, isAdmin }, PREFIXES);
-      if (reply) this.replies.push('message', () => this.sendToMessage(m, reply));
-    } catch (err) {
-      this.log.error({ err, message: m.id }, 'message handling failed');
-    }
+    // The answer is worked out when the queue gets to the message, so a mention shed in a flood costs nothing.
+    this.replies.push('message', () => this.answerMessage(m, isDM));
+  }
+
+  private async answerMessage(m: Message, isDM: boolean): Promise<void> {
+    const me = this.client.user!.id;
+    const text = m.content.replace(new RegExp(`<@!?${me}>`, 'g'), ' ').trim();
+    // Asked only by commands that need a manager (a flood of questions never computes permissions).
+    const canManage = async () => {
+      if (isDM) return true;
+      if (!m.member || !m.channel.isTextBased() || m.channel.isDMBased()) return false;
+      return m.member.permissionsIn(m.channel).has(PermissionFlagsBits.ManageChannels);
+    };
+    const isAdmin = () => this.isBotAdmin(m.author.id);
+    const reply = await this.opts.bot.handle({ platform: 'discord', text, userId: m.author.id, channelId: m.channelId, addressed: true, direct: isDM, canManage, isAdmin }, PREFIXES);
+    if (reply) await this.sendToMessage(m, reply);
   }
 
   /**
