@@ -8,7 +8,11 @@ const log = pino({ level: 'silent' });
 function gate(started: number[], id: number) {
   let open!: () => void;
   const done = new Promise<void>((r) => (open = r));
-  return { send: () => (started.push(id), done), open: () => open() };
+  const send = () => {
+    started.push(id);
+    return done;
+  };
+  return { send, open: () => open() };
 }
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
