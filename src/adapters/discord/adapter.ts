@@ -125,13 +125,22 @@ export class DiscordAdapter implements ChatAdapter {
     // Listeners live on the Client, so they survive gateway reconnects and resumes.
     this.client.on(Events.InteractionCreate, (i) => void this.inFlight.track(this.onInteraction(i)));
     this.client.on(Events.MessageCreate, (m) => void this.inFlight.track(this.onMessage(m)));
-    this.client.on(Events.ShardReady, () => this.setConnected(true, 'ready'));
-    this.client.on(Events.ShardResume, () => this.setConnected(true, 'resumed'));
+    this.client.on(Events.ShardReady, (shard) => {
+      if (this.lastReason === 'gateway reconnecting') this.log.warn({ shard }, 'gateway session started anew: messages sent while it was down are not delivered');
+      this.setConnected(true, 'ready');
+    });
+    this.client.on(Events.ShardResume, (shard, replayed) => {
+      this.log.info({ shard, replayed }, 'gateway resumed');
+      this.setConnected(true, 'resumed');
+    });
     this.client.on(Events.ShardDisconnect, (e) => {
       this.setConnected(false, `gateway closed (${e.code})`);
       if (FATAL_CLOSE[e.code]) this.fatal(new StartupError(FATAL_CLOSE[e.code]));
     });
-    this.client.on(Events.ShardReconnecting, () => this.setConnected(false, 'gateway reconnecting'));
+    this.client.on(Events.ShardReconnecting, (shard) => {
+      this.log.info({ shard }, 'gateway reconnecting');
+      this.setConnected(false, 'gateway reconnecting');
+    });
     this.client.on(Events.ShardError, (err) => this.log.warn({ err }, 'gateway error'));
     this.client.on(Events.Error, (err) => this.log.error({ err }, 'discord.js error'));
   }
