@@ -1,18 +1,14 @@
 import Fuse from 'fuse.js';
-import { isCommonWord, isLemma, synonymsOf } from './lexicon.js';
 import type { Knowledge, Point, Topic } from './model.js';
 import { Contexts, PostingsBuilder } from './postings.js';
-import { intentsOf, pointFeatures } from './intent.js';
-import { normalizeKey, oneEditAway, surfaceTerms, TermTable, terms, type SurfaceTerm } from './text.js';
+import { pointFeatures } from './intent.js';
+import { type Analysis, connectedSides, QuestionAnalyzer, spanText } from './question.js';
+import { normalizeKey, TermTable, terms } from './text.js';
 
 /** Fuse score at or below which a topic name counts as a match (0 = exact). */
 const TOPIC_ACCEPT = 0.3;
 /** Fuse score at or below which a topic name is offered as a suggestion. */
 const TOPIC_SUGGEST = 0.6;
-/** Weight of a word found one edit away from a misspelt one. */
-const TYPO_WEIGHT = 0.8;
-/** Unknown words of one question that get a typo fix (the rest are left unknown). */
-const MAX_CORRECTIONS = 6;
 /** Weight of a point's context (topic title, aliases, slide title, parent bullet) next to its own words. */
 const CONTEXT_WEIGHT = 0.35;
 /** BM25 parameters. */
@@ -24,26 +20,14 @@ const B = 0.75;
  * signal keeps its strength as the corpus grows.
  */
 const ALIAS_BONUS = 0.9;
-/** Weight of the parts of a compound query word ("linux" and "next" of "linux-next") next to the compound. */
-const PART_WEIGHT = 0.5;
 /** A question whose best point scores below this is "no match". */
 const MIN_SCORE = 1.2;
 /** Other points are cited when they score at least this share of the best. */
 const CITE_RATIO = 0.45;
-/** Longest question considered: the rest is ignored. */
-const MAX_QUERY_TERMS = 24;
-/** Weight of a glossary term found through one of its other names ("solid-state disk" → SSD). */
-const GLOSSARY_WEIGHT = 0.9;
-/** Weight of a WordNet synonym of a question word that the talk does not use ("runs" → operated). */
-const SYNONYM_WEIGHT = 0.35;
-/** A synonym is searched only if the talk uses it in few topics: a generic synonym ("continue", "place") adds noise and cost, not meaning. */
-const SYNONYM_MIN_SPECIFICITY = 0.5;
 /** A point that carries what the question asks for (a person, a number, a time, a reason, a state) scores this much more. */
 const INTENT_BOOST = 0.6;
 /** Share of a matching point's score that a point carrying the question's intent on the same slide receives (divided by their distance). */
 const ADJACENT_SHARE = 0.5;
-/** A known question word at least this specific (topic specificity × weight) is a subject the talk covers. */
-const STRONG = 0.75;
 /** How far on a slide (in points) adjacency reaches. */
 const ADJACENT_REACH = 3;
 /** Points cited per subject in a two-subject answer. */
@@ -72,39 +56,6 @@ export interface QuestionResult {
   uncovered?: string;
 }
 
-/** One word of a question as typed, with its search terms. */
-interface Token {
-  text: string;
-  /** `text` normalized (normalizeKey). */
-  key: string;
-  /** Its terms with the words they come from. */
-  parts: SurfaceTerm[];
-  /** Its position among the question's words (stop-words included): adjacent words differ by one. */
-  at: number;
-  stems: string[];
-  /** Some of its terms (or a glossary name it is part of) are in the talk's vocabulary, after typo and synonym expansion. */
-  known: boolean;
-  /** Share of the vocabulary's largest IDF that its best known term carries (0–1): how specific the match is. */
-  weight: number;
-}
-
-/** A question taken apart: weighted terms, its words, what it asks for and the topics it names. */
-interface Analysis {
-  weighted: Map<string, number>;
-  tokens: Token[];
-  intents: number;
-  named: Set<Topic>;
-  /** Spans of `tokens` that name a topic (for two-subject labels). */
-  spans: { topic: Topic; from: number; to: number }[];
-}
-
-interface GlossaryPhrase {
-  /** The stems of the term the phrase stands for. */
-  term: string[];
-  /** Number of stems in the phrase. */
-  length: number;
-}
-
 interface KeyEntry {
   key: string;
   topicId: string;
@@ -113,8 +64,8 @@ interface KeyEntry {
 /**
  * The search indexes over one Knowledge, built once (at start-up or reload):
  * topic lookup (exact keys, then fuse.js over ids, titles and aliases) and
- * question answering (BM25 over an inverted index of points, with fuse.js
- * correcting misspelt words against the vocabulary).
+ * question answering (BM25 over an inverted index of points, intents and
+ * adjacency), the question taken apart by question.ts against this index's vocabulary.
  */
 export class SearchIndex {
   private readonly exactKeys = new Map<string, Topic>();
@@ -132,8 +83,6 @@ export class SearchIndex {
   private readonly postTf: Float32Array;
   private readonly docLength: Float32Array;
   private readonly avgLength: number;
-  private readonly corrections = new Map<string, { term: string; weight: number } | null>();
-  private readonly typoOfCommon = new Map<string, boolean>();
   /** The build's term table: the talk's words as written, for typo fixes. */
   private readonly table: TermTable;
   /** Compound terms by their letters alone ("underrepresented" → "under-represented"). */
@@ -145,7 +94,7 @@ export class SearchIndex {
   private readonly stemKeys = new Map<string, Topic>();
   private readonly longestKey: number;
   /** Glossary names as stem sequences (joined by spaces) → the term's stems. */
-  private readonly glossary = new Map<string, GlossaryPhrase>();
+  private readonly glossary = new Map<string, string[]>();
   private readonly longestPhrase: number;
   /** Per topic: the glossary names that look it up. */
   private readonly glossaryKeys = new Map<Topic, string[]>();
@@ -156,6 +105,7 @@ export class SearchIndex {
   /** Per term slot: how many topics use the term. */
   private readonly topicSpread: Int32Array;
   private readonly bonus: Float64Array;
+  private readonly analyzer: QuestionAnalyzer;
 
   constructor(readonly knowledge: Knowledge) {
     // One TermTable for the whole build: topic keys, slide titles and bullets are all tokenised through it.
@@ -178,12 +128,12 @@ export class SearchIndex {
         const stems = terms(name);
         if (stems.length === 0) continue;
         const key = stems.join(' ');
-        if (!this.glossary.has(key)) this.glossary.set(key, { term, length: stems.length });
+        if (!this.glossary.has(key)) this.glossary.set(key, term);
         longestPhrase = Math.max(longestPhrase, stems.length);
         if (named) longest = Math.max(longest, this.addGlossaryKey(named, name, key));
       }
     }
-    this.longestPhrase = Math.min(6, longestPhrase);
+    this.longestPhrase = this.glossary.size === 0 ? 0 : Math.min(6, longestPhrase);
     this.longestKey = Math.min(4, longest);
     this.topicBuckets = buckets(this.keyEntries, (e) => e.key, (list) => new Fuse(list, { keys: ['key'], includeScore: true, threshold: TOPIC_SUGGEST }));
 
@@ -218,7 +168,21 @@ export class SearchIndex {
     this.avgLength = points.length ? this.docLength.reduce((a, b) => a + b, 0) / points.length : 1;
     this.topicSpread = this.spreadOf(points);
     for (const term of this.termSlot.keys()) if (/^[a-z]+([-/][a-z]+)+$/.test(term)) this.joinedCompounds.set(term.replace(/[-/]/g, ''), term);
-
+    this.analyzer = new QuestionAnalyzer({
+      has: (term) => this.termSlot.has(term),
+      df: (term) => {
+        const slot = this.termSlot.get(term);
+        return slot === undefined ? 0 : this.postStart[slot + 1]! - this.postStart[slot]!;
+      },
+      specificity: (term) => this.specificity(term),
+      termOfWord: (word) => this.table.termOf(word),
+      joinedCompound: (letters) => this.joinedCompounds.get(letters),
+      cooccur: (a, b) => this.cooccur(this.termSlot.get(a)!, this.termSlot.get(b)!),
+      glossaryTerm: (stems) => this.glossary.get(stems),
+      longestPhrase: this.longestPhrase,
+      topicNamed: (key, stems) => this.exactKeys.get(key) ?? this.stemKeys.get(stems),
+      longestKey: this.longestKey,
+    });
   }
 
   /**
@@ -323,8 +287,8 @@ export class SearchIndex {
    * subjects ("ext4 or XFS?") gets points for each, labelled.
    */
   ask(question: string, limit = 3): QuestionResult {
-    const a = this.analyze(question);
-    const uncovered = this.uncoveredSubject(a);
+    const a = this.analyzer.analyze(question);
+    const uncovered = this.analyzer.uncoveredSubject(a);
     if (uncovered !== undefined) {
       const top = this.rank(a, limit);
       // The topics of the points its other words match, if any (never a fuzzy search: a decline stays cheap).
@@ -337,68 +301,6 @@ export class SearchIndex {
     return { hits, suggestions: hits.length === 0 ? this.suggestFor(question) : [], terms: [...a.weighted.keys()] };
   }
 
-  /** Takes a question apart: its words, their terms and weights (own words, glossary names, typo fixes, synonyms), its intents and the topics it names. */
-  private analyze(question: string): Analysis {
-    const tokens: Token[] = [];
-    const words = question.slice(0, 2000).match(TOKEN) ?? [];
-    for (let at = 0; at < words.length; at++) {
-      const text = words[at]!;
-      const parts = surfaceTerms(text);
-      if (parts.length > 0) tokens.push({ text, key: normalizeKey(text), at, parts, stems: parts.map((p) => p.term), known: false, weight: 0 });
-      if (tokens.length >= MAX_QUERY_TERMS) break;
-    }
-    const weighted = new Map<string, number>();
-    const give = (term: string, weight: number, token: Token) => {
-      weighted.set(term, Math.max(weighted.get(term) ?? 0, weight));
-      token.known = true;
-      token.weight = Math.max(token.weight, weight * this.specificity(term));
-    };
-    this.applyGlossary(tokens, give);
-    let corrections = 0;
-    for (const token of tokens) {
-      if (token.known) continue;
-      const compound = token.parts.length > 1 && token.parts[1]!.part;
-      const joined = this.joinedCompounds.get(token.text.toLowerCase());
-      if (joined) give(joined, 1, token);
-      let partsKnown = true;
-      for (const { surface, term, part } of token.parts) {
-        const base = part ? PART_WEIGHT : 1;
-        const before = weighted.size;
-        if (this.termSlot.has(term)) give(term, base, token);
-        else {
-          // A dictionary word is not a typo: it gets synonyms; anything else gets a typo fix (a few per question).
-          const fix = isCommonWord(surface) || corrections >= MAX_CORRECTIONS ? undefined : this.correct(surface);
-          if (!isCommonWord(surface)) corrections++;
-          if (fix) give(fix.term, base * fix.weight, token);
-          else for (const syn of synonymsOf(term)) if (this.termSlot.has(syn) && this.specificity(syn) >= SYNONYM_MIN_SPECIFICITY) give(syn, base * SYNONYM_WEIGHT, token);
-        }
-        if (part && weighted.size === before && !this.termSlot.has(term)) partsKnown = false;
-      }
-      // A compound is known when it is, or when all its parts are ("linux-next"; not "risc-v").
-      if (compound && !this.termSlot.has(token.stems[0]!) && !joined && !partsKnown) token.known = false;
-    }
-    const { named, spans } = this.topicsNamedIn(tokens);
-    return { weighted, tokens, intents: intentsOf(question), named, spans };
-  }
-
-  /** Glossary names in the question ("solid-state disks"): their words are known, and the term's terms are searched. */
-  private applyGlossary(tokens: Token[], give: (term: string, weight: number, token: Token) => void): void {
-    if (this.glossary.size === 0) return;
-    const seq: { stem: string; token: Token }[] = [];
-    for (const token of tokens) for (const stem of token.stems) seq.push({ stem, token });
-    for (let i = 0; i < seq.length; i++) {
-      for (let n = Math.min(this.longestPhrase, seq.length - i); n >= 1; n--) {
-        let key = seq[i]!.stem;
-        for (let j = 1; j < n; j++) key += ` ${seq[i + j]!.stem}`;
-        const phrase = this.glossary.get(key);
-        if (!phrase) continue;
-        for (let j = 0; j < n; j++) for (const t of phrase.term) if (this.termSlot.has(t)) give(t, GLOSSARY_WEIGHT, seq[i + j]!.token);
-        i += n - 1;
-        break;
-      }
-    }
-  }
-
   /**
    * How specific a vocabulary term is to few topics, 0–1: log(topics / topics using it) / log(topics).
    * Words the talk uses everywhere ("kernel", "support", "work") come near 0.
@@ -408,44 +310,6 @@ export class SearchIndex {
     if (slot === undefined) return 0;
     const t = this.knowledge.topics.length;
     return t < 2 ? 1 : Math.log(t / Math.max(1, this.topicSpread[slot]!)) / Math.log(t);
-  }
-
-  /**
-   * The decline rule. The question's subject is not in the talk when (a) a word that is not
-   * everyday English (a name or a technical term: "io_uring", "Wayland") has no match in the
-   * vocabulary after typo, glossary and synonym expansion; or (b) the question names no topic and
-   * the words it has in common with the talk weigh less than the words it has not (each known word
-   * counts by its IDF share, so generic words such as "kernel" or "support" count little). Returns
-   * the subject as typed: the run of words around the unknown ones.
-   */
-  private uncoveredSubject(a: Analysis): string | undefined {
-    const unknown = a.tokens.filter((t) => !t.known);
-    const specific = unknown.filter((t) => t.stems.length > 1 || !this.everyday(t.text));
-    if (specific.length > 0) return subjectText(a.tokens, specific);
-    if (a.named.size > 0) return undefined;
-    const unrelated = this.unrelatedPair(a.tokens);
-    if (unrelated) return unrelated;
-    if (unknown.length === 0) return undefined;
-    const knownMass = a.tokens.reduce((m, t) => m + (t.known ? t.weight : 0), 0);
-    const strong = a.tokens.some((t) => t.weight >= STRONG);
-    return strong && knownMass >= unknown.length ? undefined : subjectText(a.tokens, unknown);
-  }
-
-  /**
-   * Two adjacent question words that the talk uses, but never together in one point (or its
-   * context): a compound subject of its own ("device tree"), not one the talk covers.
-   */
-  private unrelatedPair(tokens: readonly Token[]): string | undefined {
-    for (let i = 0; i + 1 < tokens.length; i++) {
-      const x = tokens[i]!;
-      const y = tokens[i + 1]!;
-      if (y.at !== x.at + 1 || x.stems.length !== 1 || y.stems.length !== 1) continue;
-      const sx = this.termSlot.get(x.stems[0]!);
-      const sy = this.termSlot.get(y.stems[0]!);
-      if (sx === undefined || sy === undefined || sx === sy) continue;
-      if (!this.cooccur(sx, sy)) return `${x.text} ${y.text}`;
-    }
-    return undefined;
   }
 
   /** Whether some point is in both postings lists (both are ascending). */
@@ -470,16 +334,15 @@ export class SearchIndex {
    */
   private twoSubjects(question: string, whole: Analysis): PointHit[] | undefined {
     if (whole.spans.length < 2) return undefined;
-    const m = CONNECTOR.exec(question);
-    if (!m) return undefined;
-    const sides = [question.slice(0, m.index), question.slice(m.index + m[0].length)];
+    const sides = connectedSides(question);
+    if (!sides) return undefined;
     const out: PointHit[][] = [];
     for (const side of sides) {
-      const a = this.analyze(side);
+      const a = this.analyzer.analyze(side);
       const span = a.spans[0];
       if (!span) return undefined;
       a.intents = whole.intents;
-      const label = a.tokens.slice(span.from, span.to).map((t) => t.text).join(' ');
+      const label = spanText(a, span);
       out.push(this.rank(a, PER_SUBJECT).map((h) => ({ ...h, label })));
     }
     const [left, right] = out as [PointHit[], PointHit[]];
@@ -570,73 +433,6 @@ export class SearchIndex {
     }
   }
 
-  /** Topics the question names by id, title, alias or a glossary name of one (n-grams up to the longest key), with where. */
-  private topicsNamedIn(tokens: readonly Token[]): { named: Set<Topic>; spans: Analysis['spans'] } {
-    const named = new Set<Topic>();
-    const spans: Analysis['spans'] = [];
-    for (let i = 0; i < tokens.length; i++) {
-      // The longest n-gram from i that names a topic, its keys built word by word.
-      let key = '';
-      let stems = '';
-      let found: { topic: Topic; n: number } | undefined;
-      for (let n = 1; n <= this.longestKey && i + n <= tokens.length; n++) {
-        const t = tokens[i + n - 1]!;
-        key = n === 1 ? t.key : `${key} ${t.key}`;
-        stems = n === 1 ? t.stems.join(' ') : `${stems} ${t.stems.join(' ')}`;
-        const topic = this.exactKeys.get(key) ?? this.stemKeys.get(stems);
-        if (topic) found = { topic, n };
-      }
-      if (!found) continue;
-      named.add(found.topic);
-      spans.push({ topic: found.topic, from: i, to: i + found.n });
-      i += found.n - 1;
-    }
-    return { named, spans };
-  }
-
-  /**
-   * The vocabulary term of a misspelt word (`surface` as typed): a word of the
-   * talk one edit away (letters only, at least four; of several, the most frequent term), else the
-   * nearest term by fuse.js (same two first letters, six letters or more), with a weight that falls
-   * with distance.
-   */
-  private correct(surface: string): { term: string; weight: number } | undefined {
-    if (surface.length < 4 || surface.length > 32) return undefined;
-    const cached = this.corrections.get(surface);
-    if (cached !== undefined) return cached ?? undefined;
-    let fix: { term: string; weight: number } | null = null;
-    if (/^[a-z]+$/.test(surface)) {
-      let bestDf = 0;
-      for (const v of oneEditAway(surface)) {
-        const t = this.table.termOf(v);
-        const slot = t === undefined ? undefined : this.termSlot.get(t);
-        if (slot === undefined) continue;
-        const df = this.postStart[slot + 1]! - this.postStart[slot]!;
-        if (df > bestDf) {
-          bestDf = df;
-          fix = { term: t!, weight: TYPO_WEIGHT };
-        }
-      }
-    }
-    if (this.corrections.size > 10_000) this.corrections.clear();
-    this.corrections.set(surface, fix);
-    return fix ?? undefined;
-  }
-
-  /** Whether a word is everyday English, or a typo of it (a letter missing, extra or swapped: a wrong letter makes too many names look like words). */
-  private everyday(word: string): boolean {
-    const w = normalizeKey(word);
-    if (isCommonWord(w)) return true;
-    if (w.length < 6 || !/^[a-z]+$/.test(w)) return false;
-    let typo = this.typoOfCommon.get(w);
-    if (typo === undefined) {
-      typo = oneEditAway(w, false).some(isLemma);
-      if (this.typoOfCommon.size > 10_000) this.typoOfCommon.clear();
-      this.typoOfCommon.set(w, typo);
-    }
-    return typo;
-  }
-
   private suggestFor(question: string): Topic[] {
     const words = terms(question, true).filter((w) => w.length >= 2).slice(0, 4);
     const seen = new Map<Topic, number>();
@@ -647,40 +443,6 @@ export class SearchIndex {
     }
     return [...seen.entries()].sort((a, b) => a[1] - b[1]).slice(0, 3).map(([t]) => t);
   }
-}
-
-/** A word as typed: letters and digits, joined by `. _ + - / '` ("io_uring", "checkpatch.pl", "what's"). */
-const TOKEN = /[\p{L}\p{N}]+(?:[._+\-/'’][\p{L}\p{N}]+)*/gu;
-/** What joins the two subjects of "ext4 or XFS?", "KVM vs Xen", "ext3 versus btrfs". */
-const CONNECTOR = /\s(?:or|vs\.?|versus|compared (?:to|with))\s/i;
-
-/**
- * The subject as typed: the run of adjacent question words (at most three) around the unknown
- * words in `wanted`; of several runs, the one with the most unknown words (ties: the last).
- */
-function subjectText(tokens: readonly Token[], wanted: readonly Token[]): string {
-  let best: readonly Token[] = [];
-  let bestUnknown = 0;
-  for (let i = 0; i < tokens.length; ) {
-    let j = i + 1;
-    while (j < tokens.length && tokens[j]!.at === tokens[j - 1]!.at + 1) j++;
-    const run = tokens.slice(i, j);
-    const unknown = run.filter((t) => wanted.includes(t)).length;
-    if (unknown > 0 && unknown >= bestUnknown) {
-      best = trimRun(run, wanted);
-      bestUnknown = unknown;
-    }
-    i = j;
-  }
-  return best.map((t) => t.text).join(' ');
-}
-
-/** At most three words of a run, starting at its first unknown word (or just before it, if it is the last). */
-function trimRun(run: readonly Token[], wanted: readonly Token[]): readonly Token[] {
-  if (run.length <= 3) return run;
-  const first = run.findIndex((t) => wanted.includes(t));
-  const from = Math.max(0, Math.min(first, run.length - 3));
-  return run.slice(from, from + 3);
 }
 
 interface Ranked {
