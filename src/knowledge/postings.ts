@@ -64,7 +64,7 @@ export class PostingsBuilder {
   private points = 0;
   private readonly pointEnd: Int32Array;
   private readonly length: Float32Array;
-  /** Term ids in the order of their first posting: the order `termSlot` keeps (as the old per-term Map did), which orders the fuzzy vocabulary. */
+  /** Term ids in the order of their first posting: the order of the slots. */
   private readonly order: number[] = [];
 
   constructor(
@@ -112,17 +112,19 @@ export class PostingsBuilder {
     this.length[this.points++] = len;
   }
 
-  /** Slots in first-posting order, then every point's pairs moved to its terms' slots (in point order). */
-  finish(termOf: readonly string[]): { slots: Map<string, number>; start: Int32Array; doc: Int32Array; tf: Float32Array; length: Float32Array } {
+  /**
+   * Slots in first-posting order (`slotOfTerm`: term id → slot, -1 for a term no point uses; `termOfSlot`: the
+   * reverse), then every point's pairs moved to its terms' slots (in point order). `terms`: how many term ids exist.
+   */
+  finish(terms: number): { slotOfTerm: Int32Array; termOfSlot: Int32Array; start: Int32Array; doc: Int32Array; tf: Float32Array; length: Float32Array } {
     const { order, df, pairTerm, pairTf, pointEnd } = this;
-    const slots = new Map<string, number>();
-    const slotOf = new Int32Array(termOf.length);
+    const slotOf = new Int32Array(terms).fill(-1);
+    const termOfSlot = Int32Array.from(order);
     const start = new Int32Array(order.length + 1);
     for (let slot = 0; slot < order.length; slot++) {
       const id = order[slot]!;
       slotOf[id] = slot;
       start[slot + 1] = start[slot]! + df[id]!;
-      slots.set(termOf[id]!, slot);
     }
     const fill = start.slice(0, order.length);
     const doc = new Int32Array(this.pairs);
@@ -136,7 +138,7 @@ export class PostingsBuilder {
         tf[k] = pairTf[j]!;
       }
     }
-    return { slots, start, doc, tf, length: this.length };
+    return { slotOfTerm: slotOf, termOfSlot, start, doc, tf, length: this.length };
   }
 }
 

@@ -69,15 +69,24 @@ interface KeyEntry {
  */
 export class SearchIndex {
   private readonly exactKeys = new Map<string, Topic>();
-  /** fuse.js over topic keys, one per two-letter prefix: a typo rarely hits the first two letters, and each search stays small at any scale. */
-  private readonly topicBuckets: Map<string, Fuse<KeyEntry>>;
-  private readonly keyEntries: KeyEntry[] = [];
   /**
-   * The inverted index, flat: term → slot, and slot s's postings are the points
+   * fuse.js over topic keys, one per two-letter prefix: a typo rarely hits the first two letters, and each search stays
+   * small at any scale. Each is built on the first lookup with its prefix (most prefixes are never looked up).
+   */
+  private readonly topicBuckets = new Map<string, Fuse<KeyEntry>>();
+  /** Topic keys by their first two letters (indexes into `keyText`). */
+  private readonly keyGroups: Map<string, number[]>;
+  /** Every topic key (normalized) in talk order, and the id of the topic it names. */
+  private readonly keyText: string[] = [];
+  private readonly keyTopic: string[] = [];
+  /**
+   * The inverted index, flat: term → its id in `table` → slot (-1: no postings), and slot s's postings are the points
    * `postDoc[postStart[s] .. postStart[s + 1])` (ascending) with their term
    * frequencies in `postTf` (one pair of arrays instead of two small ones per term).
    */
-  private readonly termSlot: Map<string, number>;
+  private readonly slotOfTerm: Int32Array;
+  /** Per slot: its term's id in `table`. */
+  private readonly termOfSlot: Int32Array;
   private readonly postStart: Int32Array;
   private readonly postDoc: Int32Array;
   private readonly postTf: Float32Array;
@@ -102,9 +111,21 @@ export class SearchIndex {
   private readonly features: Uint8Array;
   /** Per point: its slide, numbered across the knowledge (a slide's points are contiguous). */
   private readonly slideOf: Int32Array;
+  /** Per point: the intents its neighbours on its slide (within ADJACENT_REACH) answer, OR-ed. */
+  private readonly nearFeatures: Uint8Array;
   /** Per term slot: how many topics use the term. */
   private readonly topicSpread: Int32Array;
   private readonly bonus: Float64Array;
+  /** Per point: BM25's length normalisation, K1 × (1 − B + B × length / average length). */
+  private readonly docNorm: Float64Array;
+  /** Per point: the number of its topic in `knowledge.topics`. */
+  private readonly pointTopic: Int32Array;
+  private readonly topicNumber = new Map<Topic, number>();
+  /** Per topic: 1 while a question that names it is ranked. */
+  private readonly topicMark: Uint8Array;
+  /** The points a question's terms reached (their scores are not 0), and those adjacency reached. */
+  private readonly touched: PointList;
+  private readonly receivers: Int32Array;
   private readonly analyzer: QuestionAnalyzer;
 
   constructor(readonly knowledge: Knowledge) {
@@ -117,7 +138,8 @@ export class SearchIndex {
     let longest = 1;
     for (const t of knowledge.topics) {
       const ids: number[] = [];
-      for (const key of [t.id, t.title, ...t.aliases]) longest = Math.max(longest, this.addKey(t, key, table, ids));
+      const names = [t.id, t.title, ...t.aliases];
+      for (let i = 0; i < names.length; i++) longest = Math.max(longest, this.addKey(t, names[i]!, t.keys[i]!, table, ids));
       keyTerms.set(t, ids);
     }
     let longestPhrase = 1;
@@ -135,7 +157,7 @@ export class SearchIndex {
     }
     this.longestPhrase = this.glossary.size === 0 ? 0 : Math.min(6, longestPhrase);
     this.longestKey = Math.min(4, longest);
-    this.topicBuckets = buckets(this.keyEntries, (e) => e.key, (list) => new Fuse(list, { keys: ['key'], includeScore: true, threshold: TOPIC_SUGGEST }));
+    this.keyGroups = groupByPrefix(this.keyText);
 
     const points = knowledge.points;
     this.scores = new Float64Array(points.length);
@@ -143,6 +165,11 @@ export class SearchIndex {
     this.features = new Uint8Array(points.length);
     this.slideOf = new Int32Array(points.length);
     this.ownMatch = new Uint8Array(points.length);
+    this.pointTopic = new Int32Array(points.length);
+    this.touched = new PointList(points.length);
+    this.receivers = new Int32Array(points.length);
+    for (const [k, t] of knowledge.topics.entries()) this.topicNumber.set(t, k);
+    this.topicMark = new Uint8Array(knowledge.topics.length);
     const contexts = new Contexts(table, keyTerms);
     const postings = new PostingsBuilder(points.length, CONTEXT_WEIGHT);
     const own: number[] = [];
@@ -151,6 +178,7 @@ export class SearchIndex {
       let docs = this.topicDocs.get(topic);
       if (!docs) this.topicDocs.set(topic, (docs = []));
       docs.push(i);
+      this.pointTopic[i] = this.topicNumber.get(topic)!;
       const ctx = contexts.of(topic, p);
       own.length = 0;
       table.ids(p.text, own);
@@ -159,25 +187,32 @@ export class SearchIndex {
       const prev = points[i - 1];
       this.slideOf[i] = i === 0 ? 0 : this.slideOf[i - 1]! + (prev!.topicId === p.topicId && prev!.page === p.page && prev!.slideTitle === p.slideTitle ? 0 : 1);
     });
-    const index = postings.finish(table.terms);
-    this.termSlot = index.slots;
+    this.nearFeatures = this.nearFeaturesOf();
+    const index = postings.finish(table.terms.length);
+    this.slotOfTerm = index.slotOfTerm;
+    this.termOfSlot = index.termOfSlot;
     this.postStart = index.start;
     this.postDoc = index.doc;
     this.postTf = index.tf;
     this.docLength = index.length;
     this.avgLength = points.length ? this.docLength.reduce((a, b) => a + b, 0) / points.length : 1;
-    this.topicSpread = this.spreadOf(points);
-    for (const term of this.termSlot.keys()) if (/^[a-z]+([-/][a-z]+)+$/.test(term)) this.joinedCompounds.set(term.replace(/[-/]/g, ''), term);
+    this.docNorm = new Float64Array(points.length);
+    for (let d = 0; d < points.length; d++) this.docNorm[d] = K1 * (1 - B + (B * this.docLength[d]!) / this.avgLength);
+    this.topicSpread = this.spreadOf();
+    for (const id of this.termOfSlot) {
+      const term = table.terms[id]!;
+      if ((term.includes('-') || term.includes('/')) && /^[a-z]+([-/][a-z]+)+$/.test(term)) this.joinedCompounds.set(term.replace(/[-/]/g, ''), term);
+    }
     this.analyzer = new QuestionAnalyzer({
-      has: (term) => this.termSlot.has(term),
+      has: (term) => this.slot(term) !== undefined,
       df: (term) => {
-        const slot = this.termSlot.get(term);
+        const slot = this.slot(term);
         return slot === undefined ? 0 : this.postStart[slot + 1]! - this.postStart[slot]!;
       },
       specificity: (term) => this.specificity(term),
       termOfWord: (word) => this.table.termOf(word),
       joinedCompound: (letters) => this.joinedCompounds.get(letters),
-      cooccur: (a, b) => this.cooccur(this.termSlot.get(a)!, this.termSlot.get(b)!),
+      cooccur: (a, b) => this.cooccur(this.slot(a)!, this.slot(b)!),
       glossaryTerm: (stems) => this.glossary.get(stems),
       longestPhrase: this.longestPhrase,
       topicNamed: (key, stems) => this.exactKeys.get(key) ?? this.stemKeys.get(stems),
@@ -186,11 +221,10 @@ export class SearchIndex {
   }
 
   /**
-   * Indexes one id, title or alias of a topic for exact, stemmed and fuzzy lookup; appends its
+   * Indexes one id, title or alias of a topic (`k`: normalized) for exact, stemmed and fuzzy lookup; appends its
    * term ids to `ids`. Returns its number of words if it is a new exact key, else 1.
    */
-  private addKey(t: Topic, key: string, table: TermTable, ids: number[]): number {
-    const k = normalizeKey(key);
+  private addKey(t: Topic, key: string, k: string, table: TermTable, ids: number[]): number {
     let words = 1;
     if (!this.exactKeys.has(k)) {
       this.exactKeys.set(k, t);
@@ -200,7 +234,8 @@ export class SearchIndex {
     table.ids(key, ids);
     const stemmed = joinTerms(table.terms, ids, from); // terms(key).join(' ')
     if (stemmed && !this.stemKeys.has(stemmed)) this.stemKeys.set(stemmed, t);
-    this.keyEntries.push({ key: k, topicId: t.id });
+    this.keyText.push(k);
+    this.keyTopic.push(t.id);
     return words;
   }
 
@@ -210,27 +245,61 @@ export class SearchIndex {
     if (this.exactKeys.has(k) || this.stemKeys.has(stemmed)) return 1;
     this.exactKeys.set(k, t);
     this.stemKeys.set(stemmed, t);
-    this.keyEntries.push({ key: k, topicId: t.id });
+    this.keyText.push(k);
+    this.keyTopic.push(t.id);
     const names = this.glossaryKeys.get(t);
     if (names) names.push(name);
     else this.glossaryKeys.set(t, [name]);
     return wordCount(k);
   }
 
+  private nearFeaturesOf(): Uint8Array {
+    const { features, slideOf } = this;
+    const n = features.length;
+    const near = new Uint8Array(n);
+    for (let d = 0; d < n; d++) {
+      let mask = 0;
+      const last = Math.min(n - 1, d + ADJACENT_REACH);
+      for (let e = Math.max(0, d - ADJACENT_REACH); e <= last; e++) if (e !== d && slideOf[e] === slideOf[d]) mask |= features[e]!;
+      near[d] = mask;
+    }
+    return near;
+  }
+
   /** Per term slot, the number of topics whose points use it (points of a topic are contiguous). */
-  private spreadOf(points: readonly Point[]): Int32Array {
-    const spread = new Int32Array(this.postStart.length);
-    for (let slot = 0; slot + 1 < this.postStart.length; slot++) {
-      let last: string | undefined;
+  private spreadOf(): Int32Array {
+    const { postStart, postDoc, pointTopic } = this;
+    const spread = new Int32Array(postStart.length);
+    for (let slot = 0; slot + 1 < postStart.length; slot++) {
+      let last = -1;
       let n = 0;
-      for (let j = this.postStart[slot]!; j < this.postStart[slot + 1]!; j++) {
-        const topic = points[this.postDoc[j]!]!.topicId;
+      for (let j = postStart[slot]!; j < postStart[slot + 1]!; j++) {
+        const topic = pointTopic[postDoc[j]!]!;
         if (topic !== last) n++;
         last = topic;
       }
       spread[slot] = n;
     }
     return spread;
+  }
+
+  /** The postings slot of a term, if some point uses it. */
+  private slot(term: string): number | undefined {
+    const id = this.table.idOf(term);
+    const slot = id === undefined || id >= this.slotOfTerm.length ? -1 : this.slotOfTerm[id]!;
+    return slot < 0 ? undefined : slot;
+  }
+
+  /** The fuzzy searcher over the topic keys that start with `prefix`, built on first use. */
+  private bucket(prefix: string): Fuse<KeyEntry> | undefined {
+    let fuse = this.topicBuckets.get(prefix);
+    if (fuse) return fuse;
+    const group = this.keyGroups.get(prefix);
+    if (!group) return undefined;
+    const list = group.map((i): KeyEntry => ({ key: this.keyText[i]!, topicId: this.keyTopic[i]! }));
+    fuse = new Fuse(list, { keys: ['key'], includeScore: true, threshold: TOPIC_SUGGEST });
+    this.topicBuckets.set(prefix, fuse);
+    return fuse;
   }
 
   private idf(df: number): number {
@@ -274,10 +343,10 @@ export class SearchIndex {
     };
     if (k.length < 2) {
       // One letter: keys that start with it, in talk order.
-      for (const e of this.keyEntries) if (e.key.startsWith(k)) add(e.topicId, 0.5);
+      for (let i = 0; i < this.keyText.length; i++) if (this.keyText[i]!.startsWith(k)) add(this.keyTopic[i]!, 0.5);
       return out;
     }
-    for (const r of this.topicBuckets.get(k.slice(0, 2))?.search(k.slice(0, 64)) ?? []) add(r.item.topicId, r.score ?? 1);
+    for (const r of this.bucket(k.slice(0, 2))?.search(k.slice(0, 64)) ?? []) add(r.item.topicId, r.score ?? 1);
     return out;
   }
 
@@ -306,7 +375,7 @@ export class SearchIndex {
    * Words the talk uses everywhere ("kernel", "support", "work") come near 0.
    */
   private specificity(term: string): number {
-    const slot = this.termSlot.get(term);
+    const slot = this.slot(term);
     if (slot === undefined) return 0;
     const t = this.knowledge.topics.length;
     return t < 2 ? 1 : Math.log(t / Math.max(1, this.topicSpread[slot]!)) / Math.log(t);
@@ -356,39 +425,15 @@ export class SearchIndex {
 
   /** BM25 over the weighted terms, the named-topic bonus, then intent and adjacency; the best points. */
   private rank(a: Analysis, limit: number): PointHit[] {
-    const n = this.knowledge.points.length;
-    const scores = this.scores;
-    const touched: number[] = [];
-    const own = this.ownMatch;
-    for (const [w, weight] of a.weighted) {
-      const slot = this.termSlot.get(w)!;
-      const from = this.postStart[slot]!;
-      const to = this.postStart[slot + 1]!;
-      const idf = this.idf(to - from);
-      for (let j = from; j < to; j++) {
-        const d = this.postDoc[j]!;
-        const f = this.postTf[j]!;
-        if (scores[d] === 0) touched.push(d);
-        if (f >= 1) own[d] = 1;
-        scores[d]! += weight * idf * ((f * (K1 + 1)) / (f + K1 * (1 - B + (B * this.docLength[d]!) / this.avgLength)));
-      }
+    const touched = this.touched;
+    touched.size = 0;
+    for (const [w, weight] of a.weighted) this.addTerm(this.slot(w)!, weight);
+    for (const topic of a.named) this.addTopic(topic);
+    if (a.intents !== 0) {
+      this.addAdjacent(a.intents);
+      this.boostIntents(a.intents, a.named);
     }
-    for (const topic of a.named) {
-      const m = topic.points.length;
-      const bonus = ALIAS_BONUS * Math.log(1 + (n - m + 0.5) / (m + 0.5));
-      for (const d of this.topicDocs.get(topic) ?? []) {
-        if (scores[d] === 0) touched.push(d);
-        scores[d]! += bonus;
-      }
-    }
-    if (a.intents !== 0) this.applyIntents(a.intents, touched, a.named);
-    const top: Ranked[] = [];
-    for (const d of touched) {
-      const score = scores[d]!;
-      scores[d] = 0;
-      if (score >= MIN_SCORE) insertTop(top, { d, score, own: own[d] === 1 }, limit * 3);
-      own[d] = 0;
-    }
+    const top = this.best(limit * 3);
     // Within a topic, cite the points whose own words matched, not those that only share its name.
     const topicOf = (r: Ranked) => this.knowledge.points[r.d]!.topicId;
     const ownTopics = new Set(top.filter((r) => r.own).map(topicOf));
@@ -402,35 +447,103 @@ export class SearchIndex {
       });
   }
 
-  /**
-   * A point that carries what the question asks for gets INTENT_BOOST more (among the named
-   * topics' points, if the question names any), and a share of the score of matching points on its
-   * slide (the bullet after "people keep doing Y" often says why).
-   */
-  private applyIntents(intents: number, touched: number[], named: ReadonlySet<Topic>): void {
-    const { scores, bonus, features, slideOf, ownMatch } = this;
+  /** Adds one term's BM25 share to the score of each point in its postings. */
+  private addTerm(slot: number, weight: number): void {
+    // Hot loops read locals only: a property first read inside a branch that an earlier question
+    // never took sends V8's optimised code back to the interpreter on every call.
+    const { scores, ownMatch, postDoc, postTf, docNorm, touched } = this;
+    const items = touched.items;
+    let size = touched.size;
+    const from = this.postStart[slot]!;
+    const to = this.postStart[slot + 1]!;
+    const idf = this.idf(to - from);
+    for (let j = from; j < to; j++) {
+      const d = postDoc[j]!;
+      const f = postTf[j]!;
+      if (scores[d] === 0) items[size++] = d;
+      if (f >= 1) ownMatch[d] = 1;
+      scores[d]! += weight * idf * ((f * (K1 + 1)) / (f + docNorm[d]!));
+    }
+    touched.size = size;
+  }
+
+  /** A topic the question names: each of its points gets the named-topic bonus. */
+  private addTopic(topic: Topic): void {
+    const { scores, touched } = this;
+    const items = touched.items;
+    let size = touched.size;
     const n = scores.length;
-    const receivers: number[] = [];
-    for (let i = 0, len = touched.length; i < len; i++) {
-      const d = touched[i]!;
-      if (ownMatch[d] !== 1) continue;
-      for (let e = Math.max(0, d - ADJACENT_REACH); e <= Math.min(n - 1, d + ADJACENT_REACH); e++) {
+    const m = topic.points.length;
+    const bonus = ALIAS_BONUS * Math.log(1 + (n - m + 0.5) / (m + 0.5));
+    for (const d of this.topicDocs.get(topic) ?? []) {
+      if (scores[d] === 0) items[size++] = d;
+      scores[d]! += bonus;
+    }
+    touched.size = size;
+  }
+
+  /**
+   * A point that carries what the question asks for receives a share of the score of matching
+   * points on its slide (the bullet after "people keep doing Y" often says why).
+   */
+  private addAdjacent(intents: number): void {
+    const { scores, bonus, features, slideOf, ownMatch, nearFeatures, touched } = this;
+    const n = scores.length;
+    const items = touched.items;
+    const touchedBefore = touched.size;
+    let size = touchedBefore;
+    const receivers = this.receivers;
+    let received = 0;
+    for (let i = 0; i < touchedBefore; i++) {
+      const d = items[i]!;
+      if (ownMatch[d] !== 1 || (nearFeatures[d]! & intents) === 0) continue;
+      const last = Math.min(n - 1, d + ADJACENT_REACH);
+      for (let e = Math.max(0, d - ADJACENT_REACH); e <= last; e++) {
         if (e === d || slideOf[e] !== slideOf[d] || (features[e]! & intents) === 0) continue;
         const share = (ADJACENT_SHARE * scores[d]!) / Math.abs(e - d);
-        if (bonus[e] === 0) receivers.push(e);
+        if (bonus[e] === 0) receivers[received++] = e;
         bonus[e] = Math.max(bonus[e]!, share);
       }
     }
-    for (const e of receivers) {
-      if (scores[e] === 0) touched.push(e);
+    for (let i = 0; i < received; i++) {
+      const e = receivers[i]!;
+      if (scores[e] === 0) items[size++] = e;
       scores[e]! += bonus[e]!;
       bonus[e] = 0;
     }
-    // When the question names topics, what it asks for is looked for among their points only.
-    const topicIds = named.size ? new Set([...named].map((t) => t.id)) : undefined;
-    for (const d of touched) {
-      if ((features[d]! & intents) !== 0 && (!topicIds || topicIds.has(this.knowledge.points[d]!.topicId))) scores[d]! *= 1 + INTENT_BOOST;
+    touched.size = size;
+  }
+
+  /**
+   * A point that carries what the question asks for gets INTENT_BOOST more; when the question names
+   * topics, what it asks for is looked for among their points only.
+   */
+  private boostIntents(intents: number, named: ReadonlySet<Topic>): void {
+    const { scores, features, touched, pointTopic, topicMark } = this;
+    const items = touched.items;
+    for (const t of named) topicMark[this.topicNumber.get(t)!] = 1;
+    const anyTopic = named.size === 0;
+    for (let i = 0, len = touched.size; i < len; i++) {
+      const d = items[i]!;
+      if ((features[d]! & intents) !== 0 && (anyTopic || topicMark[pointTopic[d]!] === 1)) scores[d]! *= 1 + INTENT_BOOST;
     }
+    for (const t of named) topicMark[this.topicNumber.get(t)!] = 0;
+  }
+
+  /** The best `limit` touched points scoring at least MIN_SCORE, best first (ties: talk order); resets the scratch arrays. */
+  private best(limit: number): Ranked[] {
+    const { scores, ownMatch, touched } = this;
+    const items = touched.items;
+    const top: Ranked[] = [];
+    for (let i = 0, len = touched.size; i < len; i++) {
+      const d = items[i]!;
+      const score = scores[d]!;
+      scores[d] = 0;
+      if (score >= MIN_SCORE && (top.length < limit || beats(score, d, top[top.length - 1]!))) insertTop(top, { d, score, own: ownMatch[d] === 1 }, limit);
+      ownMatch[d] = 0;
+    }
+    touched.size = 0;
+    return top;
   }
 
   private suggestFor(question: string): Topic[] {
@@ -445,6 +558,16 @@ export class SearchIndex {
   }
 }
 
+/** Point numbers, each added at most once per question: a fixed buffer, so no array grows per question. */
+class PointList {
+  readonly items: Int32Array;
+  size = 0;
+
+  constructor(points: number) {
+    this.items = new Int32Array(points);
+  }
+}
+
 interface Ranked {
   d: number;
   score: number;
@@ -452,18 +575,21 @@ interface Ranked {
   own: boolean;
 }
 
-/** Groups items by the first two letters of their key and builds one searcher per group. */
-function buckets<T, S>(items: readonly T[], key: (t: T) => string, make: (list: T[]) => S): Map<string, S> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const prefix = key(item).slice(0, 2);
+/** Indexes of keys grouped by their first two letters. */
+function groupByPrefix(keys: readonly string[]): Map<string, number[]> {
+  const groups = new Map<string, number[]>();
+  for (let i = 0; i < keys.length; i++) {
+    const prefix = keys[i]!.slice(0, 2);
     const list = groups.get(prefix);
-    if (list) list.push(item);
-    else groups.set(prefix, [item]);
+    if (list) list.push(i);
+    else groups.set(prefix, [i]);
   }
-  const out = new Map<string, S>();
-  for (const [prefix, list] of groups) out.set(prefix, make(list));
-  return out;
+  return groups;
+}
+
+/** Whether point `d` scoring `score` ranks above `r` (ties: talk order). */
+function beats(score: number, d: number, r: Ranked): boolean {
+  return r.score < score || (r.score === score && r.d > d);
 }
 
 /** Keeps `top` sorted best first (ties: talk order) with at most `limit` entries. */

@@ -262,6 +262,11 @@ export class TermTable {
     return out;
   }
 
+  /** The id of a term, if the table has it. */
+  idOf(term: string): number | undefined {
+    return this.termIds.get(term, 0, term.length, hashOf(term, 0, term.length));
+  }
+
   /** The one term of a word of the indexed text (lower-case, as written), if it was seen and is not a stop-word or a compound. */
   termOf(word: string): string | undefined {
     const ref = this.wordRefs.get(word, 0, word.length, hashOf(word, 0, word.length));
