@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash as digestOf } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -22,8 +22,10 @@ export class KnowledgeError extends Error {
 
 /** Folds whitespace the way the text export wraps lines. */
 export function foldSpace(s: string): string {
-  // Most text is folded already: then keep the string itself (no copy per bullet).
-  return /\s\s|[^\S ]|^ | $/.test(s) ? s.replace(/\s+/g, ' ').trim() : s;
+  // Most text is folded already: then keep the string itself (no copy per bullet). Folded means no
+  // whitespace but single spaces, none doubled, none at either end.
+  const folded = !/[^\S ]/.test(s) && !s.includes('  ') && !s.startsWith(' ') && !s.endsWith(' ');
+  return folded ? s : s.replace(/\s+/g, ' ').trim();
 }
 
 /** Parses and validates one YAML file; throws KnowledgeError. */
@@ -100,7 +102,7 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
       if (quote !== null && !points.some((p) => p.text.includes(quote))) {
         throw new KnowledgeError(file, `${where}.verdict_quote`, "the quote is not in any of the topic's bullets");
       }
-      const hash = createHash('sha256').update(JSON.stringify(t)).digest('hex').slice(0, 12);
+      const hash = digestOf('sha256', JSON.stringify(t), 'hex').slice(0, 12);
       whole.update(hash);
       const topic: Topic = {
         id: t.id,

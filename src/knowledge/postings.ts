@@ -12,7 +12,7 @@ import type { TermTable } from './text.js';
  * apart gives the same terms as tokenising them joined by spaces, as the index used to.
  */
 export class Contexts {
-  private readonly slides = new Map<Topic, Map<string, { ids: number[]; parents: Map<string, number[]> }>>();
+  private readonly slides = new Map<Topic, Map<string, { ids: number[]; parents?: Map<string, number[]> }>>();
   private readonly seen = new Set<number>();
 
   constructor(
@@ -24,8 +24,9 @@ export class Contexts {
     let slides = this.slides.get(topic);
     if (!slides) this.slides.set(topic, (slides = new Map()));
     let slide = slides.get(p.slideTitle);
-    if (!slide) slides.set(p.slideTitle, (slide = { ids: this.distinct(this.keyTerms.get(topic) ?? [], p.slideTitle), parents: new Map() }));
+    if (!slide) slides.set(p.slideTitle, (slide = { ids: this.distinct(this.keyTerms.get(topic) ?? [], p.slideTitle) }));
     if (!p.parent) return slide.ids;
+    slide.parents ??= new Map();
     let withParent = slide.parents.get(p.parent);
     if (!withParent) slide.parents.set(p.parent, (withParent = this.distinct(slide.ids, p.parent)));
     return withParent;
