@@ -5,6 +5,7 @@
  * what the test user's device decrypts.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -15,8 +16,10 @@ import { cleanEnv, runNode } from '../support/spawn.js';
 import { quietMatrixSdkLogs } from '../fakes/matrix/logging.js';
 import { startFakeMatrix, type FakeMatrix, type SentEvent } from '../fakes/matrix/server.js';
 import { TestDevice } from '../support/matrix-device.js';
+import { until } from '../support/poll.js';
 import { inReplyTo, makeMatrixBot, type MatrixBot, type MatrixBotOptions } from '../support/matrix-bot.js';
 
+const require = createRequire(import.meta.url);
 const ALICE = '@alice:fake.local';
 const BOB = '@bob:fake.local';
 const CAROL = '@carol:fake.local';
@@ -231,6 +234,32 @@ describe('Matrix end-to-end encryption (real SDK crypto, test users with real de
     expect(runs).toEqual([3, 3, 1]);
     expect(new Set(sessions).size).toBe(3);
   }, 40_000);
+
+  it('decrypts the questions but not its own replies coming back in the sync', async () => {
+    const room = fake.createRoom({ members: [ALICE], encrypted: true });
+    const alice = await device(ALICE);
+    const b = await startBot();
+    const echoes = new Set<string>();
+    b.adapter.client.on('room.event', (roomId: string, ev: { sender?: string; event_id: string }) => {
+      if (roomId === room && ev.sender === fake.botUserId) echoes.add(ev.event_id);
+    });
+    const machine = require('@matrix-org/matrix-sdk-crypto-nodejs').OlmMachine.prototype;
+    const decrypt = machine.decryptRoomEvent;
+    const decrypted: string[] = [];
+    machine.decryptRoomEvent = function (this: unknown, event: string, roomId: unknown) {
+      decrypted.push(JSON.parse(event).sender);
+      return decrypt.call(this, event, roomId);
+    };
+    try {
+      for (const text of ['!status fs', '!topics']) await decryptedReply(alice, room, await alice.sendText(room, text));
+      const replies = fake.sent.filter((e) => e.roomId === room).map((e) => e.eventId);
+      expect(replies).toHaveLength(2);
+      await until('the replies came back through the sync', () => replies.every((id) => echoes.has(id)), { timeoutMs: WAIT });
+      expect(decrypted).toEqual([ALICE, ALICE]);
+    } finally {
+      machine.decryptRoomEvent = decrypt;
+    }
+  });
 
   it('a message it cannot decrypt is logged once with room and session, and the room gets one short notice; nothing crashes', async () => {
     const room = fake.createRoom({ members: [ALICE, BOB], encrypted: true });
