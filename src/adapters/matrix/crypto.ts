@@ -18,7 +18,29 @@ export function cryptoDir(dataDir: string): string {
 
 /** The SDK's storage provider (device id, room encryption settings) in `cryptoDir`. */
 export function cryptoStorage(dataDir: string): RustSdkCryptoStorageProvider {
-  return new RustSdkCryptoStorageProvider(cryptoDir(dataDir), 0);
+  return new RoomConfigCache(cryptoDir(dataDir), 0);
+}
+
+/**
+ * matrix-bot-sdk reads a room's encryption settings three times per encrypted round trip, each a SHA-512
+ * of the room id in plain JavaScript and a lowdb lookup; they change only through storeRoom.
+ */
+class RoomConfigCache extends RustSdkCryptoStorageProvider {
+  private readonly rooms = new Map<string, ReturnType<RustSdkCryptoStorageProvider['getRoom']>>();
+
+  override getRoom(roomId: string): ReturnType<RustSdkCryptoStorageProvider['getRoom']> {
+    let config = this.rooms.get(roomId);
+    if (!config) {
+      config = super.getRoom(roomId);
+      this.rooms.set(roomId, config);
+    }
+    return config;
+  }
+
+  override async storeRoom(roomId: string, config: Parameters<RustSdkCryptoStorageProvider['storeRoom']>[1]): Promise<void> {
+    this.rooms.delete(roomId);
+    await super.storeRoom(roomId, config);
+  }
 }
 
 /**
