@@ -64,7 +64,7 @@ class OlmMachine {
     this.generation = 0;
     this.idleAt = -1;
     this.tracked = new Set();
-    this.noneMissing = new Map();
+    this.noneMissing = { at: -1, users: new Set() };
     this.shared = new Map();
     this.encrypting = new Map();
   }
@@ -98,11 +98,16 @@ class OlmMachine {
   }
   async getMissingSessions(users) {
     const key = usersKey(users);
-    if (this.noneMissing.get(key) === this.generation) return null;
+    const none = this.noneMissing;
+    if (none.at === this.generation && none.users.has(key)) return null;
     const at = this.generation;
     const claim = await this.inner.getMissingSessions(copies(users));
     if (claim) this.generation++;
-    else this.noneMissing.set(key, at);
+    else if (at === this.generation) {
+      // Only answers of the current generation are kept.
+      if (none.at !== at) this.noneMissing = { at, users: new Set([key]) };
+      else none.users.add(key);
+    }
     return claim;
   }
   async shareRoomKey(roomId, users, settings) {
