@@ -6,15 +6,16 @@ export const reloadKnowledge = serviceKey<() => { ok: true; version: string; top
 
 export default defineCommand({
   name: 'reload',
-  description: 'Reload the knowledge files now (managers only)',
-  permission: 'manager',
+  description: 'Reload the knowledge files now (bot administrators only)',
+  permission: 'admin',
   hideable: false,
   examples: ['reload'],
   run({ services }) {
     const reload = services.get(reloadKnowledge);
     if (!reload) return replies.error('Reloading is not available in this setup.');
     const r = reload();
-    if (!r.ok) return replies.error(`The knowledge was not reloaded; the old one stays. ${r.reason}`);
+    // The reason names server files: it goes to the log (the reload service writes it there), not to chat.
+    if (!r.ok) return replies.error("The knowledge was not reloaded: the new files are invalid, so the loaded version stays. The reason is in the bot's log.");
     return { kind: 'info', title: 'Knowledge reloaded', summary: `Version ${r.version}, ${r.topics} topics.`, private: true };
   },
 });

@@ -16,6 +16,7 @@ import type { DigestStore } from './digest/store.js';
 import { Roles } from './lease.js';
 import { KnowledgeBase } from './knowledge/base.js';
 import { Metrics } from './ops/metrics.js';
+import { ensureDataDir } from './ops/data-dir.js';
 import { newReplicaId, openStore } from './store/open.js';
 
 /**
@@ -42,7 +43,7 @@ export interface AppOverrides {
   consoleOutput?: NodeJS.WritableStream;
   bot?: Partial<Pick<BotOptions, 'rateLimit' | 'maxInputChars'>>;
   scheduler?: Partial<Pick<SchedulerOptions, 'now' | 'retry' | 'pace' | 'storageRetryMs'>>;
-  matrix?: Partial<Pick<MatrixOptions, 'retry'>>;
+  matrix?: Partial<Pick<MatrixOptions, 'retry' | 'connectBackoff'>>;
 }
 
 /** The digest feature: its store, the commands' service and the scheduler that posts. */
@@ -79,6 +80,8 @@ export async function createApp(config: Config, logger: Logger, o: AppOverrides 
   const knowledge = o.knowledge ?? new KnowledgeBase(config.KNOWLEDGE_DIR);
   const k = knowledge.current.knowledge;
   logger.info({ version: k.version, topics: k.topics.length, points: k.points.length, ms: Math.round(k.loadMs) }, 'knowledge loaded');
+  // The Matrix sync state lives in DATA_DIR unless the store is shared (openStore checks it for the SQLite store).
+  if (!config.DATABASE_URL && o.chat !== false && config.MATRIX_ACCESS_TOKEN) ensureDataDir(config.DATA_DIR);
   const adapters: ChatAdapter[] = [];
   const posters = new Map<string, Poster>();
   const metrics = new Metrics(knowledge, () => adapters);
@@ -88,6 +91,7 @@ export async function createApp(config: Config, logger: Logger, o: AppOverrides 
 
   const services = new Services().provide(reloadKnowledge, () => {
     const r = knowledge.reload();
+    if (!r.ok) logger.error({ reason: r.reason }, 'knowledge reload refused; keeping the loaded version');
     return r.ok ? { ok: true, version: r.version, topics: r.topics } : r;
   });
   if (digests) services.provide(digestService, digests.service);
@@ -157,7 +161,7 @@ async function chatAdapters(config: Config, bot: Bot, logger: Logger, o: AppOver
   const adapters: ChatAdapter[] = [];
   if (config.DISCORD_TOKEN) {
     const { DiscordAdapter } = await import('./adapters/discord/adapter.js');
-    adapters.push(new DiscordAdapter({ token: config.DISCORD_TOKEN, apiUrl: config.DISCORD_API_URL, guildId: config.DISCORD_GUILD_ID, bot, logger }));
+    adapters.push(new DiscordAdapter({ token: config.DISCORD_TOKEN, apiUrl: config.DISCORD_API_URL, guildId: config.DISCORD_GUILD_ID, admins: config.BOT_ADMINS, bot, logger }));
   }
   if (config.MATRIX_HOMESERVER_URL && config.MATRIX_ACCESS_TOKEN) {
     const { MatrixAdapter } = await import('./adapters/matrix/adapter.js');
@@ -171,6 +175,7 @@ async function chatAdapters(config: Config, bot: Bot, logger: Logger, o: AppOver
         prefix: config.MATRIX_COMMAND_PREFIX,
         inviteAllow: config.MATRIX_INVITE_ALLOW,
         graceMs: config.MATRIX_GRACE_SECONDS * 1000,
+        admins: config.BOT_ADMINS,
         // Several replicas: no encryption (its keys cannot follow the Matrix role; MATRIX_E2EE=true is refused at start-up).
         ...(shared ? { sharedState: shared, e2ee: false } : { e2ee: config.MATRIX_E2EE }),
         ...o.matrix,

@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { registerSecrets } from './log.js';
+import { StartupError } from './startup-error.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
   .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const optional = <T extends z.ZodTypeAny>(schema: T) =>
-  z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+const optional = <T extends z.ZodTypeAny>(schema: T) => schema.optional();
 
 /**
  * Every environment variable the bot reads, with defaults. `.env.example`
@@ -36,6 +37,13 @@ const schema = z.object({
   DIGEST_MAX_PER_CHANNEL: int(1, 1000).default(10),
   DIGEST_CATCHUP_GRACE_SECONDS: int(0, 31_536_000).default(3600),
 
+  BOT_ADMINS: optional(
+    z
+      .string()
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .refine((ids) => ids.every((id) => /^\d{15,25}$/.test(id) || /^@[^:\s]+:\S+$/.test(id)), 'must be a comma-separated list of Discord user ids (digits) and Matrix user ids (@name:server)'),
+  ),
+
   HTTP_PORT: optional(int(0, 65_535)),
   HTTP_HOST: z.string().min(1).default('127.0.0.1'),
 
@@ -48,25 +56,30 @@ const schema = z.object({
 export type Config = z.infer<typeof schema>;
 
 /** Thrown for an invalid environment; the message names every bad variable. */
-export class ConfigError extends Error {
+export class ConfigError extends StartupError {
   override name = 'ConfigError';
 }
 
 /** Validates the environment; never echoes values (they may be secrets). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // A variable that is set but blank is a mistake (an empty DISCORD_TOKEN would silently run the console,
+  // HTTP_PORT=" " would listen on a random port): named, never treated as unset.
+  const blank = Object.keys(schema.shape).filter((k) => env[k] !== undefined && env[k]!.trim() === '');
   const result = schema.safeParse(env);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  if (blank.length > 0 || !result.success) {
+    const issues = result.success ? [] : result.error.issues.filter((i) => !blank.includes(String(i.path[0])));
+    const problems = [...blank.map((k) => `${k}: is set but blank (unset it, or give it a value)`), ...issues.map((i) => `${i.path.join('.')}: ${i.message}`)];
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const c = result.data;
-  if (c.MATRIX_ACCESS_TOKEN && !c.MATRIX_HOMESERVER_URL) throw new ConfigError('invalid configuration:\n  MATRIX_HOMESERVER_URL: required when MATRIX_ACCESS_TOKEN is set');
-  if (c.MATRIX_HOMESERVER_URL && !c.MATRIX_ACCESS_TOKEN) throw new ConfigError('invalid configuration:\n  MATRIX_ACCESS_TOKEN: required when MATRIX_HOMESERVER_URL is set');
-  if (c.DISCORD_PUBLIC_KEY && c.HTTP_PORT === undefined) throw new ConfigError('invalid configuration:\n  DISCORD_PUBLIC_KEY: needs HTTP_PORT (POST /interactions is served on the HTTP listener)');
+  if (c.MATRIX_ACCESS_TOKEN && !c.MATRIX_HOMESERVER_URL) throw new ConfigError('invalid configuration: MATRIX_HOMESERVER_URL: required when MATRIX_ACCESS_TOKEN is set');
+  if (c.MATRIX_HOMESERVER_URL && !c.MATRIX_ACCESS_TOKEN) throw new ConfigError('invalid configuration: MATRIX_ACCESS_TOKEN: required when MATRIX_HOMESERVER_URL is set');
+  if (c.DISCORD_PUBLIC_KEY && c.HTTP_PORT === undefined) throw new ConfigError('invalid configuration: DISCORD_PUBLIC_KEY: needs HTTP_PORT (POST /interactions is served on the HTTP listener)');
   if (c.DATABASE_URL && c.MATRIX_E2EE === true) {
     // The crypto store is a local directory of one replica: it cannot follow the Matrix role to another one.
-    throw new ConfigError('invalid configuration:\n  MATRIX_E2EE: end-to-end encryption cannot be used with DATABASE_URL (several replicas): its keys live on one machine and cannot follow the Matrix role; unset one of them');
+    throw new ConfigError('invalid configuration: MATRIX_E2EE: end-to-end encryption cannot be used with DATABASE_URL (several replicas): its keys live on one machine and cannot follow the Matrix role; unset one of them');
   }
+  registerSecrets(c.DISCORD_TOKEN, c.MATRIX_ACCESS_TOKEN, c.DATABASE_URL);
   return c;
 }
 

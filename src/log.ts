@@ -13,13 +13,30 @@ const SECRET_KEY = /^(token|access_?token|password|authorization|discord_token|m
 /** Keys of SDK errors that hold whole request setups (with credentials): dropped. */
 const DROPPED_KEYS = new Set(['requestOptions', 'config']);
 
-const SECRET_IN_TEXT = /(access_token=|Bearer |Bot |"access_token":\s*")[^\s&"']+/g;
+// A credential after the word that introduces it: `access_token=…`, `Bearer …`, `Bot …` (only a token-shaped value:
+// "(Bot → Reset Token)" and "at startBot (…)" are words, not secrets), or a JSON access_token field.
+const SECRET_IN_TEXT = /(access_token=|"access_token":\s*")[^\s&"']+|(\b(?:Bearer|Bot) )[A-Za-z0-9._~+/=-]{16,}/g;
+// Token-shaped strings wherever they appear: Discord bot tokens (three base64url parts) and Matrix access tokens.
+const TOKEN_SHAPED = /\b[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{20,}\b|\b(?:syt|mat|mct)_[A-Za-z0-9_]{10,}/g;
 // An interaction's webhook token in a Discord URL: /interactions/<id>/<token>/… or /webhooks/<app>/<token>.
-const TOKEN_IN_PATH = /(\/(?:interactions|webhooks)\/\d+\/)[A-Za-z0-9._-]{20,}/g;
+const TOKEN_IN_PATH = /(\/(?:interactions|webhooks)\/\d+\/)[A-Za-z0-9._:-]{20,}/g;
 
-/** Removes secrets that SDK errors echo in URLs, headers or messages. */
+/** The configured credentials (DISCORD_TOKEN, MATRIX_ACCESS_TOKEN): scrubbed wherever they appear, whatever their shape. */
+const knownSecrets = new Set<string>();
+
+/** Registers credential values that `scrub` removes verbatim (values shorter than 8 characters are ignored: too likely to be words). */
+export function registerSecrets(...values: (string | undefined)[]): void {
+  for (const v of values) if (v && v.length >= 8) knownSecrets.add(v);
+}
+
+/** Removes secrets from text: the configured credentials, token-shaped strings and credentials in URLs, headers or messages. */
 export function scrub(text: string): string {
-  return text.replace(SECRET_IN_TEXT, '$1[Redacted]').replace(TOKEN_IN_PATH, '$1[Redacted]');
+  let out = text;
+  for (const secret of knownSecrets) if (out.includes(secret)) out = out.split(secret).join('[Redacted]');
+  return out
+    .replace(SECRET_IN_TEXT, (_m, key: string | undefined, word: string | undefined) => `${key ?? word}[Redacted]`)
+    .replace(TOKEN_IN_PATH, '$1[Redacted]')
+    .replace(TOKEN_SHAPED, '[Redacted]');
 }
 
 /** A copy of `v` with secret-named keys censored, request setups dropped and strings scrubbed (depth-limited). */

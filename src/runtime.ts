@@ -8,6 +8,7 @@ import type { Roles } from './lease.js';
 import { startHttp } from './ops/http.js';
 import { Interactions } from './ops/interactions.js';
 import type { Metrics } from './ops/metrics.js';
+import type { StartupError } from './startup-error.js';
 
 /** A running bot: what shutdown needs. */
 export interface Running {
@@ -15,6 +16,8 @@ export interface Running {
   adapters: readonly ChatAdapter[];
   /** Resolves when the console adapter reaches end of input (never for chat adapters). */
   done: Promise<void>;
+  /** Resolves when a platform refuses the bot for good while it runs (see ChatAdapter.onFatal): drain and exit 2. */
+  fatal: Promise<StartupError>;
   stop(): Promise<void>;
 }
 
@@ -25,6 +28,9 @@ export interface Running {
 export async function startBot(config: Config, logger: Logger, overrides: AppOverrides = {}): Promise<Running> {
   const app = await createApp(config, logger, overrides);
   const { adapters, digests, roles } = app;
+  let reportFatal: (err: StartupError) => void = () => undefined;
+  const fatal = new Promise<StartupError>((resolve) => (reportFatal = resolve));
+  for (const a of adapters) a.onFatal = reportFatal;
   if (config.KNOWLEDGE_WATCH) {
     app.knowledge.watch((r) => {
       if (r.ok && r.changed) logger.info({ version: r.version, topics: r.topics }, 'knowledge reloaded');
@@ -71,7 +77,7 @@ export async function startBot(config: Config, logger: Logger, overrides: AppOve
   }
   digests?.scheduler.start();
   const done = app.console ? app.console.run() : new Promise<void>(() => undefined);
-  return { app, adapters, done, stop };
+  return { app, adapters, done, fatal, stop };
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Poster } from '../digest/port.js';
+import type { StartupError } from '../startup-error.js';
 
 export { DeliveryError } from '../digest/port.js';
 
@@ -15,6 +16,13 @@ export interface ChatAdapter extends Poster {
   /** Stops taking messages, waits for replies in flight, disconnects. */
   stop(): Promise<void>;
   status(): AdapterStatus;
+  /**
+   * Set by the runtime: called when the platform refuses the bot for good while it runs (a revoked token,
+   * intents not enabled). The process then drains and exits with EXIT_STARTUP, naming the cause.
+   */
+  onFatal?: (err: StartupError) => void;
+  /** The bounded reply queue: replies waiting, and replies shed because it was full (since start). */
+  replyStats(): { pending: number; shed: number };
 }
 
 /** Waits until every tracked promise has settled (replies in flight at shutdown). */

@@ -29,6 +29,9 @@ export interface HandledEvent {
 
 export type Outcome = 'ok' | 'no-match' | 'usage' | 'denied' | 'rate-limited' | 'dropped' | 'error' | 'too-long';
 
+/** The autocomplete budget per user, as multiples of the message rate limit (default 20 at once, 120 a minute). */
+const AUTOCOMPLETE_FACTOR = { burst: 4, perMinute: 6 };
+
 // Control characters other than tab and newline, and lone surrogates.
 const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 // Every character CONTROL could remove is one of these (any surrogate, paired or not): text without them is kept as it is.
@@ -44,6 +47,7 @@ export class Bot {
   private readonly byName = new Map<string, CommandDef>();
   private readonly commandFuse: Fuse<string>;
   private readonly limiter: RateLimiter;
+  private readonly completeLimiter: RateLimiter;
   private readonly maxInput: number;
   private readonly services: Services;
 
@@ -53,6 +57,9 @@ export class Bot {
     this.commandFuse = new Fuse([...this.byName.keys()], { threshold: 0.4, includeScore: true });
     const rl = opts.rateLimit ?? { burst: 5, perMinute: 20 };
     this.limiter = new RateLimiter(rl.burst, rl.perMinute);
+    // Autocomplete fires per keystroke: its own bucket, a few times the message budget (typing speed), so a
+    // user typing a command is not slowed down by their own suggestions, and one user cannot flood it.
+    this.completeLimiter = new RateLimiter(rl.burst * AUTOCOMPLETE_FACTOR.burst, rl.perMinute * AUTOCOMPLETE_FACTOR.perMinute);
     this.maxInput = opts.maxInputChars ?? 2000;
     this.services = opts.services ?? new Services();
   }
@@ -123,6 +130,17 @@ export class Bot {
   }
 
   /**
+   * Takes one autocomplete from the user's budget (limited per user like messages, in a bucket of its own).
+   * False when it is spent: the adapter then does not answer (an unanswered autocomplete is harmless).
+   * Counted as "dropped", not logged per request.
+   */
+  allowComplete(msg: Pick<IncomingMessage, 'platform' | 'userId' | 'unlimited'>): boolean {
+    if (msg.unlimited || this.completeLimiter.take(`${msg.platform}:${msg.userId}`) === 'allow') return true;
+    this.opts.onHandled?.({ platform: msg.platform, command: 'autocomplete', outcome: 'dropped', ms: 0 });
+    return false;
+  }
+
+  /**
    * Rate limit, permission, then the handler. A handler that answers synchronously (most do) is answered
    * without a promise of our own in between: the adapter's `await` then resumes at once, and the reply
    * leaves before the SDK's own follow-up work (Matrix: building the next /sync request) gets its turn.
@@ -130,13 +148,15 @@ export class Bot {
   private invokeTimed(command: CommandDef, args: Args, msg: IncomingMessage, prefix: string, started: number): Reply | null | Promise<Reply | null> {
     const refused = this.refusal(msg, started, command.name);
     if (refused !== undefined) return refused;
-    return permissionOf(command, args.subcommand) === 'manager' ? this.runManaged(command, args, msg, prefix, started) : this.run(command, args, msg, prefix, started);
+    const permission = permissionOf(command, args.subcommand);
+    return permission === 'everyone' ? this.run(command, args, msg, prefix, started) : this.runGated(permission, command, args, msg, prefix, started);
   }
 
-  private async runManaged(command: CommandDef, args: Args, msg: IncomingMessage, prefix: string, started: number): Promise<Reply> {
-    if (!(await this.mayManage(msg))) {
-      const what = [command.name, args.subcommand].filter(Boolean).join(' ');
-      return this.finish(msg, command.name, 'denied', started, replies.denied(`Only people who manage this channel or room may use ${prefix}${what}.`));
+  private async runGated(permission: 'manager' | 'admin', command: CommandDef, args: Args, msg: IncomingMessage, prefix: string, started: number): Promise<Reply> {
+    if (!(await this.allowed(msg, permission))) {
+      const what = `${prefix}${[command.name, args.subcommand].filter(Boolean).join(' ')}`;
+      const who = permission === 'admin' ? `Only the bot's administrators may use ${what}: it acts on the whole bot.` : `Only people who manage this channel or room may use ${what}.`;
+      return this.finish(msg, command.name, 'denied', started, replies.denied(who));
     }
     return this.run(command, args, msg, prefix, started);
   }
@@ -170,10 +190,11 @@ export class Bot {
     return this.finish(msg, command.name, 'error', started, replies.error('Something went wrong on my side while answering that. It has been logged; please try again later.'));
   }
 
-  private async mayManage(msg: IncomingMessage): Promise<boolean> {
-    if (typeof msg.canManage !== 'function') return msg.canManage === true;
+  private async allowed(msg: IncomingMessage, permission: 'manager' | 'admin'): Promise<boolean> {
+    const check = permission === 'admin' ? msg.isAdmin : msg.canManage;
+    if (typeof check !== 'function') return check === true;
     try {
-      return await msg.canManage();
+      return await check();
     } catch (err) {
       this.opts.logger.warn({ err, platform: msg.platform }, 'permission check failed; refusing');
       return false;

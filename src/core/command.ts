@@ -18,8 +18,11 @@ export interface OptionDef {
   readonly maxLength?: number;
 }
 
-/** Who may run a command: anyone, or people who manage the channel/room. */
-export type Permission = 'everyone' | 'manager';
+/**
+ * Who may run a command: anyone, people who manage the channel/room, or (for actions on the whole bot)
+ * the bot's administrators: the Discord application's owner or team members, and the ids in BOT_ADMINS.
+ */
+export type Permission = 'everyone' | 'manager' | 'admin';
 
 export interface SubcommandDef {
   readonly name: string;
@@ -47,6 +50,8 @@ export interface IncomingMessage {
   readonly addressed: boolean;
   /** The sender manages this channel or room (platform-resolved; console: true). A function is asked only when a command needs it. */
   readonly canManage?: boolean | (() => Promise<boolean>);
+  /** The sender administers the whole bot (platform-resolved; console and CLI: true). A function is asked only when a command needs it. */
+  readonly isAdmin?: boolean | (() => Promise<boolean>);
   /** The local operator (console, CLI): no rate limit. */
   readonly unlimited?: boolean;
   /** A direct conversation with the bot (Discord DM, two-person Matrix room). */

@@ -1,6 +1,7 @@
 import { mkdirSync, renameSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { StartupError } from '../startup-error.js';
 
 export type DigestMode = 'rotate' | 'board';
 
@@ -42,9 +43,15 @@ export interface Claim {
 }
 
 /** The digest database cannot be opened or used as it is (start-up: exit 2 with this message). */
-export class StoreError extends Error {
+export class StoreError extends StartupError {
   override name = 'StoreError';
-  readonly startup = true;
+}
+
+/** An SQLite failure in one line: its code, its message, and what to do when the file is not a usable database. */
+function sqliteCause(err: unknown): string {
+  const code = (err as { code?: string }).code;
+  const hint = code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT' ? ': move it away (the bot then starts with no subscriptions) or restore a backup' : '';
+  return `${code ? `${code}: ` : ''}${(err as Error).message}${hint}`;
 }
 
 /** A value, or a promise of it: SQLite answers synchronously, PostgreSQL asynchronously; callers await both. */
@@ -211,7 +218,7 @@ export class SqliteDigestStore implements DigestStore {
       if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
       this.db = openDatabase(file);
     } catch (err) {
-      throw new StoreError(`DATA_DIR (${dirname(file)}): cannot open the digest database ${basename(file)}: ${(err as Error).message}`);
+      throw new StoreError(`DATA_DIR (${dirname(file)}): cannot open the digest database ${basename(file)}: ${sqliteCause(err)}`);
     }
     try {
       this.migrate();
@@ -219,7 +226,7 @@ export class SqliteDigestStore implements DigestStore {
     } catch (err) {
       this.db.close();
       if (err instanceof StoreError) throw err;
-      throw new StoreError(`DATA_DIR (${dirname(file)}): cannot prepare the digest database ${basename(file)}: ${(err as Error).message}`);
+      throw new StoreError(`DATA_DIR (${dirname(file)}): cannot prepare the digest database ${basename(file)}: ${sqliteCause(err)}`);
     }
     this.identity = this.stat();
   }

@@ -5,11 +5,12 @@ import { parseDocument } from 'yaml';
 import { talkFileSchema, type TalkFile } from './schema.js';
 import type { GlossaryEntry, Knowledge, Point, Talk, Topic } from './model.js';
 import { normalizeKey } from './text.js';
+import { StartupError } from '../startup-error.js';
 
 export { normalizeKey };
 
 /** A knowledge file that cannot be used: names the file, the path inside it and the reason. */
-export class KnowledgeError extends Error {
+export class KnowledgeError extends StartupError {
   constructor(
     readonly file: string,
     readonly path: string,

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Interactions } from './interactions.js';
 import type { Metrics } from './metrics.js';
+import { StartupError } from '../startup-error.js';
 
 export interface Readiness {
   ready: boolean;
@@ -49,7 +50,10 @@ export async function startHttp(opts: { port: number; host: string; metrics: Met
   });
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE' ? 'is in use by another process' : err.code === 'EACCES' ? 'needs privileges the bot does not have' : `cannot be used (${err.code ?? err.message})`;
+      reject(new StartupError(`HTTP_PORT: port ${opts.port} on HTTP_HOST ${opts.host} ${why} (${err.code ?? 'error'}).`));
+    });
     server.listen(opts.port, opts.host, () => resolve());
   });
   opts.logger.info({ address: server.address() }, 'http listening (/healthz, /readyz, /metrics)');

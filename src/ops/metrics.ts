@@ -36,6 +36,26 @@ export class Metrics {
         for (const a of adapters()) this.set({ platform: a.platform }, a.status().connected ? 1 : 0);
       },
     });
+    new Counter({
+      name: 'kbot_replies_shed_total',
+      help: 'Replies dropped unsent because the platform\'s reply queue was full (oldest first)',
+      labelNames: ['platform'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const a of adapters()) this.inc({ platform: a.platform }, a.replyStats().shed);
+      },
+    });
+    new Gauge({
+      name: 'kbot_reply_queue_length',
+      help: 'Replies waiting to be sent, per platform',
+      labelNames: ['platform'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const a of adapters()) this.set({ platform: a.platform }, a.replyStats().pending);
+      },
+    });
     const metrics = this;
     new Gauge({
       name: 'kbot_role_held',

@@ -142,6 +142,21 @@ describe('Discord adapter end to end (real discord.js Client, fake Discord)', ()
       expect(choices.map((c) => c.value)).toEqual(TOPICS_IN_TALK_ORDER);
     });
 
+    it('is limited per user like messages: a flood from one user is left unanswered, another user is still served', async () => {
+      await start({ bot: { rateLimit: { burst: 5, perMinute: 20 } } });
+      const flood = Array.from({ length: 200 }, () => fake.sendInteraction({ type: 4, commandName: 'status', options: [opt('topic', 'fs', true)], user: { id: '100000000000000011' } }));
+      // Another user's autocomplete and command, sent after the whole flood, are answered.
+      const other = await fake.sendInteraction({ type: 4, commandName: 'status', options: [opt('topic', 'files', true)] }).callback;
+      expect(other.body.data.choices[0].value).toBe('filesystems');
+      expect(embedOf(await slash('status', [opt('topic', 'fs')])).title).toContain('Filesystems');
+      const paths = new Set(flood.map((f) => `/interactions/${f.id}/${f.token}/callback`));
+      const answered = () => fake.requests.filter((r) => paths.has(r.path)).length;
+      // 5 × 4 = 20 at once (plus what refills meanwhile: 20 × 6 = 120 a minute, 2 a second); the allowed ones may still be in flight.
+      for (let i = 0; i < 250 && answered() < 20; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(answered()).toBeGreaterThanOrEqual(20);
+      expect(answered()).toBeLessThan(40);
+    });
+
     describe('with more than 25 topics', () => {
       let dir: string;
       beforeAll(() => {
@@ -556,6 +571,62 @@ describe('Discord adapter end to end (real discord.js Client, fake Discord)', ()
       } finally {
         rmSync(dataDir, { recursive: true, force: true });
       }
+    });
+  });
+
+  describe('bot-wide /reload', () => {
+    async function reloadAs(userId: string, dm = true): Promise<RecordedRequest> {
+      return fake.sendInteraction({ commandName: 'reload', dm, user: { id: userId } }).callback;
+    }
+
+    it('is registered for server administrators; in a DM only the application owner, team members and BOT_ADMINS may run it', async () => {
+      const listed = '100000000000000077';
+      const b = await start({ admins: [listed] });
+      expect(fake.globalCommands.find((c) => c.name === 'reload').default_member_permissions).toBe('8');
+      expect((await reloadAs(fake.users.default.id)).body.data.embeds[0].description).toContain("Only the bot's administrators may use /reload");
+      expect((await reloadAs(fake.users.owner.id)).body.data.embeds[0].title).toBe('Knowledge reloaded');
+      expect((await reloadAs(listed)).body.data.embeds[0].title).toBe('Knowledge reloaded');
+      // A guild manager is not a bot administrator.
+      const manager = await fake.sendInteraction({ commandName: 'reload', memberPermissions: String(1n << 4n | 1n << 3n) }).callback;
+      expect(manager.body.data.embeds[0].description).toContain("Only the bot's administrators");
+      expect(b.adapter.status().connected).toBe(true);
+    });
+
+    it('a team-owned application: team members may reload, the former owner user may not', async () => {
+      const member = '100000000000000099';
+      fake.setApplicationTeam([member]);
+      await start();
+      expect((await reloadAs(member)).body.data.embeds[0].title).toBe('Knowledge reloaded');
+      expect((await reloadAs(fake.users.owner.id)).body.data.embeds[0].description).toContain("Only the bot's administrators");
+    });
+  });
+
+  describe('fatal gateway close codes', () => {
+    for (const [code, cause] of [
+      [4004, /DISCORD_TOKEN was rejected/],
+      [4014, /intents are not enabled .* in the Developer Portal/],
+    ] as const) {
+      it(`close ${code} mid-run: no reconnect, status names the cause, onFatal gets a StartupError`, async () => {
+        const b = await start();
+        let fatal: Error | undefined;
+        b.adapter.onFatal = (e) => (fatal = e);
+        const identifies = fake.gatewayReceived.filter((p) => p.op === 2 || p.op === 6).length;
+        fake.closeGateway(code);
+        for (let i = 0; i < 500 && !fatal; i++) await new Promise((r) => setTimeout(r, 10));
+        expect(fatal?.name).toBe('StartupError');
+        expect(fatal!.message).toMatch(cause);
+        expect(b.adapter.status()).toEqual({ connected: false, reason: fatal!.message });
+        // A reconnect would IDENTIFY or RESUME again; prove it does not by a later gateway round: none arrives.
+        await new Promise((r) => setTimeout(r, 300));
+        expect(fake.gatewayReceived.filter((p) => p.op === 2 || p.op === 6)).toHaveLength(identifies);
+      });
+    }
+
+    it('close 4004 at IDENTIFY (token revoked after the REST checks): start() rejects naming DISCORD_TOKEN instead of hanging', async () => {
+      fake.failIdentify(4004);
+      const b = await startDiscordBot(fake, { start: false });
+      running.push(b);
+      await expect(b.adapter.start()).rejects.toThrow(/DISCORD_TOKEN was rejected by the Discord gateway \(close code 4004/);
     });
   });
 

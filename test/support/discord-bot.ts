@@ -23,6 +23,8 @@ export interface DiscordBotOptions {
   bot?: Pick<TestBotOptions, 'knowledge' | 'extra' | 'rateLimit' | 'maxInputChars'>;
   /** Open the digest store in the temporary DATA_DIR (default true). */
   digests?: boolean;
+  /** BOT_ADMINS (Discord user ids). */
+  admins?: string[];
   /** Call start() (default true). */
   start?: boolean;
   /** Log here instead of into memory (the benchmark passes the production logger); `lines` stays empty. */
@@ -50,6 +52,7 @@ export async function startDiscordBot(fake: FakeDiscord, o: DiscordBotOptions = 
     ...(o.guildId ? { DISCORD_GUILD_ID: o.guildId } : {}),
     DATA_DIR: dataDir,
     DIGEST_MIN_INTERVAL_SECONDS: '1',
+    ...(o.admins ? { BOT_ADMINS: o.admins.join(',') } : {}),
   });
   const app = await createApp(config, logger, {
     digests: o.digests !== false,

@@ -21,6 +21,12 @@ export interface MatrixBotOptions {
   inviteAllow?: string;
   /** Extra commands for the bot (see makeBot). */
   extra?: CommandDef[];
+  /** Waits between attempts to reach a homeserver that is down at start-up (default: production's). */
+  connectBackoff?: { firstMs: number; maxMs: number };
+  /** BOT_ADMINS (Matrix user ids). */
+  admins?: string[];
+  /** Knowledge directory (default: the repository's). */
+  knowledgeDir?: string;
   /** Log here instead of into memory (the benchmark passes the production logger); the log arrays stay empty. */
   logger?: Logger;
   /** MATRIX_E2EE (default: unset, on when the token has a device). */
@@ -49,12 +55,14 @@ export async function makeMatrixBot(fake: FakeMatrix, o: MatrixBotOptions): Prom
     MATRIX_GRACE_SECONDS: String(Math.round((o.graceMs ?? 5 * 60_000) / 1000)),
     ...(o.inviteAllow !== undefined ? { MATRIX_INVITE_ALLOW: o.inviteAllow } : {}),
     DIGEST_MIN_INTERVAL_SECONDS: '1',
+    ...(o.admins ? { BOT_ADMINS: o.admins.join(',') } : {}),
+    ...(o.knowledgeDir ? { KNOWLEDGE_DIR: o.knowledgeDir } : {}),
     // Generous rate limit: these tests are about the adapter, not about the token bucket.
     RATE_LIMIT_BURST: '100',
     RATE_LIMIT_PER_MINUTE: '1000',
     ...(o.e2ee !== undefined ? { MATRIX_E2EE: String(o.e2ee) } : {}),
   });
-  const app = await createApp(config, logger, { extraCommands: o.extra, matrix: { retry: { retries: 3, minTimeoutMs: 20 } } });
+  const app = await createApp(config, logger, { extraCommands: o.extra, matrix: { retry: { retries: 3, minTimeoutMs: 20 }, ...(o.connectBackoff ? { connectBackoff: o.connectBackoff } : {}) } });
   const adapter = app.adapters[0] as MatrixAdapter;
   let closed = false;
   return {

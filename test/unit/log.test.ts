@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createLogger, scrub } from '../../src/log.js';
+import { createLogger, registerSecrets, scrub } from '../../src/log.js';
 
 function logTo() {
   const file = join(mkdtempSync(join(tmpdir(), 'ksb-log-')), 'log.jsonl');
@@ -40,5 +40,22 @@ describe('log redaction', () => {
 
   it('scrub leaves text without secrets unchanged', () => {
     expect(scrub('GET /channels/123/messages 404 Unknown Channel')).toBe('GET /channels/123/messages 404 Unknown Channel');
+  });
+
+  it('GIVEN ordinary words around "Bot" and "Bearer" THEN they stay; stack frames are not mangled', () => {
+    expect(scrub('Developer Portal (Bot → Reset Token)')).toBe('Developer Portal (Bot → Reset Token)');
+    const frame = 'Error: boom\n    at startBot (file:///app/dist/src/runtime.js:42:11)\n    at async main (file:///app/dist/src/main.js:14:19)';
+    expect(scrub(frame)).toBe(frame);
+    expect(scrub('the Bot user and a Bearer scheme')).toBe('the Bot user and a Bearer scheme');
+  });
+
+  it('GIVEN token values and token-shaped strings anywhere THEN each is redacted', () => {
+    const discordToken = ['MTIzNDU2Nzg5MDEyMzQ1Njc4OQ', 'GhT2xk', 'abcdefghijklmnopqrstuvwxyz0123456789AB'].join('.'); // token-shaped, built so no literal token sits in the tree
+    expect(scrub(`Authorization: Bot ${discordToken}`)).toBe('Authorization: Bot [Redacted]');
+    expect(scrub(`login failed for ${discordToken} (401)`)).toBe('login failed for [Redacted] (401)');
+    expect(scrub('Authorization: Bearer syt_a2JvdA_ZxBmTqHXcYxDzWQnPoLk_2xO4hu')).toBe('Authorization: Bearer [Redacted]');
+    expect(scrub('token syt_a2JvdA_ZxBmTqHXcYxDzWQnPoLk_2xO4hu expired')).toBe('token [Redacted] expired');
+    registerSecrets('plain-configured-secret-value');
+    expect(scrub('echoed plain-configured-secret-value back')).toBe('echoed [Redacted] back');
   });
 });

@@ -22,6 +22,8 @@ import { optionChoices } from '../../core/complete.js';
 import type { Reply } from '../../core/reply.js';
 import { replies } from '../../core/reply.js';
 import { DeliveryError, type FindResult } from '../../digest/port.js';
+import { StartupError } from '../../startup-error.js';
+import { ReplyQueue, type SendBudget } from '../reply-queue.js';
 import { InFlight, type AdapterStatus, type ChatAdapter } from '../types.js';
 import { slashCommands, upToDate } from './commands.js';
 import { messageBody, renderChoices } from './render.js';
@@ -31,6 +33,8 @@ export interface DiscordOptions {
   /** REST base URL without version (default Discord's own). */
   apiUrl?: string;
   guildId?: string;
+  /** BOT_ADMINS: Discord user ids that may run bot-wide commands (/reload), besides the application's owner and team. */
+  admins?: readonly string[];
   bot: Bot;
   logger: Logger;
 }
@@ -55,10 +59,20 @@ function classifyDiscordError(err: unknown, where: string): DeliveryError {
   return new DeliveryError(message, 'transient');
 }
 
-/** Thrown for a start-up failure the operator must fix (bad token). */
-export class DiscordStartupError extends Error {
-  readonly startup = true;
-}
+/**
+ * Discord's send budget for replies: its global limit of 50 requests per second; slash commands and
+ * autocomplete in flight 16 at a time in a lane of their own, message replies 8 (a channel takes 5 per 5 s).
+ */
+const REPLY_BUDGET: SendBudget = { perSecond: 50, concurrency: { interaction: 16, message: 8 } };
+/** At shutdown, how long sends already in flight may finish (the queue's waiting replies are dropped at once). */
+const SEND_GRACE_MS = 4000;
+
+/** Gateway close codes after which Discord will not take the bot back until the operator fixes something. */
+const FATAL_CLOSE: Record<number, string> = {
+  4004: 'DISCORD_TOKEN was rejected by the Discord gateway (close code 4004, authentication failed): copy the bot token again from the Developer Portal (Bot → Reset Token).',
+  4013: 'Discord refused the gateway intents the bot asks for (close code 4013, invalid intents).',
+  4014: 'Discord refused the gateway intents (close code 4014, disallowed intents): the intents are not enabled for this application in the Developer Portal (Bot → Privileged Gateway Intents).',
+};
 
 /**
  * Discord on discord.js: slash commands (with autocomplete and `hide`),
@@ -69,13 +83,20 @@ export class DiscordAdapter implements ChatAdapter {
   readonly platform = 'discord' as const;
   readonly client: Client;
   private readonly inFlight = new InFlight();
+  private readonly replies: ReplyQueue;
   private accepting = false;
   private connected = false;
   private lastReason = 'not started';
   private readonly log: Logger;
+  onFatal?: (err: StartupError) => void;
+  private ownerFetchedAt = 0;
+  /** Set when the gateway closed with a fatal code (see FATAL_CLOSE). */
+  private fatalError?: StartupError;
+  private fatalWaiter?: (err: StartupError) => void;
 
   constructor(private readonly opts: DiscordOptions) {
     this.log = opts.logger.child({ adapter: 'discord' });
+    this.replies = new ReplyQueue(REPLY_BUDGET, this.log);
     this.client = new Client({
       intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.DirectMessages],
       partials: [Partials.Channel],
@@ -104,26 +125,42 @@ export class DiscordAdapter implements ChatAdapter {
     // Listeners live on the Client, so they survive gateway reconnects and resumes.
     this.client.on(Events.InteractionCreate, (i) => void this.inFlight.track(this.onInteraction(i)));
     this.client.on(Events.MessageCreate, (m) => void this.inFlight.track(this.onMessage(m)));
-    this.client.on(Events.ShardReady, () => this.setConnected(true, 'ready'));
-    this.client.on(Events.ShardResume, () => this.setConnected(true, 'resumed'));
-    this.client.on(Events.ShardDisconnect, (e) => this.setConnected(false, `gateway closed (${e.code})`));
-    this.client.on(Events.ShardReconnecting, () => this.setConnected(false, 'gateway reconnecting'));
+    this.client.on(Events.ShardReady, (shard) => {
+      if (this.lastReason === 'gateway reconnecting') this.log.warn({ shard }, 'gateway session started anew: messages sent while it was down are not delivered');
+      this.setConnected(true, 'ready');
+    });
+    this.client.on(Events.ShardResume, (shard, replayed) => {
+      this.log.info({ shard, replayed }, 'gateway resumed');
+      this.setConnected(true, 'resumed');
+    });
+    this.client.on(Events.ShardDisconnect, (e) => {
+      this.setConnected(false, `gateway closed (${e.code})`);
+      if (FATAL_CLOSE[e.code]) this.fatal(new StartupError(FATAL_CLOSE[e.code]));
+    });
+    this.client.on(Events.ShardReconnecting, (shard) => {
+      this.log.info({ shard }, 'gateway reconnecting');
+      this.setConnected(false, 'gateway reconnecting');
+    });
     this.client.on(Events.ShardError, (err) => this.log.warn({ err }, 'gateway error'));
     this.client.on(Events.Error, (err) => this.log.error({ err }, 'discord.js error'));
   }
 
   async start(): Promise<void> {
     const ready = new Promise<void>((resolve) => this.client.once(Events.ClientReady, () => resolve()));
+    // A fatal gateway close during login (4004 at IDENTIFY) ends the wait for READY instead of hanging.
+    const refused = new Promise<never>((_resolve, reject) => (this.fatalWaiter = reject));
+    refused.catch(() => undefined);
     try {
-      await this.client.login(this.opts.token);
+      await Promise.race([this.client.login(this.opts.token).then(() => ready), refused]);
     } catch (err) {
       await this.client.destroy();
       if ((err as { code?: string }).code === 'TokenInvalid') {
-        throw new DiscordStartupError('DISCORD_TOKEN was rejected by Discord (401 Unauthorized): copy the bot token again from the Developer Portal (Bot → Reset Token).');
+        throw new StartupError('DISCORD_TOKEN was rejected by Discord (401 Unauthorized): copy the bot token again from the Developer Portal (Bot → Reset Token).');
       }
       throw err;
+    } finally {
+      this.fatalWaiter = undefined;
     }
-    await ready;
     this.accepting = true;
     try {
       await this.syncCommands();
@@ -149,7 +186,7 @@ export class DiscordAdapter implements ChatAdapter {
         await this.client.rest.put(route, { body: wanted });
       } catch (err) {
         if (guildId && err instanceof DiscordAPIError && (err.status === 403 || err.status === 404)) {
-          throw new DiscordStartupError(`DISCORD_GUILD_ID: the bot cannot register its commands in that server (${err.message}): invite it there with the applications.commands scope, or unset DISCORD_GUILD_ID.`);
+          throw new StartupError(`DISCORD_GUILD_ID: the bot cannot register its commands in that server (${err.message}): invite it there with the applications.commands scope, or unset DISCORD_GUILD_ID.`);
         }
         throw err;
       }
@@ -163,13 +200,19 @@ export class DiscordAdapter implements ChatAdapter {
     return this.connected ? { connected: true } : { connected: false, reason: this.lastReason };
   }
 
+  replyStats(): { pending: number; shed: number } {
+    return { pending: this.replies.pending, shed: this.replies.shed };
+  }
+
   async stop(): Promise<void> {
     this.accepting = false;
     await this.inFlight.drain();
+    const { dropped, unfinished } = await this.replies.close(SEND_GRACE_MS);
+    this.log.info({ dropped, unfinished }, `shutdown: ${dropped} queued replies dropped, ${unfinished} still sending abandoned`);
     // @discordjs/ws ignores destroy() while a shard waits to reconnect and may then reconnect a destroyed
     // client: give a reconnecting shard a moment to settle first (bounded by the 10 s shutdown limit).
     const deadline = Date.now() + 3000;
-    while (this.client.ws.shards.some((s) => s.status !== Status.Ready) && this.client.ws.shards.size > 0 && Date.now() < deadline) {
+    while (!this.fatalError && this.client.ws.shards.some((s) => s.status !== Status.Ready) && this.client.ws.shards.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 25));
     }
     await this.client.destroy();
@@ -210,6 +253,30 @@ export class DiscordAdapter implements ChatAdapter {
     return reachesBack ? 'absent' : 'unknown';
   }
 
+  /** BOT_ADMINS, the application's owner, or a member of the team that owns it (fetched once, then every 10 minutes). */
+  private async isBotAdmin(userId: string): Promise<boolean> {
+    if (this.opts.admins?.includes(userId)) return true;
+    const app = this.client.application;
+    if (!app) return false;
+    if (!app.owner || Date.now() - this.ownerFetchedAt > 10 * 60_000) {
+      await app.fetch();
+      this.ownerFetchedAt = Date.now();
+    }
+    const owner = app.owner;
+    if (!owner) return false;
+    return 'members' in owner ? owner.members.has(userId) : owner.id === userId;
+  }
+
+  /** A fatal close: fails a start() in progress, or tells the runtime (once) to drain and exit. */
+  private fatal(err: StartupError): void {
+    if (this.fatalError) return;
+    this.fatalError = err;
+    this.lastReason = err.message;
+    this.log.error({ reason: err.message }, 'Discord refused the bot');
+    if (this.fatalWaiter) this.fatalWaiter(err);
+    else this.onFatal?.(err);
+  }
+
   private setConnected(connected: boolean, reason: string): void {
     this.connected = connected;
     this.lastReason = reason;
@@ -229,8 +296,9 @@ export class DiscordAdapter implements ChatAdapter {
     const def = this.opts.bot.command(i.commandName);
     const focused = i.options.getFocused(true);
     const opt = def && optionsOf(def, i.options.getSubcommand(false) ?? undefined).find((o) => o.name === focused.name);
+    if (!this.opts.bot.allowComplete({ platform: 'discord', userId: i.user.id })) return; // over the user's autocomplete budget: left unanswered
     const choices = opt ? optionChoices(this.opts.bot, opt, String(focused.value)) : [];
-    await i.respond(renderChoices(choices));
+    this.replies.push('interaction', () => i.respond(renderChoices(choices)));
   }
 
   private async onCommand(i: ChatInputCommandInteraction): Promise<void> {
@@ -254,6 +322,7 @@ export class DiscordAdapter implements ChatAdapter {
       direct: !i.inGuild(),
       // Asked only by commands that need a manager.
       canManage: i.inGuild() ? () => Promise.resolve(i.memberPermissions?.has(PermissionFlagsBits.ManageChannels) ?? false) : true,
+      isAdmin: () => this.isBotAdmin(i.user.id),
     };
     const reply = (await this.opts.bot.invoke(def, args as Args, msg, '/')) ?? {
       // An interaction must be answered; a rate-limited user sees this only themselves.
@@ -261,7 +330,8 @@ export class DiscordAdapter implements ChatAdapter {
       summary: 'Please slow down.',
       private: true,
     };
-    await this.sendToInteraction(i, reply, i.options.getBoolean('hide') ?? false);
+    const hide = i.options.getBoolean('hide') ?? false;
+    this.replies.push('interaction', () => this.sendToInteraction(i, reply, hide));
   }
 
   private async onMessage(m: Message): Promise<void> {
@@ -270,17 +340,22 @@ export class DiscordAdapter implements ChatAdapter {
     const isDM = m.guildId === null;
     const mentioned = m.mentions.users.has(me);
     if (!isDM && !mentioned) return;
-    try {
-      const text = m.content.replace(new RegExp(`<@!?${me}>`, 'g'), ' ').trim();
-      let canManage = isDM;
-      if (!isDM && m.member && m.channel.isTextBased() && !m.channel.isDMBased()) {
-        canManage = m.member.permissionsIn(m.channel).has(PermissionFlagsBits.ManageChannels);
-      }
-      const reply = await this.opts.bot.handle({ platform: 'discord', text, userId: m.author.id, channelId: m.channelId, addressed: true, direct: isDM, canManage }, PREFIXES);
-      if (reply) await this.sendToMessage(m, reply);
-    } catch (err) {
-      this.log.error({ err, message: m.id }, 'message handling failed');
-    }
+    // The answer is worked out when the queue gets to the message, so a mention shed in a flood costs nothing.
+    this.replies.push('message', () => this.answerMessage(m, isDM));
+  }
+
+  private async answerMessage(m: Message, isDM: boolean): Promise<void> {
+    const me = this.client.user!.id;
+    const text = m.content.replace(new RegExp(`<@!?${me}>`, 'g'), ' ').trim();
+    // Asked only by commands that need a manager (a flood of questions never computes permissions).
+    const canManage = async () => {
+      if (isDM) return true;
+      if (!m.member || !m.channel.isTextBased() || m.channel.isDMBased()) return false;
+      return m.member.permissionsIn(m.channel).has(PermissionFlagsBits.ManageChannels);
+    };
+    const isAdmin = () => this.isBotAdmin(m.author.id);
+    const reply = await this.opts.bot.handle({ platform: 'discord', text, userId: m.author.id, channelId: m.channelId, addressed: true, direct: isDM, canManage, isAdmin }, PREFIXES);
+    if (reply) await this.sendToMessage(m, reply);
   }
 
   /**

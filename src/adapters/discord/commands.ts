@@ -41,16 +41,18 @@ function subcommand(s: SubcommandDef): APIApplicationCommandOption {
 /**
  * Slash command registrations derived from the command definitions: no
  * second list by hand. Commands that (partly) need a manager get
- * `default_member_permissions` = ManageChannels; the handler checks again.
+ * `default_member_permissions` = ManageChannels (bot-wide ones: Administrator); the handler checks again.
  */
 export function slashCommands(defs: readonly CommandDef[]): Body[] {
   return defs.map((d): Body => {
     const needsManager = d.permission === 'manager' || Boolean(d.subcommands?.some((s) => s.permission === 'manager'));
+    const needsAdmin = d.permission === 'admin';
     return {
       name: d.name,
       description: d.description.slice(0, 100),
       options: d.subcommands ? d.subcommands.map(subcommand) : options(d.options, d.hideable !== false),
-      default_member_permissions: needsManager ? PermissionFlagsBits.ManageChannels.toString() : null,
+      // Bot-wide commands are shown to server administrators only; the handler checks the bot's own admins.
+      default_member_permissions: needsAdmin ? PermissionFlagsBits.Administrator.toString() : needsManager ? PermissionFlagsBits.ManageChannels.toString() : null,
       // Discord's default, spelled out: a registered command reports it, and ApplicationCommand#equals compares it.
       integration_types: [ApplicationIntegrationType.GuildInstall],
     };

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { LogLevel, LogService, MatrixClient, MatrixError, SimpleFsStorageProvider } from 'matrix-bot-sdk';
 import pRetry from 'p-retry';
 import type { Logger } from 'pino';
@@ -7,6 +8,8 @@ import type { Bot } from '../../core/bot.js';
 import type { Reply } from '../../core/reply.js';
 import { scrub } from '../../log.js';
 import { DeliveryError, type FindResult } from '../../digest/port.js';
+import { StartupError } from '../../startup-error.js';
+import { ReplyQueue, type SendBudget } from '../reply-queue.js';
 import { InFlight, type AdapterStatus, type ChatAdapter } from '../types.js';
 import type { PersistentIndexedDb } from './crypto-store.js';
 import { cryptoStorage, openCryptoStore, rememberJoinedMembers, RoomEncryption } from './crypto.js';
@@ -26,6 +29,10 @@ export interface MatrixOptions {
   graceMs: number;
   /** Send retries on 429/5xx (tests shorten the waits). */
   retry?: { retries: number; minTimeoutMs: number };
+  /** BOT_ADMINS: Matrix user ids that may run bot-wide commands (/reload). */
+  admins?: readonly string[];
+  /** Waits between attempts to reach a homeserver that is down at start-up (tests shorten them). */
+  connectBackoff?: { firstMs: number; maxMs: number };
   /** End-to-end encryption (MATRIX_E2EE): undefined = on when the access token belongs to a device. */
   e2ee?: boolean;
   /** Several replicas: sync state in the shared store instead of DATA_DIR/matrix-sync.json. */
@@ -57,16 +64,88 @@ function digestTxnId(key: string): string {
 
 /** A failed send as a {@link DeliveryError}: 403/404 permanent, 429 after `retry_after_ms`, anything else (any 5xx, any body, no answer) transient. */
 function classifyMatrixError(err: unknown, where: string): DeliveryError {
-  const message = `${where}: ${scrub(err instanceof Error ? err.message : String((err as { statusCode?: number })?.statusCode ?? err))}`;
-  const status = err instanceof MatrixError ? err.statusCode : Number((err as { statusCode?: unknown })?.statusCode) || 0;
-  if (status === 403 || status === 404) return new DeliveryError(message, 'permanent');
-  if (status === 429) return new DeliveryError(message, 'retry-after', err instanceof MatrixError ? err.retryAfterMs : undefined);
+  const e = homeserverError(err);
+  const message = `${where}: ${e.message}`;
+  if (e.statusCode === 403 || e.statusCode === 404) return new DeliveryError(message, 'permanent');
+  if (e.statusCode === 429) return new DeliveryError(message, 'retry-after', e.retryAfterMs);
   return new DeliveryError(message, 'transient');
 }
 
-/** Thrown for a start-up failure the operator must fix (bad token, unreachable server). */
-export class MatrixStartupError extends Error {
-  readonly startup = true;
+/**
+ * A homeserver's send budget for replies: no global figure (a homeserver answers 429 with retry_after_ms,
+ * honoured per send); 10 per second, 8 in flight.
+ */
+const REPLY_BUDGET: SendBudget = { perSecond: 10, concurrency: { interaction: 8, message: 8 } };
+/** At shutdown, how long sends already in flight may finish (the queue's waiting replies are dropped at once). */
+const SEND_GRACE_MS = 4000;
+
+/** Waits between attempts to reach a homeserver that is down at start-up (doubling from the first, capped). */
+const CONNECT_BACKOFF = { firstMs: 1000, maxMs: 60_000 };
+
+/**
+ * A failed homeserver request as an Error with its HTTP status (0: no answer, a connection error). matrix-bot-sdk
+ * throws a MatrixError only for JSON error bodies; a plain-text 502 or an HTML 503 comes out as the raw response
+ * object, which is not an Error at all.
+ */
+export class HomeserverError extends Error {
+  override name = 'HomeserverError';
+  constructor(
+    message: string,
+    readonly statusCode: number,
+    readonly retryAfterMs?: number,
+    readonly errcode?: string,
+  ) {
+    super(message);
+  }
+
+  /** 429, any 5xx whatever its body, and connection errors are worth another attempt. */
+  get retryable(): boolean {
+    return this.statusCode === 0 || this.statusCode === 429 || this.statusCode >= 500;
+  }
+}
+
+/** Normalises whatever a matrix-bot-sdk request rejected with. */
+export function homeserverError(err: unknown): HomeserverError {
+  if (err instanceof HomeserverError) return err;
+  if (err instanceof MatrixError) return new HomeserverError(scrub(err.message), err.statusCode, err.retryAfterMs, err.errcode);
+  const status = typeof (err as { statusCode?: unknown })?.statusCode === 'number' ? (err as { statusCode: number }).statusCode : 0;
+  if (status > 0) return new HomeserverError(`homeserver answered ${status}`, status);
+  const e = err as { code?: string; message?: string };
+  return new HomeserverError(scrub(e?.code ? `${e.code}: ${e.message ?? ''}` : String(e?.message ?? err)), 0);
+}
+
+/**
+ * The SDK's client, reporting the outcome of every /sync: the sync loop catches its own errors and backs off
+ * 5–15 s, so this is the only place where "the homeserver is not answering" can be seen. A /sync is a long poll
+ * (held up to 30 s when nothing happens), so after a failure the next attempt is accompanied by a quick
+ * `GET /versions`: its answer shows the homeserver back without waiting for the poll to return.
+ */
+class SyncReportingClient extends MatrixClient {
+  onSyncResult: (err?: unknown) => void = () => undefined;
+  private failing = false;
+  protected override doSync(token: string): Promise<unknown> {
+    if (this.failing) {
+      this.doRequest('GET', '/_matrix/client/versions').then(
+        () => this.report(),
+        () => undefined, // the /sync itself reports the failure
+      );
+    }
+    return super.doSync(token).then(
+      (r: unknown) => {
+        this.report();
+        return r;
+      },
+      (err: unknown) => {
+        this.report(err);
+        throw err;
+      },
+    );
+  }
+
+  private report(err?: unknown): void {
+    this.failing = err !== undefined;
+    this.onSyncResult(err);
+  }
 }
 
 /**
@@ -106,7 +185,7 @@ function quietSdkLogs(log: Logger): void {
  */
 export class MatrixAdapter implements ChatAdapter {
   readonly platform = 'matrix' as const;
-  client: MatrixClient;
+  client: SyncReportingClient;
   /** The crypto machine's store while started with encryption. */
   cryptoStore: PersistentIndexedDb | undefined;
   private readonly storage: SyncStorage | SharedSyncStorage;
@@ -114,24 +193,31 @@ export class MatrixAdapter implements ChatAdapter {
   private readonly encryption = new RoomEncryption(() => this.client);
   private members: { forget(roomId: string): void } = { forget: () => undefined };
   private readonly inFlight = new InFlight();
+  private readonly replies: ReplyQueue;
   private readonly log: Logger;
   private readonly memberCounts = new Map<string, number>();
   private accepting = false;
   private connected = false;
+  private reason = 'not started';
+  private readonly stopping = new AbortController();
+  onFatal?: (err: StartupError) => void;
   private userId = '';
   private displayName: string | undefined;
   private cutoff = 0;
 
   constructor(private readonly opts: MatrixOptions) {
     this.log = opts.logger.child({ adapter: 'matrix' });
+    this.replies = new ReplyQueue(REPLY_BUDGET, this.log);
     quietSdkLogs(this.log);
     this.storage = opts.sharedState ? new SharedSyncStorage(opts.sharedState, () => this.inFlight.drain()) : new SyncStorage(join(opts.dataDir, 'matrix-sync.json'));
     this.client = this.createClient(opts.e2ee !== false);
   }
 
-  private createClient(e2ee: boolean): MatrixClient {
-    const client = new MatrixClient(this.opts.homeserverUrl, this.opts.accessToken, this.storage, e2ee ? cryptoStorage(this.opts.dataDir) : undefined);
+  private createClient(e2ee: boolean): SyncReportingClient {
+    const client = new SyncReportingClient(this.opts.homeserverUrl, this.opts.accessToken, this.storage, e2ee ? cryptoStorage(this.opts.dataDir) : undefined);
+    client.onSyncResult = (err) => this.onSyncResult(err);
     if (e2ee) this.members = rememberJoinedMembers(client);
+    if (client.crypto) this.catchCryptoListeners(client.crypto);
     // Shared state: save a batch's token after the batch is handled (see SharedSyncStorage).
     if (this.opts.sharedState) (client as unknown as { persistTokenAfterSync: boolean }).persistTokenAfterSync = true;
     client.on('room.message', (roomId: string, ev: RoomEvent) => void this.inFlight.track(this.guard('message', () => this.onMessage(roomId, ev))));
@@ -148,6 +234,19 @@ export class MatrixAdapter implements ChatAdapter {
   }
 
   /**
+   * matrix-bot-sdk calls the crypto client's room listeners without awaiting them, and they make requests
+   * (room members, device lists): during a homeserver outage each would be an unhandled rejection, which
+   * ends the process. Their failures are logged instead; the next membership event tracks the users again.
+   */
+  private catchCryptoListeners(crypto: NonNullable<MatrixClient['crypto']>): void {
+    const onRoomEvent = crypto.onRoomEvent.bind(crypto);
+    const onRoomJoin = crypto.onRoomJoin.bind(crypto);
+    const failed = (what: string) => (err: unknown) => this.log.warn({ reason: homeserverError(err).message }, `encryption: ${what} failed`);
+    crypto.onRoomEvent = (roomId, event) => onRoomEvent(roomId, event).catch(failed('tracking a room event'));
+    crypto.onRoomJoin = (roomId) => onRoomJoin(roomId).catch(failed('tracking a joined room'));
+  }
+
+  /**
    * Encryption needs a device: with MATRIX_E2EE unset it is on when whoami names one (or one is stored),
    * and the machine's store is opened (and locked) before the client starts.
    */
@@ -156,7 +255,7 @@ export class MatrixAdapter implements ChatAdapter {
     const stored = await this.client.cryptoStore.getDeviceId();
     const device = stored ?? (await this.client.getWhoAmI()).device_id;
     if (!device) {
-      if (this.opts.e2ee) throw new MatrixStartupError('MATRIX_E2EE=true, but MATRIX_ACCESS_TOKEN belongs to no device (whoami has no device_id): log in to create a device, or set MATRIX_E2EE=false.');
+      if (this.opts.e2ee) throw new StartupError('MATRIX_E2EE=true, but MATRIX_ACCESS_TOKEN belongs to no device (whoami has no device_id): log in to create a device, or set MATRIX_E2EE=false.');
       this.log.warn('MATRIX_ACCESS_TOKEN belongs to no device: end-to-end encryption is off');
       this.client = this.createClient(false);
       return;
@@ -164,14 +263,30 @@ export class MatrixAdapter implements ChatAdapter {
     this.cryptoStore = await openCryptoStore(this.opts.dataDir);
   }
 
+  /**
+   * Connects and starts the sync loop. A rejected token throws a StartupError; a homeserver that cannot be
+   * reached (connection error, 5xx) is retried in the background with backoff, so the other platforms serve
+   * meanwhile and /readyz says why Matrix is not ready.
+   */
   async start(): Promise<void> {
+    try {
+      await this.connect();
+    } catch (err) {
+      if (err instanceof StartupError) throw err;
+      const e = homeserverError(err);
+      this.log.warn({ reason: e.message }, 'homeserver unreachable at start-up; retrying in the background');
+      void this.connectInBackground(e);
+    }
+  }
+
+  private async connect(): Promise<void> {
     try {
       this.userId = await this.client.getUserId();
     } catch (err) {
-      if (err instanceof MatrixError && err.statusCode === 401) {
-        throw new MatrixStartupError(`MATRIX_ACCESS_TOKEN was rejected by the homeserver (${err.errcode}): create a new access token for the bot account.`);
-      }
-      throw new MatrixStartupError(`cannot reach the homeserver at MATRIX_HOMESERVER_URL (${scrub((err as Error).message)})`);
+      const e = homeserverError(err);
+      if (e.statusCode === 401) throw new StartupError(`MATRIX_ACCESS_TOKEN was rejected by the homeserver (${e.errcode ?? '401'}): create a new access token for the bot account.`);
+      if (e.retryable) throw e;
+      throw new StartupError(`MATRIX_HOMESERVER_URL: the homeserver refused the bot (${e.message})`);
     }
     this.displayName = await this.client
       .getUserProfile(this.userId)
@@ -189,20 +304,70 @@ export class MatrixAdapter implements ChatAdapter {
       this.closeCryptoStore();
       throw err;
     }
-    this.connected = true;
+    this.setConnected(true, 'syncing');
     this.log.info({ user: this.userId, resumed, device: this.client.crypto?.clientDeviceId, e2ee: Boolean(this.client.crypto) }, 'connected to Matrix');
   }
 
+  /** Retries connect() until it works, the adapter stops, or the token is rejected (then onFatal). */
+  private async connectInBackground(first: HomeserverError): Promise<void> {
+    let wait = this.opts.connectBackoff?.firstMs ?? CONNECT_BACKOFF.firstMs;
+    const max = this.opts.connectBackoff?.maxMs ?? CONNECT_BACKOFF.maxMs;
+    let last: Error = first;
+    while (!this.stopping.signal.aborted) {
+      this.setConnected(false, `homeserver unreachable (${last.message}); retrying in ${Math.round(wait / 1000)} s`);
+      await delay(wait, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+      if (this.stopping.signal.aborted) return;
+      try {
+        await this.connect();
+        return;
+      } catch (err) {
+        if (err instanceof StartupError) {
+          this.setConnected(false, err.message);
+          this.onFatal?.(err);
+          return;
+        }
+        last = homeserverError(err);
+        this.log.warn({ reason: last.message }, 'homeserver still unreachable');
+        wait = Math.min(wait * 2, max);
+      }
+    }
+  }
+
+  /** Follows the sync loop: connected after each /sync answered, disconnected at each one that failed. */
+  private onSyncResult(err?: unknown): void {
+    if (!this.accepting) return;
+    if (err === undefined) {
+      if (!this.connected) this.log.info('Matrix sync is back');
+      this.setConnected(true, 'syncing');
+      return;
+    }
+    const e = homeserverError(err);
+    if (this.connected) this.log.warn({ reason: e.message }, 'Matrix sync failed; the SDK retries in 5–15 s');
+    this.setConnected(false, `sync failing (${e.message})`);
+  }
+
+  private setConnected(connected: boolean, reason: string): void {
+    this.connected = connected;
+    this.reason = reason;
+  }
+
   status(): AdapterStatus {
-    return this.connected ? { connected: true } : { connected: false, reason: this.accepting ? 'sync not running' : 'not started' };
+    return this.connected ? { connected: true } : { connected: false, reason: this.reason };
+  }
+
+  replyStats(): { pending: number; shed: number } {
+    return { pending: this.replies.pending, shed: this.replies.shed };
   }
 
   async stop(): Promise<void> {
     this.accepting = false;
+    this.stopping.abort();
     this.storage.frozen = true;
     this.client.stop();
     await this.inFlight.drain();
-    this.connected = false;
+    const { dropped, unfinished } = await this.replies.close(SEND_GRACE_MS);
+    this.log.info({ dropped, unfinished }, `shutdown: ${dropped} queued replies dropped, ${unfinished} still sending abandoned`);
+    this.setConnected(false, 'stopped');
     this.closeCryptoStore();
   }
 
@@ -272,10 +437,14 @@ export class MatrixAdapter implements ChatAdapter {
         addressed: mentioned || isDirect,
         direct: isDirect,
         canManage: () => this.powerAllows(roomId, ev.sender),
+        isAdmin: this.opts.admins?.includes(ev.sender) ?? false,
       },
       [this.opts.prefix],
     );
-    if (reply) await this.send(roomId, renderMatrix(reply, this.opts.prefix, ev.event_id), `r-${createHash('sha256').update(ev.event_id).digest('hex').slice(0, 24)}`);
+    if (!reply) return;
+    const rendered = renderMatrix(reply, this.opts.prefix, ev.event_id);
+    const txnId = `r-${createHash('sha256').update(ev.event_id).digest('hex').slice(0, 24)}`;
+    this.replies.push('message', () => this.send(roomId, rendered, txnId));
   }
 
   private async onInvite(roomId: string, ev: RoomEvent): Promise<void> {
@@ -362,9 +531,10 @@ export class MatrixAdapter implements ChatAdapter {
   private async send(roomId: string, message: object, txnId: string): Promise<void> {
     const { type, content } = await this.encryption.seal(roomId, message);
     const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${type}/${encodeURIComponent(txnId)}`;
+    const put = () => (this.client.doRequest('PUT', path, null, content) as Promise<unknown>).catch((err: unknown) => Promise.reject(homeserverError(err)));
     // The first attempt goes out at once; only a failure pays for setting up the retries, which take
     // it over as their own first attempt (same waits and limits as if pRetry had made it).
-    const first = this.client.doRequest('PUT', path, null, content) as Promise<unknown>;
+    const first = put();
     try {
       await first;
       return;
@@ -372,13 +542,14 @@ export class MatrixAdapter implements ChatAdapter {
       // handled below
     }
     const r = this.opts.retry ?? { retries: 4, minTimeoutMs: 500 };
-    await pRetry((attempt) => (attempt === 1 ? first : this.client.doRequest('PUT', path, null, content)), {
+    await pRetry((attempt) => (attempt === 1 ? first : put()), {
       retries: r.retries,
       minTimeout: r.minTimeoutMs,
       maxTimeout: 30_000,
-      shouldRetry: ({ error }) => error instanceof MatrixError ? error.statusCode === 429 || error.statusCode >= 500 : true,
+      // Every 429, every 5xx whatever its body (JSON, plain text, HTML) and every connection error.
+      shouldRetry: ({ error }) => (error instanceof HomeserverError ? error.retryable : false),
       onFailedAttempt: async ({ error }) => {
-        const wait = error instanceof MatrixError ? error.retryAfterMs : undefined;
+        const wait = error instanceof HomeserverError ? error.retryAfterMs : undefined;
         if (wait) await new Promise((res) => setTimeout(res, Math.min(wait, 60_000)));
       },
     });

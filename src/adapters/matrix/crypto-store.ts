@@ -11,12 +11,11 @@ import { dirname } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import Database from 'better-sqlite3';
 import * as fakeIdb from 'fake-indexeddb';
+import { StartupError } from '../../startup-error.js';
 
 /** Thrown when another process holds the crypto store. */
-export class CryptoStoreLockedError extends Error {
+export class CryptoStoreLockedError extends StartupError {
   override name = 'CryptoStoreLockedError';
-  /** Reported as a start-up error (exit code 2, no stack). */
-  readonly startup = true;
 }
 
 type Idb = any;

@@ -128,6 +128,12 @@ export interface FakeDiscord {
   readonly readyCount: number;
   /** Abruptly terminate all gateway sockets; with `{ resumable: false }` sessions are invalidated too (forcing a fresh IDENTIFY). */
   dropGateway(opts?: { resumable?: boolean }): void;
+  /** Make a team own the application (GET /applications/@me then has `team` with these members); null: the owner user again. */
+  setApplicationTeam(memberIds: string[] | null): void;
+  /** Close every gateway socket with a close `code` (e.g. 4004 authentication failed, 4014 disallowed intents), as Discord does. */
+  closeGateway(code: number, reason?: string): void;
+  /** Answer every IDENTIFY from now on with a close `code` (null: accept again), e.g. 4004 for a token revoked after the REST checks. */
+  failIdentify(code: number | null): void;
   /** Make the next `times` (default 1) POST /channels/{channelId}/messages fail with `status`. */
   failChannelPosts(channelId: string, status: 403 | 404 | 429 | 500, times?: number): void;
   /** Add a text channel to the guild (CHANNEL_CREATE to connected clients); returns its id. */
@@ -138,6 +144,13 @@ export interface FakeDiscord {
    * holding; withheld responses are never sent (the tests kill the client).
    */
   holdResponses(pred: ((r: RecordedRequest) => boolean) | null): void;
+  /** Requests matching `pred` are handled at once but answered `ms` later (a slow API); `null` stops. */
+  slowResponses(pred: ((r: RecordedRequest) => boolean) | null, ms?: number): void;
+  /**
+   * A flood: `count` messages mentioning the bot, each from a different user, dispatched over the gateway in
+   * batches (the event loop turns between batches so frames leave). Resolves when all are dispatched.
+   */
+  floodMentions(o: { count: number; content?: string; channelId?: string; batch?: number }): Promise<void>;
   /** Responses withheld so far by holdResponses. */
   readonly heldCount: number;
   /** Terminate all sockets and connections and stop listening. */
@@ -256,6 +269,8 @@ const GATEWAY_OP = {
   HeartbeatAck: 11,
 } as const;
 const HEARTBEAT_INTERVAL = 41250;
+/** Reasons Discord gives with its close codes. */
+const CLOSE_REASONS: Record<number, string> = { 4004: 'Authentication failed.', 4013: 'Invalid intent(s).', 4014: 'Disallowed intent(s).' };
 const REPLAY_BUFFER = 1000;
 const NONCE_WINDOW_MS = 5 * 60 * 1000;
 const ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024;
@@ -311,6 +326,9 @@ class FakeDiscordServer implements FakeDiscord {
   private readonly waiters = new Set<Waiter>();
   private readyWaiters: { count: number; resolve: () => void; timer: NodeJS.Timeout }[] = [];
   private holdPred: ((r: RecordedRequest) => boolean) | null = null;
+  private slow: { pred: (r: RecordedRequest) => boolean; ms: number } | null = null;
+  private identifyCloseCode: number | null = null;
+  private teamMemberIds: string[] | null = null;
   heldCount = 0;
   /** READY/RESUMED dispatches sent, and the highest of them the client has acknowledged. */
   private readySent = 0;
@@ -568,6 +586,18 @@ class FakeDiscordServer implements FakeDiscord {
     for (const ws of this.wss.clients) ws.terminate();
   }
 
+  setApplicationTeam(memberIds: string[] | null): void {
+    this.teamMemberIds = memberIds;
+  }
+
+  closeGateway(code: number, reason = CLOSE_REASONS[code] ?? 'Closed by the fake.'): void {
+    for (const ws of this.wss.clients) ws.close(code, reason);
+  }
+
+  failIdentify(code: number | null): void {
+    this.identifyCloseCode = code;
+  }
+
   failChannelPosts(channelId: string, status: 403 | 404 | 429 | 500, times = 1): void {
     if (times <= 0) this.failures.delete(channelId);
     else this.failures.set(channelId, { status, remaining: times });
@@ -578,6 +608,49 @@ class FakeDiscordServer implements FakeDiscord {
     this.channels.set(channel.id as string, channel);
     this.dispatch('CHANNEL_CREATE', () => channel);
     return channel.id as string;
+  }
+
+  slowResponses(pred: ((r: RecordedRequest) => boolean) | null, ms = 0): void {
+    this.slow = pred ? { pred, ms } : null;
+  }
+
+  async floodMentions(o: { count: number; content?: string; channelId?: string; batch?: number }): Promise<void> {
+    const batch = o.batch ?? 500;
+    const channel = this.guildChannel(o.channelId);
+    const content = `<@${this.botUser.id}> ${o.content ?? 'what about btrfs?'}`;
+    const mentions = this.parseUserMentions(content, this.guildId);
+    const member = memberObject({ roles: [], joinedAt: this.joinedAt });
+    for (let i = 0; i < o.count; i += batch) {
+      const timestamp = isoNow();
+      for (let j = i; j < Math.min(o.count, i + batch); j++) {
+        // Built directly (not through sendUserMessage) so that tens of thousands leave within seconds.
+        const author = userObject({ id: `9${String(j).padStart(17, '0')}`, username: `flood${j}` });
+        const message: Json = {
+          id: snowflake(),
+          channel_id: channel.id,
+          guild_id: this.guildId,
+          author,
+          member,
+          content,
+          timestamp,
+          edited_timestamp: null,
+          tts: false,
+          mention_everyone: false,
+          mentions,
+          mention_roles: [],
+          attachments: [],
+          embeds: [],
+          components: [],
+          pinned: false,
+          type: 0,
+          flags: 0,
+          channel_type: channel.type,
+        };
+        this.storeMessage(channel.id as string, message, false, false);
+        this.dispatch('MESSAGE_CREATE', () => message);
+      }
+      await new Promise((r) => setImmediate(r));
+    }
   }
 
   holdResponses(pred: ((r: RecordedRequest) => boolean) | null): void {
@@ -665,6 +738,10 @@ class FakeDiscordServer implements FakeDiscord {
 
   /** IDENTIFY (op 2): create a session, send READY then one GUILD_CREATE. */
   private identify(ws: WebSocket, d: any): Session | null {
+    if (this.identifyCloseCode !== null) {
+      ws.close(this.identifyCloseCode, CLOSE_REASONS[this.identifyCloseCode] ?? 'Refused by the fake.');
+      return null;
+    }
     if (d?.token !== this.token) {
       ws.close(4004, 'Authentication failed.');
       return null;
@@ -833,6 +910,13 @@ class FakeDiscordServer implements FakeDiscord {
       this.heldCount += 1;
       return; // the connection stays open with no answer
     }
+    const delay = this.slow?.pred(rec) ? this.slow.ms : 0;
+    if (delay > 0) setTimeout(() => this.writeReply(res, reply), delay);
+    else this.writeReply(res, reply);
+  }
+
+  private writeReply(res: ServerResponse, reply: Reply): void {
+    if (res.destroyed) return;
     if (reply.body === undefined || reply.status === 204) {
       res.writeHead(reply.status, reply.headers ?? {});
       res.end();
@@ -873,6 +957,18 @@ class FakeDiscordServer implements FakeDiscord {
 
   private on(method: string, pattern: string, handler: Handler, auth = true): void {
     this.routes.push({ method, segments: pattern.split('/').filter(Boolean), auth, handler });
+  }
+
+  private teamObject(): Json | null {
+    if (!this.teamMemberIds) return null;
+    const teamId = '1000000000000000001';
+    return {
+      id: teamId,
+      name: 'fake team',
+      icon: null,
+      owner_user_id: this.teamMemberIds[0] ?? this.users.owner.id,
+      members: this.teamMemberIds.map((id) => ({ user: this.resolveUser({ id }), team_id: teamId, membership_state: 2, permissions: ['*'], role: 'developer' })),
+    };
   }
 
   /* ---------------------------------------------- REST routes ---------------------------------------------- */
@@ -921,8 +1017,9 @@ class FakeDiscordServer implements FakeDiscord {
         bot_public: true,
         bot_require_code_grant: false,
         verify_key: randomToken(32),
-        team: null,
-        owner: this.userById.get(this.users.owner.id),
+        team: this.teamObject(),
+        // With a team, Discord's owner is a pseudo-user for the team (not a person who may act for the app).
+        owner: this.teamMemberIds ? userObject({ id: '0', username: 'team0' }) : this.userById.get(this.users.owner.id),
         bot: this.bot,
         approximate_guild_count: 1,
       }),

@@ -121,8 +121,12 @@ export interface FakeMatrix {
   setAccountData(type: string, content: any, roomId?: string): void;
   /** Make the next `times` (default 1) join attempts on a room (id or alias) fail with `status`. */
   failJoins(roomId: string, status: number, times?: number): void;
-  /** Make the next `times` (default 1) sends into a room fail; 429 carries retry_after_ms (default 50). */
-  failSends(roomId: string, status: 403 | 404 | 429 | 500, times?: number, retryAfterMs?: number): void;
+  /**
+   * Make the next `times` (default 1) sends into a room fail; 429 carries retry_after_ms (default 50). With `raw`,
+   * the answer is that body instead of a Matrix JSON error, as a proxy in front of a homeserver sends it
+   * (a plain-text 502, an HTML 503). Status 0 drops the connection without an answer.
+   */
+  failSends(roomId: string, status: number, times?: number, retryAfterMs?: number, raw?: { contentType: string; body: string }): void;
   /**
    * PUT /send requests into rooms matching `pred` are handled as usual (the event is stored) but their
    * response is withheld, as when a connection dies after the server committed. `null` stops holding.
@@ -149,6 +153,10 @@ export interface FakeMatrix {
    * held long polls first; otherwise their sockets are destroyed like a crash (the SDK then backs off 5–15 s).
    */
   restart(o?: { downMs?: number; graceful?: boolean }): Promise<void>;
+  /** Go down until `comeBack()`: stop listening and drop every connection (held polls included), keeping all state; connections are refused meanwhile. */
+  goDown(): Promise<void>;
+  /** Listen again on the same port after `goDown()`. */
+  comeBack(): Promise<void>;
   /** Release held long polls, close all connections and the server. */
   close(): Promise<void>;
 }
@@ -221,6 +229,7 @@ interface Failure {
   status: number;
   remaining: number;
   retryAfterMs: number;
+  raw?: { contentType: string; body: string };
 }
 
 interface HeldSync {
@@ -357,6 +366,18 @@ class FakeMatrixServer implements FakeMatrix {
     await this.retire(server, true);
   }
 
+  async goDown(): Promise<void> {
+    const server = this.server;
+    if (!server) throw new Error('fake matrix: goDown() while down or closed');
+    this.server = undefined;
+    await this.retire(server, false);
+  }
+
+  async comeBack(): Promise<void> {
+    if (this.server) return;
+    await this.listen(this.port);
+  }
+
   async restart(o: { downMs?: number; graceful?: boolean } = {}): Promise<void> {
     const server = this.server;
     if (!server) throw new Error('fake matrix: restart() after close()');
@@ -464,8 +485,8 @@ class FakeMatrixServer implements FakeMatrix {
     this.holdPred = pred;
   }
 
-  failSends(roomId: string, status: 403 | 404 | 429 | 500, times = 1, retryAfterMs = 50): void {
-    this.sendFailures.set(roomId, { status, remaining: times, retryAfterMs });
+  failSends(roomId: string, status: number, times = 1, retryAfterMs = 50, raw?: { contentType: string; body: string }): void {
+    this.sendFailures.set(roomId, { status, remaining: times, retryAfterMs, ...(raw ? { raw } : {}) });
   }
 
   waitForSync(count = 1, timeoutMs = 10_000): Promise<void> {
@@ -632,6 +653,14 @@ class FakeMatrixServer implements FakeMatrix {
     if (c.server !== this.server) h.Connection = 'close';
     res.writeHead(status, h);
     res.end(JSON.stringify(body));
+    this.notify();
+  }
+
+  private replyRaw(c: Ctx, status: number, contentType: string, body: string): void {
+    c.rec.status = status;
+    if (c.res.writableEnded || c.res.destroyed) return;
+    c.res.writeHead(status, { 'Content-Type': contentType });
+    c.res.end(body);
     this.notify();
   }
 
@@ -934,6 +963,11 @@ class FakeMatrixServer implements FakeMatrix {
       const prior = this.txns.get(key);
       if (prior && Date.now() - prior.at < this.txnWindowMs) return this.reply(c, 200, { event_id: prior.eventId });
       const f = this.takeFailure(this.sendFailures, roomId);
+      if (f?.status === 0) {
+        c.rec.status = 0;
+        return void c.res.destroy(); // the connection drops without an answer
+      }
+      if (f?.raw) return this.replyRaw(c, f.status, f.raw.contentType, f.raw.body);
       if (f) throw this.failureError(f, `send into ${roomId}`);
       this.consumeRateLimit();
       this.requireObjectBody(c.body);
