@@ -143,7 +143,9 @@ export class DigestService {
     for (const w of words.slice(0, 50)) {
       const r = k.search.findTopic(w);
       if (r.kind === 'none') {
-        const lines = r.suggestions.length ? [`Did you mean: ${r.suggestions.map((t) => t.id).join(', ')}?`] : [`Topics: ${k.knowledge.topics.map((t) => t.id).join(', ')}, or all`];
+        const lines = r.suggestions.length
+          ? [`Did you mean: ${r.suggestions.map(topicChoice).join(', ')}?`]
+          : [`Topics: ${k.knowledge.topics.map(topicChoice).join(', ')}, or all`];
         return { error: replies.noMatch(`Unknown topic “${clip(w)}”.`, { lines }) };
       }
       found.add(r.topic);
@@ -165,4 +167,9 @@ function duration(seconds: number): string {
   if (seconds % 3600 === 0) return `${seconds / 3600} h`;
   if (seconds % 60 === 0) return `${seconds / 60} min`;
   return `${seconds} s`;
+}
+
+/** A topic as a choice to type: its id, followed by its title when the title says more than the id. */
+function topicChoice(t: Topic): string {
+  return t.title.toLowerCase() === t.id.replace(/-/g, ' ') ? t.id : `${t.id} — ${ellipsis(t.title, 40)}`;
 }

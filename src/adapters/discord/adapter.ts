@@ -16,7 +16,7 @@ import {
 } from 'discord.js';
 import type { Logger } from 'pino';
 import type { Bot } from '../../core/bot.js';
-import type { ArgValue, Args, IncomingMessage } from '../../core/command.js';
+import type { Args, IncomingMessage } from '../../core/command.js';
 import { optionsOf } from '../../core/command.js';
 import { optionChoices } from '../../core/complete.js';
 import type { Reply } from '../../core/reply.js';
@@ -308,11 +308,11 @@ export class DiscordAdapter implements ChatAdapter {
       return;
     }
     const subcommand = def.subcommands ? (i.options.getSubcommand(false) ?? undefined) : undefined;
-    const args: Record<string, ArgValue | undefined> = { subcommand };
-    for (const o of optionsOf(def, subcommand)) {
+    const given = optionsOf(def, subcommand).flatMap((o) => {
       const v = i.options.get(o.name)?.value;
-      if (v !== undefined && v !== null) args[o.name] = v as ArgValue;
-    }
+      return v === undefined || v === null ? [] : [[o.name, v] as const];
+    });
+    const args: Args = { subcommand, ...Object.fromEntries(given) };
     const msg: IncomingMessage = {
       platform: 'discord',
       text: `/${i.commandName}`,
@@ -324,7 +324,7 @@ export class DiscordAdapter implements ChatAdapter {
       canManage: i.inGuild() ? () => Promise.resolve(i.memberPermissions?.has(PermissionFlagsBits.ManageChannels) ?? false) : true,
       isAdmin: () => this.isBotAdmin(i.user.id),
     };
-    const reply = (await this.opts.bot.invoke(def, args as Args, msg, '/')) ?? {
+    const reply = (await this.opts.bot.invoke(def, args, msg, '/')) ?? {
       // An interaction must be answered; a rate-limited user sees this only themselves.
       kind: 'rate-limited' as const,
       summary: 'Please slow down.',
