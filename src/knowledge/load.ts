@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash as digestOf } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -23,8 +23,10 @@ export class KnowledgeError extends StartupError {
 
 /** Folds whitespace the way the text export wraps lines. */
 export function foldSpace(s: string): string {
-  // Most text is folded already: then keep the string itself (no copy per bullet).
-  return /\s\s|[^\S ]|^ | $/.test(s) ? s.replace(/\s+/g, ' ').trim() : s;
+  // Most text is folded already: then keep the string itself (no copy per bullet). Folded means no
+  // whitespace but single spaces, none doubled, none at either end.
+  const folded = !/[^\S ]/.test(s) && !s.includes('  ') && !s.startsWith(' ') && !s.endsWith(' ');
+  return folded ? s : s.replace(/\s+/g, ' ').trim();
 }
 
 /** Parses and validates one YAML file; throws KnowledgeError. */
@@ -74,12 +76,13 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
     data.topics.forEach((t, ti) => {
       const where = `topics.${ti}`;
       if (topicById.has(t.id)) throw new KnowledgeError(file, `${where}.id`, `topic id "${t.id}" is used twice`);
-      for (const [ki, key] of [t.id, t.title, ...t.aliases].entries()) {
-        const k = normalizeKey(key);
+      const names = [t.id, t.title, ...t.aliases];
+      const keys = names.map(normalizeKey);
+      for (const [ki, k] of keys.entries()) {
         const owner = keyOwner.get(k);
         if (owner !== undefined && owner !== t.id) {
           const path = ki === 0 ? 'id' : ki === 1 ? 'title' : `aliases.${ki - 2}`;
-          throw new KnowledgeError(file, `${where}.${path}`, `"${key}" already names topic "${owner}"`);
+          throw new KnowledgeError(file, `${where}.${path}`, `"${names[ki]}" already names topic "${owner}"`);
         }
         keyOwner.set(k, t.id);
       }
@@ -100,12 +103,13 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
       if (quote !== null && !points.some((p) => p.text.includes(quote))) {
         throw new KnowledgeError(file, `${where}.verdict_quote`, "the quote is not in any of the topic's bullets");
       }
-      const hash = createHash('sha256').update(JSON.stringify(t)).digest('hex').slice(0, 12);
+      const hash = digestOf('sha256', JSON.stringify(t), 'hex').slice(0, 12);
       whole.update(hash);
       const topic: Topic = {
         id: t.id,
         title: t.title,
         aliases: t.aliases,
+        keys,
         summary: foldSpace(t.summary),
         verdict: t.verdict,
         verdictQuote: quote,
@@ -151,8 +155,12 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
  * names) and each name may stand for one term only. Records which topics mention each term.
  */
 function glossaryOf(file: string, data: TalkFile, topics: readonly Topic[]): GlossaryEntry[] {
+  if (data.glossary.length === 0) return [];
   // Each topic's names, slide titles and points, normalized, as one text (separated by newlines).
-  const texts = topics.map((t) => `\n${[t.id, t.title, ...t.aliases, ...new Set(t.points.map((p) => p.slideTitle)), ...t.points.map((p) => p.text)].map(normalizeKey).join('\n')}\n`);
+  const texts = topics.map((t) => {
+    const parts = [...new Set(t.points.map((p) => p.slideTitle)), ...t.points.map((p) => p.text)].map(normalizeKey);
+    return `\n${[...t.keys, ...parts].join('\n')}\n`;
+  });
   const owner = new Map<string, string>();
   const claim = (name: string, term: string, path: string) => {
     const k = normalizeKey(name);
@@ -163,14 +171,29 @@ function glossaryOf(file: string, data: TalkFile, topics: readonly Topic[]): Glo
   for (const [i, g] of data.glossary.entries()) claim(g.term, g.term, `glossary.${i}.term`);
   return data.glossary.map((g, i) => {
     const k = normalizeKey(g.term);
-    const startsWord = new RegExp(`[^\\p{L}\\p{N}]${escapeRegExp(k)}`, 'u');
-    const topicIds = topics.filter((_, ti) => texts[ti]!.includes(k) && startsWord.test(texts[ti]!)).map((t) => t.id);
+    const topicIds = topics.filter((_, ti) => startsWordIn(texts[ti]!, k)).map((t) => t.id);
     if (topicIds.length === 0) throw new KnowledgeError(file, `glossary.${i}.term`, `"${g.term}" does not occur in the talk`);
     for (const [j, name] of g.also.entries()) claim(name, g.term, `glossary.${i}.also.${j}`);
     return { term: g.term, also: g.also, talkId: data.talk.id, topicIds };
   });
 }
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const LETTER_OR_DIGIT = /^[\p{L}\p{N}]$/u;
+
+/** Whether `k` occurs in `text` right after a character that is not a letter or digit (a word starts with it). */
+function startsWordIn(text: string, k: string): boolean {
+  for (let i = text.indexOf(k, 1); i > 0; i = text.indexOf(k, i + 1)) {
+    if (!LETTER_OR_DIGIT.test(String.fromCodePoint(codePointBefore(text, i)))) return true;
+  }
+  return false;
+}
+
+/** The code point that ends just before index `i` (a surrogate pair counts as one). */
+function codePointBefore(s: string, i: number): number {
+  const low = s.charCodeAt(i - 1);
+  if (low >= 0xdc00 && low <= 0xdfff && i >= 2) {
+    const high = s.charCodeAt(i - 2);
+    if (high >= 0xd800 && high <= 0xdbff) return s.codePointAt(i - 2)!;
+  }
+  return low;
 }

@@ -18,6 +18,8 @@ export interface Topic {
   readonly id: string;
   readonly title: string;
   readonly aliases: readonly string[];
+  /** The id, title and aliases normalized (normalizeKey), in that order: what lookups match. */
+  readonly keys: readonly string[];
   readonly summary: string;
   readonly verdict: Verdict;
   readonly verdictQuote: string | null;

@@ -12,7 +12,7 @@ import type { TermTable } from './text.js';
  * apart gives the same terms as tokenising them joined by spaces, as the index used to.
  */
 export class Contexts {
-  private readonly slides = new Map<Topic, Map<string, { ids: number[]; parents: Map<string, number[]> }>>();
+  private readonly slides = new Map<Topic, Map<string, { ids: number[]; parents?: Map<string, number[]> }>>();
   private readonly seen = new Set<number>();
 
   constructor(
@@ -24,8 +24,9 @@ export class Contexts {
     let slides = this.slides.get(topic);
     if (!slides) this.slides.set(topic, (slides = new Map()));
     let slide = slides.get(p.slideTitle);
-    if (!slide) slides.set(p.slideTitle, (slide = { ids: this.distinct(this.keyTerms.get(topic) ?? [], p.slideTitle), parents: new Map() }));
+    if (!slide) slides.set(p.slideTitle, (slide = { ids: this.distinct(this.keyTerms.get(topic) ?? [], p.slideTitle) }));
     if (!p.parent) return slide.ids;
+    slide.parents ??= new Map();
     let withParent = slide.parents.get(p.parent);
     if (!withParent) slide.parents.set(p.parent, (withParent = this.distinct(slide.ids, p.parent)));
     return withParent;
@@ -64,7 +65,7 @@ export class PostingsBuilder {
   private points = 0;
   private readonly pointEnd: Int32Array;
   private readonly length: Float32Array;
-  /** Term ids in the order of their first posting: the order `termSlot` keeps (as the old per-term Map did), which orders the fuzzy vocabulary. */
+  /** Term ids in the order of their first posting: the order of the slots. */
   private readonly order: number[] = [];
 
   constructor(
@@ -112,17 +113,19 @@ export class PostingsBuilder {
     this.length[this.points++] = len;
   }
 
-  /** Slots in first-posting order, then every point's pairs moved to its terms' slots (in point order). */
-  finish(termOf: readonly string[]): { slots: Map<string, number>; start: Int32Array; doc: Int32Array; tf: Float32Array; length: Float32Array } {
+  /**
+   * Slots in first-posting order (`slotOfTerm`: term id → slot, -1 for a term no point uses; `termOfSlot`: the
+   * reverse), then every point's pairs moved to its terms' slots (in point order). `terms`: how many term ids exist.
+   */
+  finish(terms: number): { slotOfTerm: Int32Array; termOfSlot: Int32Array; start: Int32Array; doc: Int32Array; tf: Float32Array; length: Float32Array } {
     const { order, df, pairTerm, pairTf, pointEnd } = this;
-    const slots = new Map<string, number>();
-    const slotOf = new Int32Array(termOf.length);
+    const slotOf = new Int32Array(terms).fill(-1);
+    const termOfSlot = Int32Array.from(order);
     const start = new Int32Array(order.length + 1);
     for (let slot = 0; slot < order.length; slot++) {
       const id = order[slot]!;
       slotOf[id] = slot;
       start[slot + 1] = start[slot]! + df[id]!;
-      slots.set(termOf[id]!, slot);
     }
     const fill = start.slice(0, order.length);
     const doc = new Int32Array(this.pairs);
@@ -136,7 +139,7 @@ export class PostingsBuilder {
         tf[k] = pairTf[j]!;
       }
     }
-    return { slots, start, doc, tf, length: this.length };
+    return { slotOfTerm: slotOf, termOfSlot, start, doc, tf, length: this.length };
   }
 }
 

@@ -1,18 +1,14 @@
 import Fuse from 'fuse.js';
-import { isCommonWord, isLemma, synonymsOf } from './lexicon.js';
 import type { Knowledge, Point, Topic } from './model.js';
 import { Contexts, PostingsBuilder } from './postings.js';
-import { intentsOf, pointFeatures } from './intent.js';
-import { normalizeKey, oneEditAway, surfaceTerms, TermTable, terms, type SurfaceTerm } from './text.js';
+import { pointFeatures } from './intent.js';
+import { type Analysis, connectedSides, QuestionAnalyzer, spanText } from './question.js';
+import { normalizeKey, TermTable, terms } from './text.js';
 
 /** Fuse score at or below which a topic name counts as a match (0 = exact). */
 const TOPIC_ACCEPT = 0.3;
 /** Fuse score at or below which a topic name is offered as a suggestion. */
 const TOPIC_SUGGEST = 0.6;
-/** Weight of a word found one edit away from a misspelt one. */
-const TYPO_WEIGHT = 0.8;
-/** Unknown words of one question that get a typo fix (the rest are left unknown). */
-const MAX_CORRECTIONS = 6;
 /** Weight of a point's context (topic title, aliases, slide title, parent bullet) next to its own words. */
 const CONTEXT_WEIGHT = 0.35;
 /** BM25 parameters. */
@@ -24,26 +20,14 @@ const B = 0.75;
  * signal keeps its strength as the corpus grows.
  */
 const ALIAS_BONUS = 0.9;
-/** Weight of the parts of a compound query word ("linux" and "next" of "linux-next") next to the compound. */
-const PART_WEIGHT = 0.5;
 /** A question whose best point scores below this is "no match". */
 const MIN_SCORE = 1.2;
 /** Other points are cited when they score at least this share of the best. */
 const CITE_RATIO = 0.45;
-/** Longest question considered: the rest is ignored. */
-const MAX_QUERY_TERMS = 24;
-/** Weight of a glossary term found through one of its other names ("solid-state disk" → SSD). */
-const GLOSSARY_WEIGHT = 0.9;
-/** Weight of a WordNet synonym of a question word that the talk does not use ("runs" → operated). */
-const SYNONYM_WEIGHT = 0.35;
-/** A synonym is searched only if the talk uses it in few topics: a generic synonym ("continue", "place") adds noise and cost, not meaning. */
-const SYNONYM_MIN_SPECIFICITY = 0.5;
 /** A point that carries what the question asks for (a person, a number, a time, a reason, a state) scores this much more. */
 const INTENT_BOOST = 0.6;
 /** Share of a matching point's score that a point carrying the question's intent on the same slide receives (divided by their distance). */
 const ADJACENT_SHARE = 0.5;
-/** A known question word at least this specific (topic specificity × weight) is a subject the talk covers. */
-const STRONG = 0.75;
 /** How far on a slide (in points) adjacency reaches. */
 const ADJACENT_REACH = 3;
 /** Points cited per subject in a two-subject answer. */
@@ -72,39 +56,6 @@ export interface QuestionResult {
   uncovered?: string;
 }
 
-/** One word of a question as typed, with its search terms. */
-interface Token {
-  text: string;
-  /** `text` normalized (normalizeKey). */
-  key: string;
-  /** Its terms with the words they come from. */
-  parts: SurfaceTerm[];
-  /** Its position among the question's words (stop-words included): adjacent words differ by one. */
-  at: number;
-  stems: string[];
-  /** Some of its terms (or a glossary name it is part of) are in the talk's vocabulary, after typo and synonym expansion. */
-  known: boolean;
-  /** Share of the vocabulary's largest IDF that its best known term carries (0–1): how specific the match is. */
-  weight: number;
-}
-
-/** A question taken apart: weighted terms, its words, what it asks for and the topics it names. */
-interface Analysis {
-  weighted: Map<string, number>;
-  tokens: Token[];
-  intents: number;
-  named: Set<Topic>;
-  /** Spans of `tokens` that name a topic (for two-subject labels). */
-  spans: { topic: Topic; from: number; to: number }[];
-}
-
-interface GlossaryPhrase {
-  /** The stems of the term the phrase stands for. */
-  term: string[];
-  /** Number of stems in the phrase. */
-  length: number;
-}
-
 interface KeyEntry {
   key: string;
   topicId: string;
@@ -113,27 +64,34 @@ interface KeyEntry {
 /**
  * The search indexes over one Knowledge, built once (at start-up or reload):
  * topic lookup (exact keys, then fuse.js over ids, titles and aliases) and
- * question answering (BM25 over an inverted index of points, with fuse.js
- * correcting misspelt words against the vocabulary).
+ * question answering (BM25 over an inverted index of points, intents and
+ * adjacency), the question taken apart by question.ts against this index's vocabulary.
  */
 export class SearchIndex {
   private readonly exactKeys = new Map<string, Topic>();
-  /** fuse.js over topic keys, one per two-letter prefix: a typo rarely hits the first two letters, and each search stays small at any scale. */
-  private readonly topicBuckets: Map<string, Fuse<KeyEntry>>;
-  private readonly keyEntries: KeyEntry[] = [];
   /**
-   * The inverted index, flat: term → slot, and slot s's postings are the points
+   * fuse.js over topic keys, one per two-letter prefix: a typo rarely hits the first two letters, and each search stays
+   * small at any scale. Each is built on the first lookup with its prefix (most prefixes are never looked up).
+   */
+  private readonly topicBuckets = new Map<string, Fuse<KeyEntry>>();
+  /** Topic keys by their first two letters (indexes into `keyText`). */
+  private readonly keyGroups: Map<string, number[]>;
+  /** Every topic key (normalized) in talk order, and the id of the topic it names. */
+  private readonly keyText: string[] = [];
+  private readonly keyTopic: string[] = [];
+  /**
+   * The inverted index, flat: term → its id in `table` → slot (-1: no postings), and slot s's postings are the points
    * `postDoc[postStart[s] .. postStart[s + 1])` (ascending) with their term
    * frequencies in `postTf` (one pair of arrays instead of two small ones per term).
    */
-  private readonly termSlot: Map<string, number>;
+  private readonly slotOfTerm: Int32Array;
+  /** Per slot: its term's id in `table`. */
+  private readonly termOfSlot: Int32Array;
   private readonly postStart: Int32Array;
   private readonly postDoc: Int32Array;
   private readonly postTf: Float32Array;
   private readonly docLength: Float32Array;
   private readonly avgLength: number;
-  private readonly corrections = new Map<string, { term: string; weight: number } | null>();
-  private readonly typoOfCommon = new Map<string, boolean>();
   /** The build's term table: the talk's words as written, for typo fixes. */
   private readonly table: TermTable;
   /** Compound terms by their letters alone ("underrepresented" → "under-represented"). */
@@ -145,7 +103,7 @@ export class SearchIndex {
   private readonly stemKeys = new Map<string, Topic>();
   private readonly longestKey: number;
   /** Glossary names as stem sequences (joined by spaces) → the term's stems. */
-  private readonly glossary = new Map<string, GlossaryPhrase>();
+  private readonly glossary = new Map<string, string[]>();
   private readonly longestPhrase: number;
   /** Per topic: the glossary names that look it up. */
   private readonly glossaryKeys = new Map<Topic, string[]>();
@@ -153,9 +111,22 @@ export class SearchIndex {
   private readonly features: Uint8Array;
   /** Per point: its slide, numbered across the knowledge (a slide's points are contiguous). */
   private readonly slideOf: Int32Array;
+  /** Per point: the intents its neighbours on its slide (within ADJACENT_REACH) answer, OR-ed. */
+  private readonly nearFeatures: Uint8Array;
   /** Per term slot: how many topics use the term. */
   private readonly topicSpread: Int32Array;
   private readonly bonus: Float64Array;
+  /** Per point: BM25's length normalisation, K1 × (1 − B + B × length / average length). */
+  private readonly docNorm: Float64Array;
+  /** Per point: the number of its topic in `knowledge.topics`. */
+  private readonly pointTopic: Int32Array;
+  private readonly topicNumber = new Map<Topic, number>();
+  /** Per topic: 1 while a question that names it is ranked. */
+  private readonly topicMark: Uint8Array;
+  /** The points a question's terms reached (their scores are not 0), and those adjacency reached. */
+  private readonly touched: PointList;
+  private readonly receivers: Int32Array;
+  private readonly analyzer: QuestionAnalyzer;
 
   constructor(readonly knowledge: Knowledge) {
     // One TermTable for the whole build: topic keys, slide titles and bullets are all tokenised through it.
@@ -167,7 +138,8 @@ export class SearchIndex {
     let longest = 1;
     for (const t of knowledge.topics) {
       const ids: number[] = [];
-      for (const key of [t.id, t.title, ...t.aliases]) longest = Math.max(longest, this.addKey(t, key, table, ids));
+      const names = [t.id, t.title, ...t.aliases];
+      for (let i = 0; i < names.length; i++) longest = Math.max(longest, this.addKey(t, names[i]!, t.keys[i]!, table, ids));
       keyTerms.set(t, ids);
     }
     let longestPhrase = 1;
@@ -178,14 +150,14 @@ export class SearchIndex {
         const stems = terms(name);
         if (stems.length === 0) continue;
         const key = stems.join(' ');
-        if (!this.glossary.has(key)) this.glossary.set(key, { term, length: stems.length });
+        if (!this.glossary.has(key)) this.glossary.set(key, term);
         longestPhrase = Math.max(longestPhrase, stems.length);
         if (named) longest = Math.max(longest, this.addGlossaryKey(named, name, key));
       }
     }
-    this.longestPhrase = Math.min(6, longestPhrase);
+    this.longestPhrase = this.glossary.size === 0 ? 0 : Math.min(6, longestPhrase);
     this.longestKey = Math.min(4, longest);
-    this.topicBuckets = buckets(this.keyEntries, (e) => e.key, (list) => new Fuse(list, { keys: ['key'], includeScore: true, threshold: TOPIC_SUGGEST }));
+    this.keyGroups = groupByPrefix(this.keyText);
 
     const points = knowledge.points;
     this.scores = new Float64Array(points.length);
@@ -193,6 +165,11 @@ export class SearchIndex {
     this.features = new Uint8Array(points.length);
     this.slideOf = new Int32Array(points.length);
     this.ownMatch = new Uint8Array(points.length);
+    this.pointTopic = new Int32Array(points.length);
+    this.touched = new PointList(points.length);
+    this.receivers = new Int32Array(points.length);
+    for (const [k, t] of knowledge.topics.entries()) this.topicNumber.set(t, k);
+    this.topicMark = new Uint8Array(knowledge.topics.length);
     const contexts = new Contexts(table, keyTerms);
     const postings = new PostingsBuilder(points.length, CONTEXT_WEIGHT);
     const own: number[] = [];
@@ -201,6 +178,7 @@ export class SearchIndex {
       let docs = this.topicDocs.get(topic);
       if (!docs) this.topicDocs.set(topic, (docs = []));
       docs.push(i);
+      this.pointTopic[i] = this.topicNumber.get(topic)!;
       const ctx = contexts.of(topic, p);
       own.length = 0;
       table.ids(p.text, own);
@@ -209,24 +187,44 @@ export class SearchIndex {
       const prev = points[i - 1];
       this.slideOf[i] = i === 0 ? 0 : this.slideOf[i - 1]! + (prev!.topicId === p.topicId && prev!.page === p.page && prev!.slideTitle === p.slideTitle ? 0 : 1);
     });
-    const index = postings.finish(table.terms);
-    this.termSlot = index.slots;
+    this.nearFeatures = this.nearFeaturesOf();
+    const index = postings.finish(table.terms.length);
+    this.slotOfTerm = index.slotOfTerm;
+    this.termOfSlot = index.termOfSlot;
     this.postStart = index.start;
     this.postDoc = index.doc;
     this.postTf = index.tf;
     this.docLength = index.length;
     this.avgLength = points.length ? this.docLength.reduce((a, b) => a + b, 0) / points.length : 1;
-    this.topicSpread = this.spreadOf(points);
-    for (const term of this.termSlot.keys()) if (/^[a-z]+([-/][a-z]+)+$/.test(term)) this.joinedCompounds.set(term.replace(/[-/]/g, ''), term);
-
+    this.docNorm = new Float64Array(points.length);
+    for (let d = 0; d < points.length; d++) this.docNorm[d] = K1 * (1 - B + (B * this.docLength[d]!) / this.avgLength);
+    this.topicSpread = this.spreadOf();
+    for (const id of this.termOfSlot) {
+      const term = table.terms[id]!;
+      if ((term.includes('-') || term.includes('/')) && /^[a-z]+([-/][a-z]+)+$/.test(term)) this.joinedCompounds.set(term.replace(/[-/]/g, ''), term);
+    }
+    this.analyzer = new QuestionAnalyzer({
+      has: (term) => this.slot(term) !== undefined,
+      df: (term) => {
+        const slot = this.slot(term);
+        return slot === undefined ? 0 : this.postStart[slot + 1]! - this.postStart[slot]!;
+      },
+      specificity: (term) => this.specificity(term),
+      termOfWord: (word) => this.table.termOf(word),
+      joinedCompound: (letters) => this.joinedCompounds.get(letters),
+      cooccur: (a, b) => this.cooccur(this.slot(a)!, this.slot(b)!),
+      glossaryTerm: (stems) => this.glossary.get(stems),
+      longestPhrase: this.longestPhrase,
+      topicNamed: (key, stems) => this.exactKeys.get(key) ?? this.stemKeys.get(stems),
+      longestKey: this.longestKey,
+    });
   }
 
   /**
-   * Indexes one id, title or alias of a topic for exact, stemmed and fuzzy lookup; appends its
+   * Indexes one id, title or alias of a topic (`k`: normalized) for exact, stemmed and fuzzy lookup; appends its
    * term ids to `ids`. Returns its number of words if it is a new exact key, else 1.
    */
-  private addKey(t: Topic, key: string, table: TermTable, ids: number[]): number {
-    const k = normalizeKey(key);
+  private addKey(t: Topic, key: string, k: string, table: TermTable, ids: number[]): number {
     let words = 1;
     if (!this.exactKeys.has(k)) {
       this.exactKeys.set(k, t);
@@ -236,7 +234,8 @@ export class SearchIndex {
     table.ids(key, ids);
     const stemmed = joinTerms(table.terms, ids, from); // terms(key).join(' ')
     if (stemmed && !this.stemKeys.has(stemmed)) this.stemKeys.set(stemmed, t);
-    this.keyEntries.push({ key: k, topicId: t.id });
+    this.keyText.push(k);
+    this.keyTopic.push(t.id);
     return words;
   }
 
@@ -246,27 +245,61 @@ export class SearchIndex {
     if (this.exactKeys.has(k) || this.stemKeys.has(stemmed)) return 1;
     this.exactKeys.set(k, t);
     this.stemKeys.set(stemmed, t);
-    this.keyEntries.push({ key: k, topicId: t.id });
+    this.keyText.push(k);
+    this.keyTopic.push(t.id);
     const names = this.glossaryKeys.get(t);
     if (names) names.push(name);
     else this.glossaryKeys.set(t, [name]);
     return wordCount(k);
   }
 
+  private nearFeaturesOf(): Uint8Array {
+    const { features, slideOf } = this;
+    const n = features.length;
+    const near = new Uint8Array(n);
+    for (let d = 0; d < n; d++) {
+      let mask = 0;
+      const last = Math.min(n - 1, d + ADJACENT_REACH);
+      for (let e = Math.max(0, d - ADJACENT_REACH); e <= last; e++) if (e !== d && slideOf[e] === slideOf[d]) mask |= features[e]!;
+      near[d] = mask;
+    }
+    return near;
+  }
+
   /** Per term slot, the number of topics whose points use it (points of a topic are contiguous). */
-  private spreadOf(points: readonly Point[]): Int32Array {
-    const spread = new Int32Array(this.postStart.length);
-    for (let slot = 0; slot + 1 < this.postStart.length; slot++) {
-      let last: string | undefined;
+  private spreadOf(): Int32Array {
+    const { postStart, postDoc, pointTopic } = this;
+    const spread = new Int32Array(postStart.length);
+    for (let slot = 0; slot + 1 < postStart.length; slot++) {
+      let last = -1;
       let n = 0;
-      for (let j = this.postStart[slot]!; j < this.postStart[slot + 1]!; j++) {
-        const topic = points[this.postDoc[j]!]!.topicId;
+      for (let j = postStart[slot]!; j < postStart[slot + 1]!; j++) {
+        const topic = pointTopic[postDoc[j]!]!;
         if (topic !== last) n++;
         last = topic;
       }
       spread[slot] = n;
     }
     return spread;
+  }
+
+  /** The postings slot of a term, if some point uses it. */
+  private slot(term: string): number | undefined {
+    const id = this.table.idOf(term);
+    const slot = id === undefined || id >= this.slotOfTerm.length ? -1 : this.slotOfTerm[id]!;
+    return slot < 0 ? undefined : slot;
+  }
+
+  /** The fuzzy searcher over the topic keys that start with `prefix`, built on first use. */
+  private bucket(prefix: string): Fuse<KeyEntry> | undefined {
+    let fuse = this.topicBuckets.get(prefix);
+    if (fuse) return fuse;
+    const group = this.keyGroups.get(prefix);
+    if (!group) return undefined;
+    const list = group.map((i): KeyEntry => ({ key: this.keyText[i]!, topicId: this.keyTopic[i]! }));
+    fuse = new Fuse(list, { keys: ['key'], includeScore: true, threshold: TOPIC_SUGGEST });
+    this.topicBuckets.set(prefix, fuse);
+    return fuse;
   }
 
   private idf(df: number): number {
@@ -310,10 +343,10 @@ export class SearchIndex {
     };
     if (k.length < 2) {
       // One letter: keys that start with it, in talk order.
-      for (const e of this.keyEntries) if (e.key.startsWith(k)) add(e.topicId, 0.5);
+      for (let i = 0; i < this.keyText.length; i++) if (this.keyText[i]!.startsWith(k)) add(this.keyTopic[i]!, 0.5);
       return out;
     }
-    for (const r of this.topicBuckets.get(k.slice(0, 2))?.search(k.slice(0, 64)) ?? []) add(r.item.topicId, r.score ?? 1);
+    for (const r of this.bucket(k.slice(0, 2))?.search(k.slice(0, 64)) ?? []) add(r.item.topicId, r.score ?? 1);
     return out;
   }
 
@@ -323,8 +356,8 @@ export class SearchIndex {
    * subjects ("ext4 or XFS?") gets points for each, labelled.
    */
   ask(question: string, limit = 3): QuestionResult {
-    const a = this.analyze(question);
-    const uncovered = this.uncoveredSubject(a);
+    const a = this.analyzer.analyze(question);
+    const uncovered = this.analyzer.uncoveredSubject(a);
     if (uncovered !== undefined) {
       const top = this.rank(a, limit);
       // The topics of the points its other words match, if any (never a fuzzy search: a decline stays cheap).
@@ -337,115 +370,15 @@ export class SearchIndex {
     return { hits, suggestions: hits.length === 0 ? this.suggestFor(question) : [], terms: [...a.weighted.keys()] };
   }
 
-  /** Takes a question apart: its words, their terms and weights (own words, glossary names, typo fixes, synonyms), its intents and the topics it names. */
-  private analyze(question: string): Analysis {
-    const tokens: Token[] = [];
-    const words = question.slice(0, 2000).match(TOKEN) ?? [];
-    for (let at = 0; at < words.length; at++) {
-      const text = words[at]!;
-      const parts = surfaceTerms(text);
-      if (parts.length > 0) tokens.push({ text, key: normalizeKey(text), at, parts, stems: parts.map((p) => p.term), known: false, weight: 0 });
-      if (tokens.length >= MAX_QUERY_TERMS) break;
-    }
-    const weighted = new Map<string, number>();
-    const give = (term: string, weight: number, token: Token) => {
-      weighted.set(term, Math.max(weighted.get(term) ?? 0, weight));
-      token.known = true;
-      token.weight = Math.max(token.weight, weight * this.specificity(term));
-    };
-    this.applyGlossary(tokens, give);
-    let corrections = 0;
-    for (const token of tokens) {
-      if (token.known) continue;
-      const compound = token.parts.length > 1 && token.parts[1]!.part;
-      const joined = this.joinedCompounds.get(token.text.toLowerCase());
-      if (joined) give(joined, 1, token);
-      let partsKnown = true;
-      for (const { surface, term, part } of token.parts) {
-        const base = part ? PART_WEIGHT : 1;
-        const before = weighted.size;
-        if (this.termSlot.has(term)) give(term, base, token);
-        else {
-          // A dictionary word is not a typo: it gets synonyms; anything else gets a typo fix (a few per question).
-          const fix = isCommonWord(surface) || corrections >= MAX_CORRECTIONS ? undefined : this.correct(surface);
-          if (!isCommonWord(surface)) corrections++;
-          if (fix) give(fix.term, base * fix.weight, token);
-          else for (const syn of synonymsOf(term)) if (this.termSlot.has(syn) && this.specificity(syn) >= SYNONYM_MIN_SPECIFICITY) give(syn, base * SYNONYM_WEIGHT, token);
-        }
-        if (part && weighted.size === before && !this.termSlot.has(term)) partsKnown = false;
-      }
-      // A compound is known when it is, or when all its parts are ("linux-next"; not "risc-v").
-      if (compound && !this.termSlot.has(token.stems[0]!) && !joined && !partsKnown) token.known = false;
-    }
-    const { named, spans } = this.topicsNamedIn(tokens);
-    return { weighted, tokens, intents: intentsOf(question), named, spans };
-  }
-
-  /** Glossary names in the question ("solid-state disks"): their words are known, and the term's terms are searched. */
-  private applyGlossary(tokens: Token[], give: (term: string, weight: number, token: Token) => void): void {
-    if (this.glossary.size === 0) return;
-    const seq: { stem: string; token: Token }[] = [];
-    for (const token of tokens) for (const stem of token.stems) seq.push({ stem, token });
-    for (let i = 0; i < seq.length; i++) {
-      for (let n = Math.min(this.longestPhrase, seq.length - i); n >= 1; n--) {
-        let key = seq[i]!.stem;
-        for (let j = 1; j < n; j++) key += ` ${seq[i + j]!.stem}`;
-        const phrase = this.glossary.get(key);
-        if (!phrase) continue;
-        for (let j = 0; j < n; j++) for (const t of phrase.term) if (this.termSlot.has(t)) give(t, GLOSSARY_WEIGHT, seq[i + j]!.token);
-        i += n - 1;
-        break;
-      }
-    }
-  }
-
   /**
    * How specific a vocabulary term is to few topics, 0–1: log(topics / topics using it) / log(topics).
    * Words the talk uses everywhere ("kernel", "support", "work") come near 0.
    */
   private specificity(term: string): number {
-    const slot = this.termSlot.get(term);
+    const slot = this.slot(term);
     if (slot === undefined) return 0;
     const t = this.knowledge.topics.length;
     return t < 2 ? 1 : Math.log(t / Math.max(1, this.topicSpread[slot]!)) / Math.log(t);
-  }
-
-  /**
-   * The decline rule. The question's subject is not in the talk when (a) a word that is not
-   * everyday English (a name or a technical term: "io_uring", "Wayland") has no match in the
-   * vocabulary after typo, glossary and synonym expansion; or (b) the question names no topic and
-   * the words it has in common with the talk weigh less than the words it has not (each known word
-   * counts by its IDF share, so generic words such as "kernel" or "support" count little). Returns
-   * the subject as typed: the run of words around the unknown ones.
-   */
-  private uncoveredSubject(a: Analysis): string | undefined {
-    const unknown = a.tokens.filter((t) => !t.known);
-    const specific = unknown.filter((t) => t.stems.length > 1 || !this.everyday(t.text));
-    if (specific.length > 0) return subjectText(a.tokens, specific);
-    if (a.named.size > 0) return undefined;
-    const unrelated = this.unrelatedPair(a.tokens);
-    if (unrelated) return unrelated;
-    if (unknown.length === 0) return undefined;
-    const knownMass = a.tokens.reduce((m, t) => m + (t.known ? t.weight : 0), 0);
-    const strong = a.tokens.some((t) => t.weight >= STRONG);
-    return strong && knownMass >= unknown.length ? undefined : subjectText(a.tokens, unknown);
-  }
-
-  /**
-   * Two adjacent question words that the talk uses, but never together in one point (or its
-   * context): a compound subject of its own ("device tree"), not one the talk covers.
-   */
-  private unrelatedPair(tokens: readonly Token[]): string | undefined {
-    for (let i = 0; i + 1 < tokens.length; i++) {
-      const x = tokens[i]!;
-      const y = tokens[i + 1]!;
-      if (y.at !== x.at + 1 || x.stems.length !== 1 || y.stems.length !== 1) continue;
-      const sx = this.termSlot.get(x.stems[0]!);
-      const sy = this.termSlot.get(y.stems[0]!);
-      if (sx === undefined || sy === undefined || sx === sy) continue;
-      if (!this.cooccur(sx, sy)) return `${x.text} ${y.text}`;
-    }
-    return undefined;
   }
 
   /** Whether some point is in both postings lists (both are ascending). */
@@ -470,16 +403,15 @@ export class SearchIndex {
    */
   private twoSubjects(question: string, whole: Analysis): PointHit[] | undefined {
     if (whole.spans.length < 2) return undefined;
-    const m = CONNECTOR.exec(question);
-    if (!m) return undefined;
-    const sides = [question.slice(0, m.index), question.slice(m.index + m[0].length)];
+    const sides = connectedSides(question);
+    if (!sides) return undefined;
     const out: PointHit[][] = [];
     for (const side of sides) {
-      const a = this.analyze(side);
+      const a = this.analyzer.analyze(side);
       const span = a.spans[0];
       if (!span) return undefined;
       a.intents = whole.intents;
-      const label = a.tokens.slice(span.from, span.to).map((t) => t.text).join(' ');
+      const label = spanText(a, span);
       out.push(this.rank(a, PER_SUBJECT).map((h) => ({ ...h, label })));
     }
     const [left, right] = out as [PointHit[], PointHit[]];
@@ -493,39 +425,15 @@ export class SearchIndex {
 
   /** BM25 over the weighted terms, the named-topic bonus, then intent and adjacency; the best points. */
   private rank(a: Analysis, limit: number): PointHit[] {
-    const n = this.knowledge.points.length;
-    const scores = this.scores;
-    const touched: number[] = [];
-    const own = this.ownMatch;
-    for (const [w, weight] of a.weighted) {
-      const slot = this.termSlot.get(w)!;
-      const from = this.postStart[slot]!;
-      const to = this.postStart[slot + 1]!;
-      const idf = this.idf(to - from);
-      for (let j = from; j < to; j++) {
-        const d = this.postDoc[j]!;
-        const f = this.postTf[j]!;
-        if (scores[d] === 0) touched.push(d);
-        if (f >= 1) own[d] = 1;
-        scores[d]! += weight * idf * ((f * (K1 + 1)) / (f + K1 * (1 - B + (B * this.docLength[d]!) / this.avgLength)));
-      }
+    const touched = this.touched;
+    touched.size = 0;
+    for (const [w, weight] of a.weighted) this.addTerm(this.slot(w)!, weight);
+    for (const topic of a.named) this.addTopic(topic);
+    if (a.intents !== 0) {
+      this.addAdjacent(a.intents);
+      this.boostIntents(a.intents, a.named);
     }
-    for (const topic of a.named) {
-      const m = topic.points.length;
-      const bonus = ALIAS_BONUS * Math.log(1 + (n - m + 0.5) / (m + 0.5));
-      for (const d of this.topicDocs.get(topic) ?? []) {
-        if (scores[d] === 0) touched.push(d);
-        scores[d]! += bonus;
-      }
-    }
-    if (a.intents !== 0) this.applyIntents(a.intents, touched, a.named);
-    const top: Ranked[] = [];
-    for (const d of touched) {
-      const score = scores[d]!;
-      scores[d] = 0;
-      if (score >= MIN_SCORE) insertTop(top, { d, score, own: own[d] === 1 }, limit * 3);
-      own[d] = 0;
-    }
+    const top = this.best(limit * 3);
     // Within a topic, cite the points whose own words matched, not those that only share its name.
     const topicOf = (r: Ranked) => this.knowledge.points[r.d]!.topicId;
     const ownTopics = new Set(top.filter((r) => r.own).map(topicOf));
@@ -539,102 +447,103 @@ export class SearchIndex {
       });
   }
 
-  /**
-   * A point that carries what the question asks for gets INTENT_BOOST more (among the named
-   * topics' points, if the question names any), and a share of the score of matching points on its
-   * slide (the bullet after "people keep doing Y" often says why).
-   */
-  private applyIntents(intents: number, touched: number[], named: ReadonlySet<Topic>): void {
-    const { scores, bonus, features, slideOf, ownMatch } = this;
+  /** Adds one term's BM25 share to the score of each point in its postings. */
+  private addTerm(slot: number, weight: number): void {
+    // Hot loops read locals only: a property first read inside a branch that an earlier question
+    // never took sends V8's optimised code back to the interpreter on every call.
+    const { scores, ownMatch, postDoc, postTf, docNorm, touched } = this;
+    const items = touched.items;
+    let size = touched.size;
+    const from = this.postStart[slot]!;
+    const to = this.postStart[slot + 1]!;
+    const idf = this.idf(to - from);
+    for (let j = from; j < to; j++) {
+      const d = postDoc[j]!;
+      const f = postTf[j]!;
+      if (scores[d] === 0) items[size++] = d;
+      if (f >= 1) ownMatch[d] = 1;
+      scores[d]! += weight * idf * ((f * (K1 + 1)) / (f + docNorm[d]!));
+    }
+    touched.size = size;
+  }
+
+  /** A topic the question names: each of its points gets the named-topic bonus. */
+  private addTopic(topic: Topic): void {
+    const { scores, touched } = this;
+    const items = touched.items;
+    let size = touched.size;
     const n = scores.length;
-    const receivers: number[] = [];
-    for (let i = 0, len = touched.length; i < len; i++) {
-      const d = touched[i]!;
-      if (ownMatch[d] !== 1) continue;
-      for (let e = Math.max(0, d - ADJACENT_REACH); e <= Math.min(n - 1, d + ADJACENT_REACH); e++) {
+    const m = topic.points.length;
+    const bonus = ALIAS_BONUS * Math.log(1 + (n - m + 0.5) / (m + 0.5));
+    for (const d of this.topicDocs.get(topic) ?? []) {
+      if (scores[d] === 0) items[size++] = d;
+      scores[d]! += bonus;
+    }
+    touched.size = size;
+  }
+
+  /**
+   * A point that carries what the question asks for receives a share of the score of matching
+   * points on its slide (the bullet after "people keep doing Y" often says why).
+   */
+  private addAdjacent(intents: number): void {
+    const { scores, bonus, features, slideOf, ownMatch, nearFeatures, touched } = this;
+    const n = scores.length;
+    const items = touched.items;
+    const touchedBefore = touched.size;
+    let size = touchedBefore;
+    const receivers = this.receivers;
+    let received = 0;
+    for (let i = 0; i < touchedBefore; i++) {
+      const d = items[i]!;
+      if (ownMatch[d] !== 1 || (nearFeatures[d]! & intents) === 0) continue;
+      const last = Math.min(n - 1, d + ADJACENT_REACH);
+      for (let e = Math.max(0, d - ADJACENT_REACH); e <= last; e++) {
         if (e === d || slideOf[e] !== slideOf[d] || (features[e]! & intents) === 0) continue;
         const share = (ADJACENT_SHARE * scores[d]!) / Math.abs(e - d);
-        if (bonus[e] === 0) receivers.push(e);
+        if (bonus[e] === 0) receivers[received++] = e;
         bonus[e] = Math.max(bonus[e]!, share);
       }
     }
-    for (const e of receivers) {
-      if (scores[e] === 0) touched.push(e);
+    for (let i = 0; i < received; i++) {
+      const e = receivers[i]!;
+      if (scores[e] === 0) items[size++] = e;
       scores[e]! += bonus[e]!;
       bonus[e] = 0;
     }
-    // When the question names topics, what it asks for is looked for among their points only.
-    const topicIds = named.size ? new Set([...named].map((t) => t.id)) : undefined;
-    for (const d of touched) {
-      if ((features[d]! & intents) !== 0 && (!topicIds || topicIds.has(this.knowledge.points[d]!.topicId))) scores[d]! *= 1 + INTENT_BOOST;
-    }
-  }
-
-  /** Topics the question names by id, title, alias or a glossary name of one (n-grams up to the longest key), with where. */
-  private topicsNamedIn(tokens: readonly Token[]): { named: Set<Topic>; spans: Analysis['spans'] } {
-    const named = new Set<Topic>();
-    const spans: Analysis['spans'] = [];
-    for (let i = 0; i < tokens.length; i++) {
-      // The longest n-gram from i that names a topic, its keys built word by word.
-      let key = '';
-      let stems = '';
-      let found: { topic: Topic; n: number } | undefined;
-      for (let n = 1; n <= this.longestKey && i + n <= tokens.length; n++) {
-        const t = tokens[i + n - 1]!;
-        key = n === 1 ? t.key : `${key} ${t.key}`;
-        stems = n === 1 ? t.stems.join(' ') : `${stems} ${t.stems.join(' ')}`;
-        const topic = this.exactKeys.get(key) ?? this.stemKeys.get(stems);
-        if (topic) found = { topic, n };
-      }
-      if (!found) continue;
-      named.add(found.topic);
-      spans.push({ topic: found.topic, from: i, to: i + found.n });
-      i += found.n - 1;
-    }
-    return { named, spans };
+    touched.size = size;
   }
 
   /**
-   * The vocabulary term of a misspelt word (`surface` as typed): a word of the
-   * talk one edit away (letters only, at least four; of several, the most frequent term), else the
-   * nearest term by fuse.js (same two first letters, six letters or more), with a weight that falls
-   * with distance.
+   * A point that carries what the question asks for gets INTENT_BOOST more; when the question names
+   * topics, what it asks for is looked for among their points only.
    */
-  private correct(surface: string): { term: string; weight: number } | undefined {
-    if (surface.length < 4 || surface.length > 32) return undefined;
-    const cached = this.corrections.get(surface);
-    if (cached !== undefined) return cached ?? undefined;
-    let fix: { term: string; weight: number } | null = null;
-    if (/^[a-z]+$/.test(surface)) {
-      let bestDf = 0;
-      for (const v of oneEditAway(surface)) {
-        const t = this.table.termOf(v);
-        const slot = t === undefined ? undefined : this.termSlot.get(t);
-        if (slot === undefined) continue;
-        const df = this.postStart[slot + 1]! - this.postStart[slot]!;
-        if (df > bestDf) {
-          bestDf = df;
-          fix = { term: t!, weight: TYPO_WEIGHT };
-        }
-      }
+  private boostIntents(intents: number, named: ReadonlySet<Topic>): void {
+    const { scores, features, touched, pointTopic, topicMark } = this;
+    const items = touched.items;
+    for (const t of named) topicMark[this.topicNumber.get(t)!] = 1;
+    const anyTopic = named.size === 0;
+    for (let i = 0, len = touched.size; i < len; i++) {
+      const d = items[i]!;
+      if ((features[d]! & intents) !== 0 && (anyTopic || topicMark[pointTopic[d]!] === 1)) scores[d]! *= 1 + INTENT_BOOST;
     }
-    if (this.corrections.size > 10_000) this.corrections.clear();
-    this.corrections.set(surface, fix);
-    return fix ?? undefined;
+    for (const t of named) topicMark[this.topicNumber.get(t)!] = 0;
   }
 
-  /** Whether a word is everyday English, or a typo of it (a letter missing, extra or swapped: a wrong letter makes too many names look like words). */
-  private everyday(word: string): boolean {
-    const w = normalizeKey(word);
-    if (isCommonWord(w)) return true;
-    if (w.length < 6 || !/^[a-z]+$/.test(w)) return false;
-    let typo = this.typoOfCommon.get(w);
-    if (typo === undefined) {
-      typo = oneEditAway(w, false).some(isLemma);
-      if (this.typoOfCommon.size > 10_000) this.typoOfCommon.clear();
-      this.typoOfCommon.set(w, typo);
+  /** The best `limit` touched points scoring at least MIN_SCORE, best first (ties: talk order); resets the scratch arrays. */
+  private best(limit: number): Ranked[] {
+    const { scores, ownMatch, touched } = this;
+    const items = touched.items;
+    const top: Ranked[] = [];
+    for (let i = 0, len = touched.size; i < len; i++) {
+      const d = items[i]!;
+      const score = scores[d]!;
+      scores[d] = 0;
+      if (score >= MIN_SCORE && (top.length < limit || beats(score, d, top[top.length - 1]!))) insertTop(top, { d, score, own: ownMatch[d] === 1 }, limit);
+      ownMatch[d] = 0;
     }
-    return typo;
+    touched.size = 0;
+    return top;
   }
 
   private suggestFor(question: string): Topic[] {
@@ -649,38 +558,14 @@ export class SearchIndex {
   }
 }
 
-/** A word as typed: letters and digits, joined by `. _ + - / '` ("io_uring", "checkpatch.pl", "what's"). */
-const TOKEN = /[\p{L}\p{N}]+(?:[._+\-/'’][\p{L}\p{N}]+)*/gu;
-/** What joins the two subjects of "ext4 or XFS?", "KVM vs Xen", "ext3 versus btrfs". */
-const CONNECTOR = /\s(?:or|vs\.?|versus|compared (?:to|with))\s/i;
+/** Point numbers, each added at most once per question: a fixed buffer, so no array grows per question. */
+class PointList {
+  readonly items: Int32Array;
+  size = 0;
 
-/**
- * The subject as typed: the run of adjacent question words (at most three) around the unknown
- * words in `wanted`; of several runs, the one with the most unknown words (ties: the last).
- */
-function subjectText(tokens: readonly Token[], wanted: readonly Token[]): string {
-  let best: readonly Token[] = [];
-  let bestUnknown = 0;
-  for (let i = 0; i < tokens.length; ) {
-    let j = i + 1;
-    while (j < tokens.length && tokens[j]!.at === tokens[j - 1]!.at + 1) j++;
-    const run = tokens.slice(i, j);
-    const unknown = run.filter((t) => wanted.includes(t)).length;
-    if (unknown > 0 && unknown >= bestUnknown) {
-      best = trimRun(run, wanted);
-      bestUnknown = unknown;
-    }
-    i = j;
+  constructor(points: number) {
+    this.items = new Int32Array(points);
   }
-  return best.map((t) => t.text).join(' ');
-}
-
-/** At most three words of a run, starting at its first unknown word (or just before it, if it is the last). */
-function trimRun(run: readonly Token[], wanted: readonly Token[]): readonly Token[] {
-  if (run.length <= 3) return run;
-  const first = run.findIndex((t) => wanted.includes(t));
-  const from = Math.max(0, Math.min(first, run.length - 3));
-  return run.slice(from, from + 3);
 }
 
 interface Ranked {
@@ -690,18 +575,21 @@ interface Ranked {
   own: boolean;
 }
 
-/** Groups items by the first two letters of their key and builds one searcher per group. */
-function buckets<T, S>(items: readonly T[], key: (t: T) => string, make: (list: T[]) => S): Map<string, S> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const prefix = key(item).slice(0, 2);
+/** Indexes of keys grouped by their first two letters. */
+function groupByPrefix(keys: readonly string[]): Map<string, number[]> {
+  const groups = new Map<string, number[]>();
+  for (let i = 0; i < keys.length; i++) {
+    const prefix = keys[i]!.slice(0, 2);
     const list = groups.get(prefix);
-    if (list) list.push(item);
-    else groups.set(prefix, [item]);
+    if (list) list.push(i);
+    else groups.set(prefix, [i]);
   }
-  const out = new Map<string, S>();
-  for (const [prefix, list] of groups) out.set(prefix, make(list));
-  return out;
+  return groups;
+}
+
+/** Whether point `d` scoring `score` ranks above `r` (ties: talk order). */
+function beats(score: number, d: number, r: Ranked): boolean {
+  return r.score < score || (r.score === score && r.d > d);
 }
 
 /** Keeps `top` sorted best first (ties: talk order) with at most `limit` entries. */

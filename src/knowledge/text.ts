@@ -1,8 +1,15 @@
 import { stemmer } from 'stemmer';
 import { eng } from 'stopword';
 
+/**
+ * Printable ASCII without quote characters or `_`, in runs joined by single spaces: for such text
+ * (nearly every key) normalizeKey comes down to lower-casing and the UK-spelling rule.
+ */
+const PLAIN_KEY = /^[\x21\x23-\x26\x28-\x5e\x61-\x7e]+(?: [\x21\x23-\x26\x28-\x5e\x61-\x7e]+)*$/;
+
 /** Lower-cases, folds Unicode and spacing, and maps UK spellings to US ones, for matching keys. */
 export function normalizeKey(s: string): string {
+  if (PLAIN_KEY.test(s)) return s.toLowerCase().replace(/is(ation|e|ed|ing)\b/g, 'iz$1');
   // eslint-disable-next-line no-control-regex
   return (/^[\x00-\x7f]*$/.test(s) ? s : s.normalize('NFKC'))
     .toLowerCase()
@@ -130,10 +137,13 @@ function ukSpelling(s: string, from: number, to: number): boolean {
   return suffix !== undefined && to - from >= suffix.length && s.startsWith(suffix, to - suffix.length);
 }
 
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
 /** FNV-1a over `s[from, to)`. */
 function hashOf(s: string, from: number, to: number): number {
-  let h = 0x811c9dc5;
-  for (let i = from; i < to; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  let h = FNV_OFFSET;
+  for (let i = from; i < to; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
   return h;
 }
 
@@ -244,11 +254,13 @@ export class TermTable {
       }
       const start = i;
       let respelt = false;
+      // The word's hash (hashOf) is taken as it is scanned.
+      let h = FNV_OFFSET;
       for (;;) {
         const runStart = i;
-        while (i < n && isAlnum(s.charCodeAt(i))) i++;
+        for (let c = s.charCodeAt(i); i < n && isAlnum(c); c = s.charCodeAt(++i)) h = Math.imul(h ^ c, FNV_PRIME);
         if (ukSpelling(s, runStart, i)) respelt = true;
-        if (i + 1 < n && isJoin(s.charCodeAt(i)) && isAlnum(s.charCodeAt(i + 1))) i++;
+        if (i + 1 < n && isJoin(s.charCodeAt(i)) && isAlnum(s.charCodeAt(i + 1))) h = Math.imul(h ^ s.charCodeAt(i++), FNV_PRIME);
         else break;
       }
       if (respelt) {
@@ -256,10 +268,15 @@ export class TermTable {
         const w = words(s.slice(start, i))[0]!;
         this.word(w, 0, w.length, out);
       } else {
-        this.word(s, start, i, out);
+        this.word(s, start, i, out, h);
       }
     }
     return out;
+  }
+
+  /** The id of a term, if the table has it. */
+  idOf(term: string): number | undefined {
+    return this.termIds.get(term, 0, term.length, hashOf(term, 0, term.length));
   }
 
   /** The one term of a word of the indexed text (lower-case, as written), if it was seen and is not a stop-word or a compound. */
@@ -268,9 +285,8 @@ export class TermTable {
     return ref !== undefined && ref >= 0 ? this.terms[ref] : undefined;
   }
 
-  /** Appends the term ids of the word `s[from, to)`, tokenising it if it is new. */
-  private word(s: string, from: number, to: number, out: number[]): void {
-    const hash = hashOf(s, from, to);
+  /** Appends the term ids of the word `s[from, to)` (`hash`: its hashOf), tokenising it if it is new. */
+  private word(s: string, from: number, to: number, out: number[], hash = hashOf(s, from, to)): void {
     let ref = this.wordRefs.get(s, from, to, hash);
     if (ref === undefined) {
       // Each distinct word comes here once, so its parts are stemmed without the shared stem cache

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadKnowledge } from '../../src/knowledge/load.js';
+import { foldSpace, loadKnowledge } from '../../src/knowledge/load.js';
 import { SearchIndex } from '../../src/knowledge/search.js';
-import { TermTable, terms } from '../../src/knowledge/text.js';
+import { normalizeKey, TermTable, terms } from '../../src/knowledge/text.js';
 import { accuracy, loadQuestions } from '../support/quality.js';
 
 const search = new SearchIndex(loadKnowledge('knowledge'));
@@ -96,5 +96,23 @@ describe('index tokeniser', () => {
     fc.assert(fc.property(fc.string({ unit: 'binary-ascii', maxLength: 40 }), (text) => {
       same(text);
     }), { numRuns: 2000 });
+  });
+
+  // Keys and bullets take fast paths (plain ASCII keys; text already folded); these are the general rules.
+  const generalKey = (s: string) =>
+    s.normalize('NFKC').toLowerCase().replace(/[“”"'’`]/g, '').replace(/[\s_]+/g, ' ').replace(/is(ation|e|ed|ing)\b/g, 'iz$1').trim();
+  const generalFold = (s: string) => s.replace(/\s+/g, ' ').trim();
+
+  it('GIVEN any text THEN normalizeKey and foldSpace follow their general rules', () => {
+    const units = fc.constantFrom(...'aeisdgnotzAIS09 .-_/"\'`~'.split(''), '  ', '\t', '\n', '\u00a0', '’', 'é', 'ﬁ');
+    fc.assert(fc.property(fc.string({ unit: units, maxLength: 30 }), (text) => {
+      expect(normalizeKey(text), JSON.stringify(text)).toBe(generalKey(text));
+      expect(foldSpace(text), JSON.stringify(text)).toBe(generalFold(text));
+    }), { numRuns: 5000 });
+    fc.assert(fc.property(fc.string({ unit: 'binary-ascii', maxLength: 30 }), (text) => {
+      expect(normalizeKey(text), JSON.stringify(text)).toBe(generalKey(text));
+      expect(foldSpace(text), JSON.stringify(text)).toBe(generalFold(text));
+    }), { numRuns: 5000 });
+    for (const t of search.knowledge.topics) for (const key of [t.id, t.title, ...t.aliases]) expect(normalizeKey(key)).toBe(generalKey(key));
   });
 });
