@@ -28,7 +28,7 @@ import { percentile, round } from './stats.js';
 const MEMBERS = ['@alice:fake.local', '@bob:fake.local'];
 
 /** The V8 flags production runs with: `npm start` and the image's NODE_OPTIONS (test/unit/node-flags.test.ts keeps the three equal). */
-export const PRODUCTION_NODE_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=256'];
+export const PRODUCTION_NODE_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=256', '--v8-pool-size=1'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface ChildBot {

@@ -4,6 +4,9 @@
  * servers; start-up is a fresh process. Warm-up iterations are excluded from every percentile.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadCommands } from '../../src/core/registry.js';
 import { Bot } from '../../src/core/bot.js';
 import { KnowledgeBase } from '../../src/knowledge/base.js';
@@ -78,14 +81,19 @@ async function measurePeersAllScales(scale: { talks: number; build_ms: number; q
   return { accuracy: accuracyRows, speed: speed.map(({ words: _w, chat: _c, ...r }) => r) };
 }
 
+/** A fresh console process's first answer (ms), in a DATA_DIR of its own; rejects if the process ends without one. */
 function firstAnswerMs(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ksb-bench-start-'));
+  return new Promise<number>((resolve, reject) => {
     const t = performance.now();
-    const child = spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, 'dist/src/main.js'], { env: cleanEnv({ LOG_LEVEL: 'warn', DATA_DIR: '/tmp/ksb-bench-data' }), stdio: ['pipe', 'pipe', 'ignore'] });
+    const child = spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, 'dist/src/main.js'], { env: cleanEnv({ LOG_LEVEL: 'warn', DATA_DIR: dataDir }), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
     child.stdout.once('data', () => resolve(performance.now() - t));
     child.on('error', reject);
+    child.on('exit', (code) => reject(new Error(`the console bot exited (${code}) before answering: ${stderr.trim()}`)));
     child.stdin.end('/status fs\n');
-  });
+  }).finally(() => rmSync(dataDir, { recursive: true, force: true }));
 }
 
 async function main() {
@@ -144,6 +152,12 @@ async function main() {
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);
 }
+
+// main() ends with process.exit; an event loop that empties before it means a measurement waits forever.
+process.on('beforeExit', () => {
+  process.stderr.write('bench failed: a measurement was left waiting on something that will never happen\n');
+  process.exit(1);
+});
 
 main().catch((err) => {
   process.stderr.write(`bench failed: ${(err as Error).stack}\n`);

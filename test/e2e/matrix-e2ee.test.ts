@@ -5,6 +5,7 @@
  * what the test user's device decrypts.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -15,8 +16,10 @@ import { cleanEnv, runNode } from '../support/spawn.js';
 import { quietMatrixSdkLogs } from '../fakes/matrix/logging.js';
 import { startFakeMatrix, type FakeMatrix, type SentEvent } from '../fakes/matrix/server.js';
 import { TestDevice } from '../support/matrix-device.js';
+import { until } from '../support/poll.js';
 import { inReplyTo, makeMatrixBot, type MatrixBot, type MatrixBotOptions } from '../support/matrix-bot.js';
 
+const require = createRequire(import.meta.url);
 const ALICE = '@alice:fake.local';
 const BOB = '@bob:fake.local';
 const CAROL = '@carol:fake.local';
@@ -184,6 +187,79 @@ describe('Matrix end-to-end encryption (real SDK crypto, test users with real de
     await bob.sync();
     await carol.sync();
   }, 40_000);
+
+  it('room keys follow devices and membership while the shim reuses "nothing to share": a member\'s new device and a member who joins later decrypt the next reply, one who left gets a new session it cannot read', async () => {
+    const room = fake.createRoom({ members: [ALICE, BOB], encrypted: true });
+    const [alice, bob, carol] = [await device(ALICE), await device(BOB), await device(CAROL)];
+    await startBot();
+    const ask = async (text: string) => decryptedReply(alice, room, await alice.sendText(room, text));
+    const r1 = await ask('!status fs');
+    const r2 = await ask('!status mm'); // the second send reuses the first one's answers
+    expect(r2.sent.content.session_id).toBe(r1.sent.content.session_id);
+
+    const aliceLaptop = await TestDevice.create(fake, ALICE, 'LAPTOP'); // a new device of a member: a device-list change
+    devices.push(aliceLaptop);
+    const rLaptop = await ask('!status arch');
+    expect((await aliceLaptop.decrypt(room, rLaptop.sent.eventId)).content.body).toBe(rLaptop.content.body);
+
+    fake.setMembership(room, CAROL, 'join');
+    const r3 = await ask('!status rt');
+    expect((await carol.decrypt(room, r3.sent.eventId)).content.body).toContain('Realtime');
+    expect(r3.sent.content.session_id).toBe(r1.sent.content.session_id); // history is shared: a join keeps the session
+
+    fake.setMembership(room, BOB, 'leave');
+    const r4 = await ask('!topics');
+    expect(r4.sent.content.session_id).not.toBe(r3.sent.content.session_id);
+    await expect(bob.decrypt(room, r4.sent.eventId)).rejects.toThrow();
+    expect((await carol.decrypt(room, r4.sent.eventId)).content.body).toBe(r4.content.body);
+    expectOnlyCiphertext(room);
+  }, 40_000);
+
+  it('rotates the room key after the room\'s rotation_period_msgs replies, also when the shim skips the checks in between', async () => {
+    const room = fake.createRoom({ members: [ALICE] });
+    fake.sendEvent(room, { sender: ALICE, type: 'm.room.encryption', stateKey: '', content: { algorithm: 'm.megolm.v1.aes-sha2', rotation_period_msgs: 3 } });
+    const alice = await device(ALICE);
+    await startBot();
+    const sessions: string[] = [];
+    for (const text of ['!status fs', '!status mm', '!status rt', '!topics', '!status fs', '!status mm', '!status rt']) {
+      const reply = await decryptedReply(alice, room, await alice.sendText(room, text));
+      sessions.push(reply.sent.content.session_id);
+    }
+    // Runs of one session id: exactly three replies each (a session used past its limit would crash the machine).
+    const runs: number[] = [];
+    for (let i = 0; i < sessions.length; i++) {
+      if (i && sessions[i] === sessions[i - 1]) runs[runs.length - 1]!++;
+      else runs.push(1);
+    }
+    expect(runs).toEqual([3, 3, 1]);
+    expect(new Set(sessions).size).toBe(3);
+  }, 40_000);
+
+  it('decrypts the questions but not its own replies coming back in the sync', async () => {
+    const room = fake.createRoom({ members: [ALICE], encrypted: true });
+    const alice = await device(ALICE);
+    const b = await startBot();
+    const echoes = new Set<string>();
+    b.adapter.client.on('room.event', (roomId: string, ev: { sender?: string; event_id: string }) => {
+      if (roomId === room && ev.sender === fake.botUserId) echoes.add(ev.event_id);
+    });
+    const machine = require('@matrix-org/matrix-sdk-crypto-nodejs').OlmMachine.prototype;
+    const decrypt = machine.decryptRoomEvent;
+    const decrypted: string[] = [];
+    machine.decryptRoomEvent = function (this: unknown, event: string, roomId: unknown) {
+      decrypted.push(JSON.parse(event).sender);
+      return decrypt.call(this, event, roomId);
+    };
+    try {
+      for (const text of ['!status fs', '!topics']) await decryptedReply(alice, room, await alice.sendText(room, text));
+      const replies = fake.sent.filter((e) => e.roomId === room).map((e) => e.eventId);
+      expect(replies).toHaveLength(2);
+      await until('the replies came back through the sync', () => replies.every((id) => echoes.has(id)), { timeoutMs: WAIT });
+      expect(decrypted).toEqual([ALICE, ALICE]);
+    } finally {
+      machine.decryptRoomEvent = decrypt;
+    }
+  });
 
   it('a message it cannot decrypt is logged once with room and session, and the room gets one short notice; nothing crashes', async () => {
     const room = fake.createRoom({ members: [ALICE, BOB], encrypted: true });

@@ -149,6 +149,7 @@ export class PersistentIndexedDb {
   readonly factory: Idb = new fakeIdb.IDBFactory();
   private readonly db: Database.Database;
   private readonly rawOpen: (name: string, version?: number) => Idb = this.factory.open.bind(this.factory);
+  private writer: ((dbName: string, ops: Op[]) => void) | undefined;
 
   private constructor(readonly file: string) {
     mkdirSync(dirname(file), { recursive: true });
@@ -206,16 +207,22 @@ export class PersistentIndexedDb {
   /** Writes one committed IndexedDB transaction. */
   commit(dbName: string, ops: Op[]): void {
     if (!this.db.open) return;
+    this.writer ??= this.prepareWriter();
+    this.writer(dbName, ops);
+  }
+
+  /** The statements and the SQLite transaction of `commit`, prepared once. */
+  private prepareWriter(): (dbName: string, ops: Op[]) => void {
     const put = this.db.prepare('INSERT OR REPLACE INTO idb_records (db, store, key, value) VALUES (?, ?, ?, ?)');
     const del = this.db.prepare('DELETE FROM idb_records WHERE db = ? AND store = ? AND key = ?');
     const clear = this.db.prepare('DELETE FROM idb_records WHERE db = ? AND store = ?');
-    this.db.transaction(() => {
+    return this.db.transaction((dbName: string, ops: Op[]) => {
       for (const op of ops) {
         if (op.kind === 'put') put.run(dbName, op.store, op.key, op.value);
         else if (op.kind === 'delete') del.run(dbName, op.store, op.key);
         else clear.run(dbName, op.store);
       }
-    })();
+    });
   }
 
   /** Databases opened through the factory are owned; a finished upgrade saves their schema. */

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { UserId } from '@matrix-org/matrix-sdk-crypto-nodejs';
-import { RustSdkCryptoStorageProvider, type MatrixClient } from 'matrix-bot-sdk';
+import { CryptoClient, type EncryptedRoomEvent, RoomEvent, RustSdkCryptoStorageProvider, type MatrixClient } from 'matrix-bot-sdk';
 import { RustEngine, SYNC_LOCK_NAME } from 'matrix-bot-sdk/lib/e2ee/RustEngine.js';
 import { PersistentIndexedDb } from './crypto-store.js';
 
@@ -18,7 +18,29 @@ export function cryptoDir(dataDir: string): string {
 
 /** The SDK's storage provider (device id, room encryption settings) in `cryptoDir`. */
 export function cryptoStorage(dataDir: string): RustSdkCryptoStorageProvider {
-  return new RustSdkCryptoStorageProvider(cryptoDir(dataDir), 0);
+  return new RoomConfigCache(cryptoDir(dataDir), 0);
+}
+
+/**
+ * matrix-bot-sdk reads a room's encryption settings three times per encrypted round trip, each a SHA-512
+ * of the room id in plain JavaScript and a lowdb lookup; they change only through storeRoom.
+ */
+class RoomConfigCache extends RustSdkCryptoStorageProvider {
+  private readonly rooms = new Map<string, ReturnType<RustSdkCryptoStorageProvider['getRoom']>>();
+
+  override getRoom(roomId: string): ReturnType<RustSdkCryptoStorageProvider['getRoom']> {
+    let config = this.rooms.get(roomId);
+    if (!config) {
+      config = super.getRoom(roomId);
+      this.rooms.set(roomId, config);
+    }
+    return config;
+  }
+
+  override async storeRoom(roomId: string, config: Parameters<RustSdkCryptoStorageProvider['storeRoom']>[1]): Promise<void> {
+    this.rooms.delete(roomId);
+    await super.storeRoom(roomId, config);
+  }
 }
 
 /**
@@ -27,6 +49,7 @@ export function cryptoStorage(dataDir: string): RustSdkCryptoStorageProvider {
  */
 export async function openCryptoStore(dataDir: string): Promise<PersistentIndexedDb> {
   fetchKeysBeforeClaiming();
+  skipOwnEchoes();
   const store = await PersistentIndexedDb.open(join(cryptoDir(dataDir), 'olm-machine.sqlite'));
   store.install();
   return store;
@@ -57,6 +80,23 @@ function fetchKeysBeforeClaiming(): void {
     });
   };
   proto.addTrackedUsers = Object.assign(addTrackedUsers, { keysFirst: true });
+}
+
+/**
+ * matrix-bot-sdk decrypts every encrypted event of a sync, the bot's own replies coming back included: a
+ * Megolm decryption and device lookups per reply that nothing reads (the adapter ignores its own user's
+ * events). Events of the bot's own user are handed on as they arrived, still encrypted.
+ */
+function skipOwnEchoes(): void {
+  type Decrypt = ((this: CryptoClient, event: EncryptedRoomEvent, roomId: string) => Promise<RoomEvent<unknown>>) & { ownSkipped?: boolean };
+  const proto = CryptoClient.prototype as unknown as { decryptRoomEvent: Decrypt; client: MatrixClient };
+  const decrypt = proto.decryptRoomEvent;
+  if (decrypt.ownSkipped) return;
+  const skipping: Decrypt = async function (this: CryptoClient, event, roomId) {
+    const own = await (this as unknown as { client: MatrixClient }).client.getUserId();
+    return event.sender === own ? new RoomEvent(event.raw) : decrypt.call(this, event, roomId);
+  };
+  proto.decryptRoomEvent = Object.assign(skipping, { ownSkipped: true });
 }
 
 /**
