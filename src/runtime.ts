@@ -6,7 +6,7 @@ import type { Config } from './config.js';
 import type { DigestScheduler } from './digest/scheduler.js';
 import { DataDirLock, type Roles } from './lease.js';
 import { startHttp } from './ops/http.js';
-import { Interactions } from './ops/interactions.js';
+import type { Interactions } from './ops/interactions.js';
 import type { Metrics } from './ops/metrics.js';
 import type { StartupError } from './startup-error.js';
 
@@ -47,7 +47,7 @@ export async function startBot(config: Config, logger: Logger, overrides: AppOve
       metrics: app.metrics,
       logger,
       readiness: () => readiness(adapters, roles, digests?.scheduler, standby),
-      ...(config.DISCORD_PUBLIC_KEY ? { interactions: interactionsEndpoint(app, config.DISCORD_PUBLIC_KEY, app.metrics) } : {}),
+      ...(config.DISCORD_PUBLIC_KEY ? { interactions: await interactionsEndpoint(app, config.DISCORD_PUBLIC_KEY, app.metrics) } : {}),
     });
   }
 
@@ -125,8 +125,12 @@ function readiness(adapters: readonly ChatAdapter[], roles?: Roles, scheduler?: 
   return { ready: reasons.length === 0, reasons, ...(held ? { roles: held } : {}) };
 }
 
-/** POST /interactions: answered here by whichever replica receives it; a deferred one is completed over REST. */
-function interactionsEndpoint(app: App, publicKey: string, metrics: Metrics): Interactions {
+/**
+ * POST /interactions: answered here by whichever replica receives it; a deferred one is completed over REST.
+ * Loaded only when configured: it renders with discord.js, which the console alone should not load.
+ */
+async function interactionsEndpoint(app: App, publicKey: string, metrics: Metrics): Promise<Interactions> {
+  const { Interactions } = await import('./ops/interactions.js');
   const api = `${(app.config.DISCORD_API_URL ?? 'https://discord.com/api').replace(/\/+$/, '')}/v10`;
   return new Interactions({
     publicKey,
