@@ -9,6 +9,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
+import { PgDigestStore } from '../../src/store/pg-store.js';
 
 const BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
 
@@ -96,6 +98,29 @@ export async function startPostgres(): Promise<TestPostgres> {
         if (child.exitCode === null) child.kill('SIGKILL');
       }
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * One PostgreSQL server for a test file (started before its tests, stopped after), and `replicas(n)`: n stores
+ * on a fresh database, standing for n replicas sharing it.
+ */
+export function sharedPostgres(prefix: string): { replicas(n: number): Promise<PgDigestStore[]> } {
+  let server: TestPostgres | undefined;
+  let dbs = 0;
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, 60_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return {
+    async replicas(n) {
+      const url = await server!.createDatabase(`${prefix}${++dbs}`);
+      const stores: PgDigestStore[] = [];
+      for (let i = 0; i < n; i++) stores.push(await PgDigestStore.open({ url, holder: `r${i}`, claimLeaseMs: 60_000 }));
+      return stores;
     },
   };
 }

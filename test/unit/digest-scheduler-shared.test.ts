@@ -2,29 +2,20 @@
  * The digest scheduler on the shared PostgreSQL store (a real server): replicas claim a fan-out in batches
  * and split it, each slot posted once; a failed batch claim goes back to planning instead of being lost.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DigestScheduler } from '../../src/digest/scheduler.js';
 import type { Subscription } from '../../src/digest/store.js';
 import { KnowledgeBase } from '../../src/knowledge/base.js';
-import { PgDigestStore } from '../../src/store/pg-store.js';
+import type { PgDigestStore } from '../../src/store/pg-store.js';
 import { captureLogger } from '../support/bot.js';
-import { startPostgres, type TestPostgres } from '../support/postgres.js';
+import { sharedPostgres } from '../support/postgres.js';
 import { RecordingPoster } from '../support/recording-poster.js';
 import { makeSubscription } from '../support/subscription.js';
 
 const HOUR = 3600_000;
 const MON_0900 = Date.parse('2026-06-01T09:00:00Z');
 const knowledge = new KnowledgeBase('knowledge');
-let pgServer: TestPostgres;
-let dbs = 0;
-
-beforeAll(async () => {
-  pgServer = await startPostgres();
-}, 60_000);
-
-afterAll(async () => {
-  await pgServer?.stop();
-});
+const { replicas } = sharedPostgres('sch');
 
 const sub = (id: string): Subscription => makeSubscription(id, { createdAt: MON_0900 - 10 * 24 * HOUR });
 
@@ -65,8 +56,7 @@ function replica(store: PgDigestStore, poster: RecordingPoster, storageRetryMs =
 
 describe('digest scheduler on the shared store', () => {
   it('two replicas split 300 due slots, each posted once, claimed in batches (no claim per slot)', async () => {
-    const url = await pgServer.createDatabase(`sch${++dbs}`);
-    const stores = [await PgDigestStore.open({ url, holder: 'a', claimLeaseMs: 60_000 }), await PgDigestStore.open({ url, holder: 'b', claimLeaseMs: 60_000 })];
+    const stores = await replicas(2);
     for (let i = 0; i < 300; i++) await stores[0]!.add(sub(`s${String(i).padStart(3, '0')}`));
     const counts = stores.map(countClaims);
     const posters = [new RecordingPoster(), new RecordingPoster()];
@@ -87,8 +77,7 @@ describe('digest scheduler on the shared store', () => {
   });
 
   it('a batch claim that fails (database gone for a moment) puts the queue back to planning; every slot is posted once later', async () => {
-    const url = await pgServer.createDatabase(`sch${++dbs}`);
-    const store = await PgDigestStore.open({ url, holder: 'a', claimLeaseMs: 60_000 });
+    const store = (await replicas(1))[0]!;
     for (let i = 0; i < 40; i++) await store.add(sub(`f${i}`));
     const counts = countClaims(store);
     counts.failNext = 1;

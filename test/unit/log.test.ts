@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,7 +51,8 @@ describe('log redaction', () => {
   });
 
   it('GIVEN token values and token-shaped strings anywhere THEN each is redacted', () => {
-    const discordToken = ['MTIzNDU2Nzg5MDEyMzQ1Njc4OQ', 'GhT2xk', 'abcdefghijklmnopqrstuvwxyz0123456789AB'].join('.'); // token-shaped, built so no literal token sits in the tree
+    // A Discord-token-shaped value (base64 user id . 6 . 38 characters), random on every run.
+    const discordToken = [Buffer.from('123456789012345678').toString('base64url'), randomBytes(3).toString('hex'), randomBytes(19).toString('hex')].join('.');
     expect(scrub(`Authorization: Bot ${discordToken}`)).toBe('Authorization: Bot [Redacted]');
     expect(scrub(`login failed for ${discordToken} (401)`)).toBe('login failed for [Redacted] (401)');
     expect(scrub('Authorization: Bearer syt_a2JvdA_ZxBmTqHXcYxDzWQnPoLk_2xO4hu')).toBe('Authorization: Bearer [Redacted]');

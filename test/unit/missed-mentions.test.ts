@@ -3,29 +3,12 @@
  * one-answer guarantee between replicas and the seen channels that the next gateway holder reads back.
  */
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MissedMentions, snowflakeAt } from '../../src/adapters/discord/missed.js';
-import { PgDigestStore } from '../../src/store/pg-store.js';
-import { startPostgres, type TestPostgres } from '../support/postgres.js';
+import { sharedPostgres } from '../support/postgres.js';
 
 const log = pino({ level: 'silent' });
-let pgServer: TestPostgres;
-let dbs = 0;
-
-beforeAll(async () => {
-  pgServer = await startPostgres();
-}, 60_000);
-
-afterAll(async () => {
-  await pgServer?.stop();
-});
-
-async function replicas(n: number): Promise<PgDigestStore[]> {
-  const url = await pgServer.createDatabase(`mm${++dbs}`);
-  const out: PgDigestStore[] = [];
-  for (let i = 0; i < n; i++) out.push(await PgDigestStore.open({ url, holder: `r${i}`, claimLeaseMs: 60_000 }));
-  return out;
-}
+const { replicas } = sharedPostgres('mm');
 
 describe('missed mentions', () => {
   it('a message is claimed by exactly one of several replicas racing for it; again only after its expiry', async () => {

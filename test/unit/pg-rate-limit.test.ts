@@ -2,28 +2,11 @@
  * The per-user rate limit shared through PostgreSQL (a real server): two limiters on one database stand for
  * two replicas; a user gets one budget across both, with the in-memory limiter's rules.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RateLimiter } from '../../src/core/rate-limit.js';
-import { PgDigestStore } from '../../src/store/pg-store.js';
-import { startPostgres, type TestPostgres } from '../support/postgres.js';
+import { sharedPostgres } from '../support/postgres.js';
 
-let pgServer: TestPostgres;
-let dbs = 0;
-
-beforeAll(async () => {
-  pgServer = await startPostgres();
-}, 60_000);
-
-afterAll(async () => {
-  await pgServer?.stop();
-});
-
-async function replicas(n: number): Promise<PgDigestStore[]> {
-  const url = await pgServer.createDatabase(`rl${++dbs}`);
-  const stores: PgDigestStore[] = [];
-  for (let i = 0; i < n; i++) stores.push(await PgDigestStore.open({ url, holder: `r${i}`, claimLeaseMs: 60_000 }));
-  return stores;
-}
+const { replicas } = sharedPostgres('rl');
 
 describe('shared rate limit (PostgreSQL)', () => {
   it('gives a user one budget across replicas: burst, one warning, then silence; other users unaffected; same decisions as the in-memory limiter', async () => {
