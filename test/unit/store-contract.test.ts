@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteDigestStore, type DigestStore, type Subscription } from '../../src/digest/store.js';
+import type { DigestStore, Subscription } from '../../src/digest/store.js';
+import { SqliteDigestStore } from '../../src/store/sqlite-store.js';
 import { PG_MIGRATIONS, PgDigestStore } from '../../src/store/pg-store.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 
