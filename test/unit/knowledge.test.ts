@@ -133,7 +133,7 @@ describe('knowledge: a broken file stops loading with file, path and reason', ()
     expect(edited.version).not.toBe(before.version);
     for (const t of before.topics) expect(edited.topicById.get(t.id)!.hash === t.hash, t.id).toBe(t.id !== 'ras');
     // Talk metadata is part of the version too (a reload must pick up a new title).
-    const retitled = loadKnowledge(dirWith(good.replace(/^(  title: .*)$/m, '$1 (revised)')));
+    const retitled = loadKnowledge(dirWith(good.replace(/^( {2}title: .*)$/m, '$1 (revised)')));
     expect(retitled.talks[0]!.title).toMatch(/\(revised\)$/);
     expect(retitled.version).not.toBe(before.version);
   });
