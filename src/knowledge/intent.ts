@@ -35,9 +35,17 @@ const CARRIES: [number, RegExp][] = [
 /** A slide whose title asks "why" gives reasons in every point. */
 const WHY_SLIDE = /^why\b/i;
 
+/**
+ * Any of CARRIES' patterns, in two passes over a text instead of five: the case-sensitive ones and the others.
+ * Few points match either, and only those are then tested pattern by pattern.
+ */
+const ANY_CASED = new RegExp(CARRIES.filter(([, re]) => !re.flags.includes('i')).map(([, re]) => `(?:${re.source})`).join('|'));
+const ANY_UNCASED = new RegExp(CARRIES.filter(([, re]) => re.flags.includes('i')).map(([, re]) => `(?:${re.source})`).join('|'), 'i');
+
 /** The intents a point can answer (bit mask of INTENTS), from its text and its slide's title. */
 export function pointFeatures(text: string, slideTitle = ''): number {
   let mask = WHY_SLIDE.test(slideTitle) ? INTENTS.why : 0;
+  if (!ANY_CASED.test(text) && !ANY_UNCASED.test(text)) return mask;
   for (const [bit, re] of CARRIES) if (re.test(text)) mask |= bit;
   return mask;
 }
