@@ -76,7 +76,10 @@ export class MatrixAdapter implements ChatAdapter {
     this.log = opts.logger.child({ adapter: 'matrix' });
     quietSdkLogs(this.log);
     this.connection = new ConnectionState(this.log);
-    this.storage = opts.sharedState ? new SharedSyncStorage(opts.sharedState, () => this.inFlight.drain()) : new SyncStorage(join(opts.dataDir, 'matrix-sync.json'));
+    const handled = () => this.inFlight.drain();
+    this.storage = opts.sharedState
+      ? new SharedSyncStorage(opts.sharedState, handled)
+      : new SyncStorage(join(opts.dataDir, 'matrix-sync.json'), handled, (err) => this.log.error({ err }, 'could not save the Matrix sync position; retrying at the next flush'));
     this.session = new Session(this.createClient(opts.e2ee !== false));
     this.sender = new MatrixSender(this.session, this.encryption, { prefix: opts.prefix, retry: opts.retry }, this.log);
     this.messages = new Messages(this.session, this.sender, opts);
@@ -93,8 +96,8 @@ export class MatrixAdapter implements ChatAdapter {
     client.onSyncResult = (err) => this.session.accepting && this.connection.onSyncResult(err);
     if (e2ee) this.members = rememberJoinedMembers(client);
     if (client.crypto) catchCryptoListeners(client.crypto, this.log);
-    // Shared state: save a batch's token after the batch is handled (see SharedSyncStorage).
-    if (this.opts.sharedState) (client as unknown as { persistTokenAfterSync: boolean }).persistTokenAfterSync = true;
+    // A batch's position is reported after the batch was handed to the listeners (see SyncStorage, SharedSyncStorage).
+    (client as unknown as { persistTokenAfterSync: boolean }).persistTokenAfterSync = true;
     client.on('room.message', (roomId: string, ev: RoomEvent) => void this.inFlight.track(this.guard('message', () => this.messages.onMessage(roomId, ev))));
     client.on('room.invite', (roomId: string, ev: RoomEvent) => void this.guard('invite', () => this.rooms.onInvite(roomId, ev)));
     client.on('room.event', (roomId: string, ev: RoomEvent) => void this.guard('event', () => this.onEvent(roomId, ev)));
@@ -204,6 +207,7 @@ export class MatrixAdapter implements ChatAdapter {
     await this.inFlight.drain();
     const { dropped, unfinished } = await this.sender.close(SEND_GRACE_MS);
     this.log.info({ dropped, unfinished }, `shutdown: ${dropped} queued replies dropped, ${unfinished} still sending abandoned`);
+    await this.storage.flush();
     this.connection.set(false, 'stopped');
     this.closeCryptoStore();
   }

@@ -1,0 +1,111 @@
+/**
+ * The Matrix sync position across a crash: the built bot (dist/src/main.js) answers a question, is killed with
+ * SIGKILL before its next write of the sync position (SyncStorage writes at most once per second), and is
+ * started again on the same DATA_DIR. The position on disk is from before the question, so the homeserver
+ * delivers the question again and the bot answers it again; the reply's transaction id is derived from the
+ * event id, so the homeserver keeps one reply. Nothing is skipped, nothing is answered twice.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startFakeMatrix, type FakeMatrix, type RecordedRequest } from '../fakes/matrix/server.js';
+import { inReplyTo } from '../support/matrix-bot.js';
+import { until } from '../support/poll.js';
+import { cleanEnv, spawnBot, type SpawnedBot } from '../support/spawn.js';
+
+const ALICE = '@alice:fake.local';
+const BOB = '@bob:fake.local';
+/** Tries at a kill that lands before the next write (each is a race the bot loses by a second). */
+const ATTEMPTS = 5;
+
+let fake: FakeMatrix;
+let dataDir: string;
+let bots: SpawnedBot[];
+
+beforeEach(async () => {
+  fake = await startFakeMatrix({ timelineLimit: 50 });
+  dataDir = mkdtempSync(join(tmpdir(), 'matrix-crash-'));
+  bots = [];
+});
+
+afterEach(async () => {
+  for (const b of bots) if (b.child.exitCode === null && b.child.signalCode === null) b.child.kill('SIGKILL');
+  await fake.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+function startBot(): SpawnedBot {
+  const bot = spawnBot(cleanEnv({ MATRIX_HOMESERVER_URL: fake.url, MATRIX_ACCESS_TOKEN: fake.accessToken, DATA_DIR: dataDir }));
+  bots.push(bot);
+  return bot;
+}
+
+/** The sync position in DATA_DIR/matrix-sync.json (undefined before the first write). */
+function tokenOnDisk(): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(join(dataDir, 'matrix-sync.json'), 'utf8')) as { syncToken?: string | null }).syncToken ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The bot's /sync long poll still held by the fake (nothing left to deliver), if any. */
+function heldSync(): RecordedRequest | undefined {
+  return fake.requests.findLast((r) => r.path === '/_matrix/client/v3/sync' && r.query.has('since') && r.status === undefined);
+}
+
+/** Waits until the bot is idle and its position is on disk: the held poll's `since` is the written token. */
+async function idleAndWritten(bot: SpawnedBot): Promise<string> {
+  let token: string | undefined;
+  await until(
+    'the bot idle with its sync position written',
+    () => {
+      token = tokenOnDisk();
+      return token !== undefined && heldSync()?.query.get('since') === token;
+    },
+    { timeoutMs: 30_000, context: () => `on disk: ${tokenOnDisk()}, held since: ${heldSync()?.query.get('since')}\n${bot.logs().split('\n').slice(-10).join('\n')}` },
+  );
+  return token!;
+}
+
+describe('Matrix sync position across SIGKILL', () => {
+  it('a question answered just before the kill is delivered again after the restart and still has exactly one reply', async () => {
+    const room = fake.createRoom({ members: [ALICE, BOB] });
+    let question: string | undefined;
+    let before: string | undefined;
+    for (let attempt = 1; attempt <= ATTEMPTS && question === undefined; attempt++) {
+      const bot = startBot();
+      before = await idleAndWritten(bot);
+      const asked = fake.sendText(room, ALICE, '!status fs');
+      await fake.waitForSent((e) => inReplyTo(e) === asked, 20_000);
+      bot.child.kill('SIGKILL');
+      await bot.exited;
+      // Handled and answered, but the position that covers it is not on disk: the case under test.
+      if (tokenOnDisk() === before) question = asked;
+    }
+    expect(question, `in ${ATTEMPTS} attempts the position after the question was always written before the kill`).toBeDefined();
+    const reply = fake.sent.find((e) => inReplyTo(e) === question)!;
+
+    const restarted = startBot();
+    await restarted.waitForLog((l) => l.msg === 'connected to Matrix' && l.resumed === true, 30_000);
+    // Delivered again and answered again, with the same transaction id...
+    const puts = () => fake.requests.filter((r) => r.method === 'PUT' && r.path.endsWith(`/send/m.room.message/${reply.txnId}`));
+    await until('the question answered again after the restart', () => puts().some((r) => r.status === 200 && r.at > reply.at), { timeoutMs: 30_000 });
+    expect(fake.requests.some((r) => r.path === '/_matrix/client/v3/sync' && r.query.get('since') === before && r.at > reply.at)).toBe(true);
+    // ...which the homeserver kept as one event: exactly one reply to the question.
+    await idleAndWritten(restarted);
+    expect(fake.sent.filter((e) => inReplyTo(e) === question)).toHaveLength(1);
+    expect(puts().length).toBeGreaterThanOrEqual(2);
+
+    restarted.child.kill('SIGTERM');
+    expect(await restarted.exited).toBe(0);
+    // A clean stop writes the latest position: a start after it gets nothing again.
+    expect(tokenOnDisk()).not.toBe(before);
+    const putsBefore = puts().length;
+    const third = startBot();
+    await idleAndWritten(third);
+    expect(puts()).toHaveLength(putsBefore);
+    expect(fake.sent.filter((e) => inReplyTo(e) === question)).toHaveLength(1);
+  }, 180_000);
+});
