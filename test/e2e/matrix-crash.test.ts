@@ -22,6 +22,8 @@ const ATTEMPTS = 5;
 let fake: FakeMatrix;
 let dataDir: string;
 let bots: SpawnedBot[];
+/** When each bot was started (performance.now(), the clock of the fake's request log). */
+const startedAt = new WeakMap<SpawnedBot, number>();
 
 beforeEach(async () => {
   fake = await startFakeMatrix({ timelineLimit: 50 });
@@ -36,7 +38,9 @@ afterEach(async () => {
 });
 
 function startBot(): SpawnedBot {
+  const at = performance.now();
   const bot = spawnBot(cleanEnv({ MATRIX_HOMESERVER_URL: fake.url, MATRIX_ACCESS_TOKEN: fake.accessToken, DATA_DIR: dataDir }));
+  startedAt.set(bot, at);
   bots.push(bot);
   return bot;
 }
@@ -50,9 +54,10 @@ function tokenOnDisk(): string | undefined {
   }
 }
 
-/** The bot's /sync long poll still held by the fake (nothing left to deliver), if any. */
-function heldSync(): RecordedRequest | undefined {
-  return fake.requests.findLast((r) => r.path === '/_matrix/client/v3/sync' && r.query.has('since') && r.status === undefined);
+/** The bot's /sync long poll still held by the fake (nothing left to deliver), if any; not one of a killed bot. */
+function heldSync(bot: SpawnedBot): RecordedRequest | undefined {
+  const after = startedAt.get(bot)!;
+  return fake.requests.findLast((r) => r.path === '/_matrix/client/v3/sync' && r.query.has('since') && r.status === undefined && r.at > after);
 }
 
 /** Waits until the bot is idle and its position is on disk: the held poll's `since` is the written token. */
@@ -62,9 +67,9 @@ async function idleAndWritten(bot: SpawnedBot): Promise<string> {
     'the bot idle with its sync position written',
     () => {
       token = tokenOnDisk();
-      return token !== undefined && heldSync()?.query.get('since') === token;
+      return token !== undefined && heldSync(bot)?.query.get('since') === token;
     },
-    { timeoutMs: 30_000, context: () => `on disk: ${tokenOnDisk()}, held since: ${heldSync()?.query.get('since')}\n${bot.logs().split('\n').slice(-10).join('\n')}` },
+    { timeoutMs: 30_000, context: () => `on disk: ${tokenOnDisk()}, held since: ${heldSync(bot)?.query.get('since')}\n${bot.logs().split('\n').slice(-10).join('\n')}` },
   );
   return token!;
 }
