@@ -57,21 +57,26 @@ export function loadKnowledge(dir: string): Knowledge {
   if (names.length === 0) throw new KnowledgeError(dir, '', 'no .yaml knowledge files found');
   const files = names.map((name) => {
     const file = join(dir, name);
-    return { file, data: parseTalkFile(file, readFileSync(file, 'utf8')) };
+    const source = readFileSync(file, 'utf8');
+    return { file, data: parseTalkFile(file, source), source };
   });
   return buildKnowledge(files, started);
 }
 
-/** Turns validated talk files into the bot's knowledge; checks cross-file rules (unique ids and aliases, pages, quotes). */
-export function buildKnowledge(files: { file: string; data: TalkFile }[], started = performance.now()): Knowledge {
+/**
+ * Turns validated talk files into the bot's knowledge; checks cross-file rules (unique ids and aliases, pages, quotes).
+ * `source`: the file's text, which the version is a hash of (without it, the data's JSON is hashed instead).
+ */
+export function buildKnowledge(files: { file: string; data: TalkFile; source?: string }[], started = performance.now()): Knowledge {
   const talks: Talk[] = [];
   const topics: Topic[] = [];
   const topicById = new Map<string, Topic>();
-  const keyOwner = new Map<string, string>();
+  const topicByKey = new Map<string, Topic>();
   const whole = createHash('sha256');
   const glossary: GlossaryEntry[] = [];
 
-  for (const { file, data } of files) {
+  for (const { file, data, source } of files) {
+    whole.update(source ?? JSON.stringify(data));
     const talkTopics: Topic[] = [];
     data.topics.forEach((t, ti) => {
       const where = `topics.${ti}`;
@@ -79,12 +84,11 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
       const names = [t.id, t.title, ...t.aliases];
       const keys = names.map(normalizeKey);
       for (const [ki, k] of keys.entries()) {
-        const owner = keyOwner.get(k);
-        if (owner !== undefined && owner !== t.id) {
+        const owner = topicByKey.get(k);
+        if (owner !== undefined) {
           const path = ki === 0 ? 'id' : ki === 1 ? 'title' : `aliases.${ki - 2}`;
-          throw new KnowledgeError(file, `${where}.${path}`, `"${names[ki]}" already names topic "${owner}"`);
+          throw new KnowledgeError(file, `${where}.${path}`, `"${names[ki]}" already names topic "${owner.id}"`);
         }
-        keyOwner.set(k, t.id);
       }
       const points: Point[] = [];
       t.slides.forEach((s, si) => {
@@ -103,8 +107,7 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
       if (quote !== null && !points.some((p) => p.text.includes(quote))) {
         throw new KnowledgeError(file, `${where}.verdict_quote`, "the quote is not in any of the topic's bullets");
       }
-      const hash = digestOf('sha256', JSON.stringify(t), 'hex').slice(0, 12);
-      whole.update(hash);
+      let hash: string | undefined;
       const topic: Topic = {
         id: t.id,
         title: t.title,
@@ -115,14 +118,17 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
         verdictQuote: quote,
         pages: [...new Set(t.slides.map((s) => s.page))],
         points,
-        hash,
+        // Worked out when first read (digests read it; a start-up does not).
+        get hash() {
+          return (hash ??= digestOf('sha256', JSON.stringify(t), 'hex').slice(0, 12));
+        },
       };
       topicById.set(t.id, topic);
+      for (const k of keys) topicByKey.set(k, topic);
       talkTopics.push(topic);
     });
     topics.push(...talkTopics);
     glossary.push(...glossaryOf(file, data, talkTopics));
-    if (data.glossary.length) whole.update(JSON.stringify(data.glossary));
     talks.push({
       id: data.talk.id,
       file,
@@ -142,6 +148,7 @@ export function buildKnowledge(files: { file: string; data: TalkFile }[], starte
     talks,
     topics,
     topicById,
+    topicByKey,
     points: topics.flatMap((t) => t.points),
     glossary,
     version: whole.digest('hex').slice(0, 12),

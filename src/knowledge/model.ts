@@ -26,7 +26,7 @@ export interface Topic {
   readonly pages: readonly number[];
   /** Every bullet and sub-bullet, in talk order. */
   readonly points: readonly Point[];
-  /** Hash of the topic's content: digests use it to mark what changed. */
+  /** Hash of the topic's content (its entry in the knowledge file): digests use it to mark what changed. */
   readonly hash: string;
 }
 
@@ -59,10 +59,12 @@ export interface Knowledge {
   /** Every topic of every talk, in talk order. */
   readonly topics: readonly Topic[];
   readonly topicById: ReadonlyMap<string, Topic>;
+  /** Every topic's keys (normalized id, title and aliases; each names one topic). */
+  readonly topicByKey: ReadonlyMap<string, Topic>;
   readonly points: readonly Point[];
   /** Every talk's glossary. */
   readonly glossary: readonly GlossaryEntry[];
-  /** Short hash of all content: changes whenever any file changes. */
+  /** Short hash of all the files: changes whenever any file changes. */
   readonly version: string;
   readonly loadedAt: Date;
   readonly loadMs: number;

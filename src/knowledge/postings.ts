@@ -2,7 +2,7 @@
  * Building the question index (src/knowledge/search.ts): each point's context terms, and the BM25
  * postings laid out flat. Build-time only; searching reads what `PostingsBuilder.finish` returns.
  */
-import type { Point, Topic } from './model.js';
+import type { Point } from './model.js';
 import type { TermTable } from './text.js';
 
 /**
@@ -12,19 +12,28 @@ import type { TermTable } from './text.js';
  * apart gives the same terms as tokenising them joined by spaces, as the index used to.
  */
 export class Contexts {
-  private readonly slides = new Map<Topic, Map<string, { ids: number[]; parents?: Map<string, number[]> }>>();
+  private readonly slides = new Map<string, { ids: number[]; parents?: Map<string, number[]> }>();
   private readonly seen = new Set<number>();
+  private keyTerms: readonly number[] = [];
+  private readonly own: number[] = [];
 
-  constructor(
-    private readonly table: TermTable,
-    private readonly keyTerms: ReadonlyMap<Topic, readonly number[]>,
-  ) {}
+  constructor(private readonly table: TermTable) {}
 
-  of(topic: Topic, p: Point): readonly number[] {
-    let slides = this.slides.get(topic);
-    if (!slides) this.slides.set(topic, (slides = new Map()));
-    let slide = slides.get(p.slideTitle);
-    if (!slide) slides.set(p.slideTitle, (slide = { ids: this.distinct(this.keyTerms.get(topic) ?? [], p.slideTitle) }));
+  /** The points that follow are a topic's, whose id, title and aliases have these term ids. */
+  startTopic(keyTerms: readonly number[]): void {
+    this.keyTerms = keyTerms;
+    this.slides.clear();
+  }
+
+  /** An empty array for a point's own term ids (reused point after point). */
+  scratch(): number[] {
+    this.own.length = 0;
+    return this.own;
+  }
+
+  of(p: Point): readonly number[] {
+    let slide = this.slides.get(p.slideTitle);
+    if (!slide) this.slides.set(p.slideTitle, (slide = { ids: this.distinct(this.keyTerms, p.slideTitle) }));
     if (!p.parent) return slide.ids;
     slide.parents ??= new Map();
     let withParent = slide.parents.get(p.parent);

@@ -68,7 +68,8 @@ interface KeyEntry {
  * adjacency), the question taken apart by question.ts against this index's vocabulary.
  */
 export class SearchIndex {
-  private readonly exactKeys = new Map<string, Topic>();
+  /** Glossary names that name a topic (normalized); topic keys themselves are `knowledge.topicByKey`. */
+  private readonly glossaryExact = new Map<string, Topic>();
   /**
    * fuse.js over topic keys, one per two-letter prefix: a typo rarely hits the first two letters, and each search stays
    * small at any scale. Each is built on the first lookup with its prefix (most prefixes are never looked up).
@@ -98,8 +99,14 @@ export class SearchIndex {
   private readonly joinedCompounds = new Map<string, string>();
   private readonly scores: Float64Array;
   /** Each topic's points as indexes into `knowledge.points`. */
-  private readonly topicDocs = new Map<Topic, number[]>();
+  /** Each topic's points (by its number in `knowledge.topics`): `knowledge.points[topicStart[k] .. topicStart[k + 1])`. */
+  private readonly topicStart: Int32Array;
   private readonly ownMatch: Uint8Array;
+  /**
+   * Topic keys and glossary names as stems: one stem by its term id (`stemTopic`: the topic's number + 1, 0 for none),
+   * and several (or a stem the table does not have) by the stems joined with spaces (`stemKeys`). The first key wins.
+   */
+  private stemTopic: Int32Array = new Int32Array(1 << 10);
   private readonly stemKeys = new Map<string, Topic>();
   private readonly longestKey: number;
   /** Glossary names as stem sequences (joined by spaces) → the term's stems. */
@@ -132,20 +139,22 @@ export class SearchIndex {
     // One TermTable for the whole build: topic keys, slide titles and bullets are all tokenised through it.
     // The work is split into small per-key and per-point functions: V8 optimises those quickly and
     // steadily, where one long loop body is left to on-stack replacement and deoptimises repeatedly.
-    const table = (this.table = new TermTable(2 * knowledge.points.length));
+    const names = knowledge.topics.reduce((n, t) => n + t.keys.length, 0);
+    const table = (this.table = new TermTable(knowledge.points.length >> 1, 2 * names));
     /** Each topic's id, title and aliases as term ids, in that order: the topic's share of its points' context. */
-    const keyTerms = new Map<Topic, number[]>();
+    const keyTerms: number[][] = [];
     let longest = 1;
+    for (const [k, t] of knowledge.topics.entries()) this.topicNumber.set(t, k);
     for (const t of knowledge.topics) {
       const ids: number[] = [];
       const names = [t.id, t.title, ...t.aliases];
-      for (let i = 0; i < names.length; i++) longest = Math.max(longest, this.addKey(t, names[i]!, t.keys[i]!, table, ids));
-      keyTerms.set(t, ids);
+      for (let i = 0; i < names.length; i++) longest = Math.max(longest, this.addKey(t, keyTerms.length, names[i]!, t.keys[i]!, t.keys.indexOf(t.keys[i]!) === i, ids));
+      keyTerms.push(ids);
     }
     let longestPhrase = 1;
     for (const g of knowledge.glossary) {
       const term = terms(g.term);
-      const named = this.stemKeys.get(term.join(' '));
+      const named = this.stemKey(term.join(' '));
       for (const name of g.also) {
         const stems = terms(name);
         if (stems.length === 0) continue;
@@ -168,25 +177,18 @@ export class SearchIndex {
     this.pointTopic = new Int32Array(points.length);
     this.touched = new PointList(points.length);
     this.receivers = new Int32Array(points.length);
-    for (const [k, t] of knowledge.topics.entries()) this.topicNumber.set(t, k);
     this.topicMark = new Uint8Array(knowledge.topics.length);
-    const contexts = new Contexts(table, keyTerms);
+    this.topicStart = new Int32Array(knowledge.topics.length + 1);
+    const contexts = new Contexts(table);
     const postings = new PostingsBuilder(points.length, CONTEXT_WEIGHT);
-    const own: number[] = [];
-    points.forEach((p, i) => {
-      const topic = knowledge.topicById.get(p.topicId)!;
-      let docs = this.topicDocs.get(topic);
-      if (!docs) this.topicDocs.set(topic, (docs = []));
-      docs.push(i);
-      this.pointTopic[i] = this.topicNumber.get(topic)!;
-      const ctx = contexts.of(topic, p);
-      own.length = 0;
-      table.ids(p.text, own);
-      postings.add(own, ctx, table.terms.length);
-      this.features[i] = pointFeatures(p.text, p.slideTitle);
-      const prev = points[i - 1];
-      this.slideOf[i] = i === 0 ? 0 : this.slideOf[i - 1]! + (prev!.topicId === p.topicId && prev!.page === p.page && prev!.slideTitle === p.slideTitle ? 0 : 1);
-    });
+    // knowledge.points are the topics' points in topic order.
+    let i = 0;
+    for (const [k, topic] of knowledge.topics.entries()) {
+      this.topicStart[k] = i;
+      contexts.startTopic(keyTerms[k]!);
+      for (const p of topic.points) this.addPoint(p, i++, k, contexts, postings);
+    }
+    this.topicStart[knowledge.topics.length] = i;
     this.nearFeatures = this.nearFeaturesOf();
     const index = postings.finish(table.terms.length);
     this.slotOfTerm = index.slotOfTerm;
@@ -215,36 +217,67 @@ export class SearchIndex {
       cooccur: (a, b) => this.cooccur(this.slot(a)!, this.slot(b)!),
       glossaryTerm: (stems) => this.glossary.get(stems),
       longestPhrase: this.longestPhrase,
-      topicNamed: (key, stems) => this.exactKeys.get(key) ?? this.stemKeys.get(stems),
+      topicNamed: (key, stems) => this.exactKey(key) ?? this.stemKey(stems),
       longestKey: this.longestKey,
     });
   }
 
   /**
-   * Indexes one id, title or alias of a topic (`k`: normalized) for exact, stemmed and fuzzy lookup; appends its
-   * term ids to `ids`. Returns its number of words if it is a new exact key, else 1.
+   * Indexes one id, title or alias of a topic (number `n`; `k`: normalized; `fresh`: no earlier name of the topic has the same
+   * key) for stemmed and fuzzy lookup; appends its term ids to `ids`. Returns its number of words if fresh, else 1.
    */
-  private addKey(t: Topic, key: string, k: string, table: TermTable, ids: number[]): number {
-    let words = 1;
-    if (!this.exactKeys.has(k)) {
-      this.exactKeys.set(k, t);
-      words = wordCount(k);
-    }
+  private addKey(t: Topic, n: number, key: string, k: string, fresh: boolean, ids: number[]): number {
     const from = ids.length;
-    table.ids(key, ids);
-    const stemmed = joinTerms(table.terms, ids, from); // terms(key).join(' ')
-    if (stemmed && !this.stemKeys.has(stemmed)) this.stemKeys.set(stemmed, t);
+    this.table.ids(key, ids, true);
+    if (ids.length === from + 1) this.setStemTerm(ids[from]!, n);
+    else if (ids.length > from) {
+      const stemmed = joinTerms(this.table.terms, ids, from); // terms(key).join(' ')
+      if (!this.stemKeys.has(stemmed)) this.stemKeys.set(stemmed, t);
+    }
     this.keyText.push(k);
     this.keyTopic.push(t.id);
-    return words;
+    return fresh ? wordCount(k) : 1;
+  }
+
+  /** Term `id` (one stem) names topic number `k`, unless a key before named another. */
+  private setStemTerm(id: number, k: number): void {
+    if (id >= this.stemTopic.length) this.stemTopic = grownTo(this.stemTopic, id + 1);
+    if (this.stemTopic[id] === 0) this.stemTopic[id] = k + 1;
+  }
+
+  /** Indexes point `i` (`p`, of topic number `k`): its postings, intents, topic and slide. */
+  private addPoint(p: Point, i: number, k: number, contexts: Contexts, postings: PostingsBuilder): void {
+    const own = this.table.ids(p.text, contexts.scratch());
+    postings.add(own, contexts.of(p), this.table.terms.length);
+    this.pointTopic[i] = k;
+    this.features[i] = pointFeatures(p.text, p.slideTitle);
+    const prev = this.knowledge.points[i - 1];
+    this.slideOf[i] = i === 0 ? 0 : this.slideOf[i - 1]! + (prev!.topicId === p.topicId && prev!.page === p.page && prev!.slideTitle === p.slideTitle ? 0 : 1);
+  }
+
+  /** The topic whose key has these stems (joined by spaces). */
+  private stemKey(stems: string): Topic | undefined {
+    if (!stems.includes(' ')) {
+      const id = this.table.idOf(stems);
+      const n = id === undefined || id >= this.stemTopic.length ? 0 : this.stemTopic[id]!;
+      if (n > 0) return this.knowledge.topics[n - 1];
+    }
+    return this.stemKeys.get(stems);
+  }
+
+  /** The topic a normalized key names exactly: its id, title or alias, or a glossary name of it. */
+  private exactKey(k: string): Topic | undefined {
+    return this.knowledge.topicByKey.get(k) ?? this.glossaryExact.get(k);
   }
 
   /** A glossary name of a term that names a topic ("solid-state disk" for SSD) also names the topic, unless it names another one. */
   private addGlossaryKey(t: Topic, name: string, stemmed: string): number {
     const k = normalizeKey(name);
-    if (this.exactKeys.has(k) || this.stemKeys.has(stemmed)) return 1;
-    this.exactKeys.set(k, t);
-    this.stemKeys.set(stemmed, t);
+    if (this.exactKey(k) || this.stemKey(stemmed)) return 1;
+    this.glossaryExact.set(k, t);
+    const id = stemmed.includes(' ') ? undefined : this.table.idOf(stemmed);
+    if (id === undefined) this.stemKeys.set(stemmed, t);
+    else this.setStemTerm(id, this.topicNumber.get(t)!);
     this.keyText.push(k);
     this.keyTopic.push(t.id);
     const names = this.glossaryKeys.get(t);
@@ -315,7 +348,7 @@ export class SearchIndex {
   /** `/status <query>`: exact id, title or alias first, then fuzzy; below the confidence threshold, suggestions. */
   findTopic(query: string): TopicLookup {
     const k = normalizeKey(query);
-    const exact = this.exactKeys.get(k);
+    const exact = this.exactKey(k);
     if (exact) return { kind: 'match', topic: exact, exact: true };
     if (k.length === 0) return { kind: 'none', suggestions: [] };
     const ranked = this.rankTopics(k, 3);
@@ -328,7 +361,7 @@ export class SearchIndex {
   completeTopics(input: string, limit = 25): Topic[] {
     const k = normalizeKey(input);
     if (k.length === 0) return this.knowledge.topics.slice(0, limit);
-    const exact = this.exactKeys.get(k);
+    const exact = this.exactKey(k);
     const ranked = this.rankTopics(k, limit).map((r) => r.topic);
     return exact ? [exact, ...ranked.filter((t) => t !== exact)].slice(0, limit) : ranked;
   }
@@ -475,7 +508,8 @@ export class SearchIndex {
     const n = scores.length;
     const m = topic.points.length;
     const bonus = ALIAS_BONUS * Math.log(1 + (n - m + 0.5) / (m + 0.5));
-    for (const d of this.topicDocs.get(topic) ?? []) {
+    const k = this.topicNumber.get(topic)!;
+    for (let d = this.topicStart[k]!; d < this.topicStart[k + 1]!; d++) {
       if (scores[d] === 0) items[size++] = d;
       scores[d]! += bonus;
     }
@@ -607,6 +641,15 @@ function wordCount(key: string): number {
   let n = 1;
   for (let i = key.indexOf(' '); i >= 0; i = key.indexOf(' ', i + 1)) n++;
   return n;
+}
+
+/** A copy of `a` with room for at least `n` entries (doubling), zero-filled beyond the old end. */
+function grownTo(a: Int32Array, n: number): Int32Array {
+  let size = a.length;
+  while (size < n) size *= 2;
+  const b = new Int32Array(size);
+  b.set(a);
+  return b;
 }
 
 /** `ids.slice(from)` as terms, joined by spaces. */

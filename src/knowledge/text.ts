@@ -39,7 +39,16 @@ const STOP_WORDS = new Set([
 
 /** The stem of one word: only words of letters longer than three are stemmed. */
 export function stemOf(word: string): string {
-  return word.length > 3 && /^\p{L}+$/u.test(word) ? stemmer(word) : word;
+  return word.length > 3 && lettersOnly(word) ? stemmer(word) : word;
+}
+
+/** Whether a word is letters only (`/^\p{L}+$/u`; the regex only for non-ASCII words). */
+function lettersOnly(word: string): boolean {
+  for (let i = 0; i < word.length; i++) {
+    const c = word.charCodeAt(i) | 32;
+    if (c < 97 || c > 122) return word.charCodeAt(i) > 127 && /^\p{L}+$/u.test(word);
+  }
+  return true;
 }
 
 /** Stems of words seen so far: the same few thousand words recur in every point and question. */
@@ -151,11 +160,17 @@ function hashOf(s: string, from: number, to: number): number {
  * Strings (or slices of strings) to ints, for the build's million look-ups:
  * open addressing on a hash of the characters, which are kept in one flat
  * pool, so a look-up makes no string and follows no pointer, and the table
- * holds no object per entry.
+ * holds no object per entry. The probed array is kept small (8 bytes a slot,
+ * up to 70 % full): a random read beyond a few MB costs as much as the rest
+ * of a look-up. An entry's record and characters are read only when its
+ * hash matches, and lie in insertion order, so the words of a text corpus
+ * (looked up again and again) sit close together.
  */
 class CharMap {
-  /** Four ints per slot: hash, start of the characters in `chars`, length + 1 (0: empty slot), value. At most half full. */
+  /** Two ints per slot: the entry's hash with its lowest bit set (0: empty slot), and the entry's number. */
   private slots: Int32Array;
+  /** Three ints per entry: start of its characters in `chars`, its length, its value. */
+  private entries: Int32Array;
   private size = 0;
   private chars: Uint16Array;
   private charsUsed = 0;
@@ -163,18 +178,22 @@ class CharMap {
   /** `expected`: about how many entries will come (sizes the table up front instead of regrowing it). */
   constructor(expected: number) {
     let slots = 1 << 12;
-    while (slots < 2 * expected) slots *= 2;
-    this.slots = new Int32Array(4 * slots);
-    this.chars = new Uint16Array(4 * slots);
+    while (slots * MAX_LOAD < expected) slots *= 2;
+    this.slots = new Int32Array(2 * slots);
+    this.entries = new Int32Array(3 * Math.ceil(slots * MAX_LOAD));
+    this.chars = new Uint16Array(8 * slots);
   }
 
   /** The value of `s[from, to)`, or undefined. */
   get(s: string, from: number, to: number, hash: number): number | undefined {
     const slots = this.slots;
+    const mask = slots.length - 1;
+    const h = hash | 1;
     const len = to - from;
-    let at = (hash << 2) & (slots.length - 1);
-    for (; slots[at + 2] !== 0; at = (at + 4) & (slots.length - 1)) {
-      if (slots[at] === hash && slots[at + 2] === len + 1 && this.same(s, from, slots[at + 1]!, len)) return slots[at + 3];
+    for (let at = (hash << 1) & mask, x = slots[at]!; x !== 0; at = (at + 2) & mask, x = slots[at]!) {
+      if (x !== h) continue;
+      const e = 3 * slots[at + 1]!;
+      if (this.entries[e + 1] === len && this.same(s, from, this.entries[e]!, len)) return this.entries[e + 2];
     }
     return undefined;
   }
@@ -182,37 +201,55 @@ class CharMap {
   /** Adds `s[from, to)`, which is not in the map yet. */
   add(s: string, from: number, to: number, hash: number, value: number): void {
     const len = to - from;
-    let at = (hash << 2) & (this.slots.length - 1);
-    while (this.slots[at + 2] !== 0) at = (at + 4) & (this.slots.length - 1);
-    if (this.charsUsed + len > this.chars.length) {
-      const chars = new Uint16Array(Math.max(this.chars.length * 2, this.charsUsed + len));
-      chars.set(this.chars);
-      this.chars = chars;
-    }
+    if (this.charsUsed + len > this.chars.length) this.chars = grown(this.chars, this.charsUsed + len);
     for (let i = 0; i < len; i++) this.chars[this.charsUsed + i] = s.charCodeAt(from + i);
-    this.slots[at] = hash;
-    this.slots[at + 1] = this.charsUsed;
-    this.slots[at + 2] = len + 1;
-    this.slots[at + 3] = value;
+    if (3 * (this.size + 1) > this.entries.length) this.entries = grown(this.entries, 3 * (this.size + 1));
+    const e = this.size++;
+    this.entries[3 * e] = this.charsUsed;
+    this.entries[3 * e + 1] = len;
+    this.entries[3 * e + 2] = value;
     this.charsUsed += len;
-    if (++this.size * 2 > this.slots.length >> 2) this.grow();
+    if (this.size > (this.slots.length >> 1) * MAX_LOAD) this.rehashAll(this.slots.length * 2);
+    else this.place(hash, e);
+  }
+
+  /** Puts entry `e` in the first free slot from its hash's. */
+  private place(hash: number, e: number): void {
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    let at = (hash << 1) & mask;
+    while (slots[at] !== 0) at = (at + 2) & mask;
+    slots[at] = hash | 1;
+    slots[at + 1] = e;
+  }
+
+  /** A new slot array of `length` ints with every entry placed again (their hashes taken from their characters). */
+  private rehashAll(length: number): void {
+    this.slots = new Int32Array(length);
+    for (let e = 0; e < this.size; e++) {
+      const start = this.entries[3 * e]!;
+      let h = FNV_OFFSET;
+      for (let i = start, end = start + this.entries[3 * e + 1]!; i < end; i++) h = Math.imul(h ^ this.chars[i]!, FNV_PRIME);
+      this.place(h, e);
+    }
   }
 
   private same(s: string, from: number, at: number, len: number): boolean {
     for (let i = 0; i < len; i++) if (s.charCodeAt(from + i) !== this.chars[at + i]) return false;
     return true;
   }
+}
 
-  private grow(): void {
-    const old = this.slots;
-    const slots = (this.slots = new Int32Array(old.length * 2));
-    for (let j = 0; j < old.length; j += 4) {
-      if (old[j + 2] === 0) continue;
-      let at = (old[j]! << 2) & (slots.length - 1);
-      while (slots[at + 2] !== 0) at = (at + 4) & (slots.length - 1);
-      for (let k = 0; k < 4; k++) slots[at + k] = old[j + k]!;
-    }
-  }
+/** Highest share of CharMap slots in use (linear probing stays short below it). */
+const MAX_LOAD = 0.7;
+
+/** A copy of `a` with room for at least `n` entries (doubling). */
+function grown<A extends Int32Array | Uint16Array>(a: A, n: number): A {
+  let size = a.length;
+  while (size < n) size *= 2;
+  const b = new (a.constructor as new (n: number) => A)(size);
+  b.set(a);
+  return b;
 }
 
 /**
@@ -227,20 +264,28 @@ export class TermTable {
   /** The term of each id. */
   readonly terms: string[] = [];
   private readonly termIds: CharMap;
-  /** Word → its one term id, or -1 - i for `lists[i]` when it has none (a stop-word) or several (a compound). */
+  /**
+   * Word → its one term id, or -1 - i for `lists[i]` when it has none (a stop-word) or several (a compound): the words
+   * of texts, and apart from them the words of names (`ids(…, true)`). A large knowledge has many more distinct words
+   * in its topic names than in its bullets, each used once: kept apart, the bullets' table stays small enough to stay
+   * in the processor's cache while every bullet word is looked up in it.
+   */
   private readonly wordRefs: CharMap;
+  private readonly nameRefs: CharMap;
   private readonly lists: number[][] = [];
 
-  /** `expectedWords`: a guess at the number of distinct words (a large corpus has about two per bullet). */
-  constructor(expectedWords = 0) {
-    this.termIds = new CharMap(expectedWords);
+  /** `expectedWords`, `expectedNames`: guesses at the number of distinct words in texts and in names. */
+  constructor(expectedWords = 0, expectedNames = 0) {
+    this.termIds = new CharMap(expectedWords + expectedNames);
     this.wordRefs = new CharMap(expectedWords);
+    this.nameRefs = new CharMap(expectedNames);
   }
 
-  /** Appends the term ids of `text` (stop-words dropped) to `out`, in `terms(text)` order. */
-  ids(text: string, out: number[]): number[] {
+  /** Appends the term ids of `text` (stop-words dropped) to `out`, in `terms(text)` order; `name`: text is a topic's name. */
+  ids(text: string, out: number[], name = false): number[] {
+    const refs = name ? this.nameRefs : this.wordRefs;
     if (!PLAIN_ASCII.test(text)) {
-      for (const w of words(text)) this.word(w, 0, w.length, out);
+      for (const w of words(text)) this.word(refs, w, 0, w.length, out);
       return out;
     }
     // The ASCII case of `normalizeKey(text).match(WORD)`: runs of [a-z0-9] joined by single `. + - /`.
@@ -266,12 +311,20 @@ export class TermTable {
       if (respelt) {
         // Rare ("organisation", "otherwise"): build the word as normalizeKey spells it.
         const w = words(s.slice(start, i))[0]!;
-        this.word(w, 0, w.length, out);
+        this.word(refs, w, 0, w.length, out);
       } else {
-        this.word(s, start, i, out, h);
+        this.word(refs, s, start, i, out, h);
       }
     }
     return out;
+  }
+
+  /** The id of a term, added if new. */
+  private termId(t: string): number {
+    const h = hashOf(t, 0, t.length);
+    let id = this.termIds.get(t, 0, t.length, h);
+    if (id === undefined) this.termIds.add(t, 0, t.length, h, (id = this.terms.push(t) - 1));
+    return id;
   }
 
   /** The id of a term, if the table has it. */
@@ -279,26 +332,28 @@ export class TermTable {
     return this.termIds.get(term, 0, term.length, hashOf(term, 0, term.length));
   }
 
-  /** The one term of a word of the indexed text (lower-case, as written), if it was seen and is not a stop-word or a compound. */
+  /** The one term of a word of the indexed texts or names (lower-case, as written), if it was seen and is not a stop-word or a compound. */
   termOf(word: string): string | undefined {
-    const ref = this.wordRefs.get(word, 0, word.length, hashOf(word, 0, word.length));
+    const hash = hashOf(word, 0, word.length);
+    const ref = this.wordRefs.get(word, 0, word.length, hash) ?? this.nameRefs.get(word, 0, word.length, hash);
     return ref !== undefined && ref >= 0 ? this.terms[ref] : undefined;
   }
 
-  /** Appends the term ids of the word `s[from, to)` (`hash`: its hashOf), tokenising it if it is new. */
-  private word(s: string, from: number, to: number, out: number[], hash = hashOf(s, from, to)): void {
-    let ref = this.wordRefs.get(s, from, to, hash);
+  /** Appends the term ids of the word `s[from, to)` (`hash`: its hashOf), tokenising it if `refs` does not have it yet. */
+  private word(refs: CharMap, s: string, from: number, to: number, out: number[], hash = hashOf(s, from, to)): void {
+    let ref = refs.get(s, from, to, hash);
     if (ref === undefined) {
-      // Each distinct word comes here once, so its parts are stemmed without the shared stem cache
+      // Each distinct word comes here once (per table), so its parts are stemmed without the shared stem cache
       // (which would otherwise also keep every one-off word of a large corpus).
-      const ids = splitWord(s.slice(from, to), false, [], stemOf).map((t) => {
-        const h = hashOf(t, 0, t.length);
-        let id = this.termIds.get(t, 0, t.length, h);
-        if (id === undefined) this.termIds.add(t, 0, t.length, h, (id = this.terms.push(t) - 1));
-        return id;
-      });
-      ref = ids.length === 1 ? ids[0]! : -1 - (this.lists.push(ids) - 1);
-      this.wordRefs.add(s, from, to, hash, ref);
+      const word = s.slice(from, to);
+      if (!SEPARATOR.test(word) && !STOP_WORDS.has(word)) {
+        // A plain word (most): one term.
+        ref = this.termId(stemOf(word));
+      } else {
+        const ids = splitWord(word, false, [], stemOf).map((t) => this.termId(t));
+        ref = ids.length === 1 ? ids[0]! : -1 - (this.lists.push(ids) - 1);
+      }
+      refs.add(s, from, to, hash, ref);
     }
     if (ref >= 0) out.push(ref);
     else for (const id of this.lists[-1 - ref]!) out.push(id);

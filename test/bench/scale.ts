@@ -24,8 +24,9 @@ const STATUS_QUERIES = ['fs', 'filesystems', 'mm', 'kvm', 'tracing', 'rt', 'next
 /** The knowledge of one scale step: the real talk plus talks−1 distractors. */
 export function scaledKnowledge(talks: number) {
   const realFile = 'knowledge/talk.yaml';
-  const real = parseTalkFile(realFile, readFileSync(realFile, 'utf8'));
-  return buildKnowledge([{ file: realFile, data: real }, ...distractorTalks(real, talks).map((data, i) => ({ file: `distractor-${i + 1}`, data }))]);
+  const source = readFileSync(realFile, 'utf8');
+  const real = parseTalkFile(realFile, source);
+  return buildKnowledge([{ file: realFile, data: real, source }, ...distractorTalks(real, talks).map((data, i) => ({ file: `distractor-${i + 1}`, data }))]);
 }
 
 /** The free-text questions of both labelled sets: what the question timings run over. */
@@ -36,8 +37,10 @@ export function benchQuestions(): string[] {
 /** One scale step: the real talk plus talks−1 distractors; index build, lookups, accuracy on both sets, heap. */
 export async function measureScale(talks: number): Promise<ScaleRow> {
   const realFile = 'knowledge/talk.yaml';
-  const real = parseTalkFile(realFile, readFileSync(realFile, 'utf8'));
-  const files = [{ file: realFile, data: real }, ...distractorTalks(real, talks).map((data, i) => ({ file: `distractor-${i + 1}`, data }))];
+  const source = readFileSync(realFile, 'utf8');
+  const real = parseTalkFile(realFile, source);
+  // Each distractor with its text, as loadKnowledge reads a file (JSON is YAML).
+  const files = [{ file: realFile, data: real, source }, ...distractorTalks(real, talks).map((data, i) => ({ file: `distractor-${i + 1}`, data, source: JSON.stringify(data) }))];
   globalThis.gc?.();
   const heapBefore = process.memoryUsage().heapUsed;
   const t0 = performance.now();

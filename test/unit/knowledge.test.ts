@@ -2,7 +2,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { parse } from 'yaml';
 import { KnowledgeError, foldSpace, loadKnowledge } from '../../src/knowledge/load.js';
+import { talkFileSchema } from '../../src/knowledge/schema.js';
 import { SearchIndex } from '../../src/knowledge/search.js';
 import { parseSeed, SEED_PATH } from '../support/seed.js';
 
@@ -116,6 +119,23 @@ describe('knowledge: a broken file stops loading with file, path and reason', ()
   it('GIVEN a page beyond the deck THEN loading fails', () => {
     const err = failure(good.replace('- page: 16', '- page: 19'));
     expect(err.reason).toContain('beyond');
+  });
+
+  it('GIVEN an edit THEN the version changes, and only the edited topic\'s hash, which digests compare across restarts', () => {
+    const before = loadKnowledge(dirWith(good));
+    const again = loadKnowledge(dirWith(good));
+    expect(again.version).toBe(before.version);
+    // A topic's hash is the first 12 hex digits of SHA-256 over its entry as JSON: stored hashes stay valid across versions of the bot.
+    const raw = (parse(good) as { topics: { id: string }[] }).topics.find((t) => t.id === 'filesystems')!;
+    const fs = before.topicById.get('filesystems')!;
+    expect(fs.hash).toBe(createHash('sha256').update(JSON.stringify(talkFileSchema.parse(parse(good)).topics.find((t) => t.id === raw.id))).digest('hex').slice(0, 12));
+    const edited = loadKnowledge(dirWith(good.replace('verdict_quote: Very little activity here', 'verdict_quote: Very little activity')));
+    expect(edited.version).not.toBe(before.version);
+    for (const t of before.topics) expect(edited.topicById.get(t.id)!.hash === t.hash, t.id).toBe(t.id !== 'ras');
+    // Talk metadata is part of the version too (a reload must pick up a new title).
+    const retitled = loadKnowledge(dirWith(good.replace(/^( {2}title: .*)$/m, '$1 (revised)')));
+    expect(retitled.talks[0]!.title).toMatch(/\(revised\)$/);
+    expect(retitled.version).not.toBe(before.version);
   });
 
   it('GIVEN an empty directory THEN loading fails clearly', () => {

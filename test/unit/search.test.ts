@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { foldSpace, loadKnowledge } from '../../src/knowledge/load.js';
 import { SearchIndex } from '../../src/knowledge/search.js';
-import { normalizeKey, TermTable, terms } from '../../src/knowledge/text.js';
+import { stemmer } from 'stemmer';
+import { normalizeKey, stemOf, TermTable, terms } from '../../src/knowledge/text.js';
 import { accuracy, loadQuestions } from '../support/quality.js';
 
 const search = new SearchIndex(loadKnowledge('knowledge'));
@@ -83,7 +84,14 @@ describe('index tokeniser', () => {
   // The index build tokenises through TermTable (a fast path for ASCII text); questions go through terms().
   it('GIVEN any text THEN TermTable gives exactly the terms() of it', () => {
     const table = new TermTable();
-    const same = (text: string) => expect(table.ids(text, []).map((id) => table.terms[id]), JSON.stringify(text)).toEqual(terms(text));
+    // Texts and names have tables of their own words; a word gets the same term id in either.
+    let name = false;
+    const same = (text: string) => {
+      name = !name;
+      const ids = table.ids(text, [], name);
+      expect(ids.map((id) => table.terms[id]), JSON.stringify(text)).toEqual(terms(text));
+      expect(table.ids(text, [], !name), JSON.stringify(text)).toEqual(ids);
+    };
     for (const p of search.knowledge.points) same(p.text);
     for (const t of search.knowledge.topics) same([t.id, t.title, ...t.aliases].join(' '));
     const ascii = ['Realised: the organisation, otherwise-raised rising 2.6.27', 'ISATION ise ised ising', 'ext4_FS/XFS', 'a..b a.-b -c- x+y', 'RAISE_x ise2 rise-2'];
@@ -96,6 +104,13 @@ describe('index tokeniser', () => {
     fc.assert(fc.property(fc.string({ unit: 'binary-ascii', maxLength: 40 }), (text) => {
       same(text);
     }), { numRuns: 2000 });
+  });
+
+  it('GIVEN any word THEN stemOf stems exactly the words of more than three letters', () => {
+    const units = fc.constantFrom(...'aeisdgnotzAIS09-@[`{'.split(''), 'é', 'Ω', '\u0301', '一');
+    fc.assert(fc.property(fc.string({ unit: units, maxLength: 12 }), (w) => {
+      expect(stemOf(w), JSON.stringify(w)).toBe(w.length > 3 && /^\p{L}+$/u.test(w) ? stemmer(w) : w);
+    }), { numRuns: 3000 });
   });
 
   // Keys and bullets take fast paths (plain ASCII keys; text already folded); these are the general rules.
