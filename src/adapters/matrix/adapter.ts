@@ -178,6 +178,7 @@ export class MatrixAdapter implements ChatAdapter {
     const resumed = Boolean(await this.storage.getSyncToken());
     // Fresh start: no history replay. Restart: answer what was asked during a short outage.
     s.cutoff = resumed ? Date.now() - this.opts.graceMs : Date.now();
+    s.resumedAt = resumed ? Date.now() : undefined;
     await this.prepareCrypto();
     s.accepting = true;
     this.storage.frozen = false;

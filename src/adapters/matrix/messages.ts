@@ -1,7 +1,7 @@
 /** Inbound messages: commands, mentions and DMs turned into the core's message, answered through the sender. */
 import type { Bot } from '../../core/bot.js';
 import { isEdit, readMention, type MessageContent } from './events.js';
-import type { MatrixSender } from './send.js';
+import { replyTxnId, type MatrixSender } from './send.js';
 import type { Session } from './session.js';
 
 /** A room event as matrix-bot-sdk hands it to listeners. */
@@ -27,6 +27,8 @@ export interface MessageOptions {
 /** Answers `m.room.message` events: `!commands` anywhere, questions when addressed or in a two-person room. */
 export class Messages {
   private readonly memberCounts = new Map<string, number>();
+  /** Per room, the transaction ids of the bot's last events, read once after a restart (see answeredBefore). */
+  private readonly ownTxnIds = new Map<string, Promise<Set<string>>>();
 
   constructor(
     private readonly session: Session,
@@ -40,6 +42,7 @@ export class Messages {
     const content = ev.content ?? {};
     if (content.msgtype === 'm.notice' || isEdit(content) || typeof content.body !== 'string') return;
     if (ev.origin_server_ts < s.cutoff) return;
+    if (s.resumedAt !== undefined && ev.origin_server_ts < s.resumedAt && (await this.answeredBefore(roomId, ev.event_id))) return;
     const { mentioned, text } = readMention(content, s.userId, s.displayName);
     const isDirect = (this.memberCounts.get(roomId) ?? (await this.memberCount(roomId))) === 2;
     const reply = await this.opts.bot.handle(
@@ -56,6 +59,22 @@ export class Messages {
       [this.opts.prefix],
     );
     if (reply) this.sender.reply(roomId, reply, ev.event_id);
+  }
+
+  /**
+   * After a restart the homeserver delivers again the events of the last second before a crash (the sync
+   * position is written at most once a second: SyncStorage). An event from before this start whose reply is
+   * already in the room (found by the reply's transaction id, which this device sees on its own events,
+   * encrypted or not) was handled: it is not handled again, so a command with an effect (`!digest subscribe`)
+   * does not run twice. The room's last 100 events are read once per room.
+   */
+  private async answeredBefore(roomId: string, eventId: string): Promise<boolean> {
+    let ids = this.ownTxnIds.get(roomId);
+    if (!ids) {
+      ids = this.sender.ownTxnIds(roomId);
+      this.ownTxnIds.set(roomId, ids);
+    }
+    return (await ids).has(replyTxnId(eventId));
   }
 
   /** Call on every membership change of the room (and on leaving it): its member count is read again. */

@@ -28,11 +28,19 @@ export function hashedTxnId(kind: string, seed: string): string {
   return `${kind}-${createHash('sha256').update(seed).digest('hex').slice(0, 24)}`;
 }
 
+/** The transaction id of the reply to `eventId`: the same for every attempt, across restarts. */
+export function replyTxnId(eventId: string): string {
+  return hashedTxnId('r', eventId);
+}
+
 export interface SendOptions {
   prefix: string;
   /** Send retries on 429/5xx (tests shorten the waits). */
   retry?: { retries: number; minTimeoutMs: number };
 }
+
+/** A room event as GET /messages returns it (`unsigned.transaction_id` only on this device's own events). */
+type PastEvent = { sender?: string; origin_server_ts?: number; content?: Record<string, unknown>; unsigned?: { transaction_id?: string } };
 
 /** Renders and sends: replies through a bounded queue, notices and digest posts directly. */
 export class MatrixSender {
@@ -50,7 +58,7 @@ export class MatrixSender {
   /** Queues the answer to `eventId` (a rich reply, sent with a transaction id derived from the event id). */
   reply(roomId: string, reply: Reply, eventId: string): void {
     const rendered = renderMatrix(reply, this.opts.prefix, eventId);
-    const txnId = hashedTxnId('r', eventId);
+    const txnId = replyTxnId(eventId);
     this.replies.push('message', () => this.send(roomId, rendered, txnId));
   }
 
@@ -84,19 +92,30 @@ export class MatrixSender {
 
   /** Looks for an event of ours with the key among the room's last 100 events. */
   async findPost(roomId: string, key: string, since: number): Promise<FindResult> {
-    type Ev = { sender?: string; origin_server_ts?: number; content?: Record<string, unknown>; unsigned?: { transaction_id?: string } };
-    let page: { chunk?: Ev[]; end?: string };
-    try {
-      page = (await this.session.client.doRequest('GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages`, { dir: 'b', limit: 100 })) as typeof page;
-    } catch {
-      return 'unknown';
-    }
+    const page = await this.lastEvents(roomId);
+    if (!page) return 'unknown';
     const chunk = page.chunk ?? [];
-    const mine = (e: Ev) => e.sender === this.session.userId && (e.unsigned?.transaction_id === digestTxnId(key) || e.content?.[DIGEST_KEY_FIELD] === key);
+    const mine = (e: PastEvent) => e.sender === this.session.userId && (e.unsigned?.transaction_id === digestTxnId(key) || e.content?.[DIGEST_KEY_FIELD] === key);
     if (chunk.some(mine)) return 'found';
     const oldest = chunk.at(-1)?.origin_server_ts;
     const reachesBack = page.end === undefined || (oldest !== undefined && oldest <= since);
     return reachesBack ? 'absent' : 'unknown';
+  }
+
+  /** The transaction ids of this device's events among the room's last 100 (empty when they cannot be read). */
+  async ownTxnIds(roomId: string): Promise<Set<string>> {
+    const page = await this.lastEvents(roomId);
+    const ids = new Set<string>();
+    for (const e of page?.chunk ?? []) if (e.sender === this.session.userId && e.unsigned?.transaction_id) ids.add(e.unsigned.transaction_id);
+    return ids;
+  }
+
+  private async lastEvents(roomId: string): Promise<{ chunk?: PastEvent[]; end?: string } | undefined> {
+    try {
+      return (await this.session.client.doRequest('GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages`, { dir: 'b', limit: 100 })) as { chunk?: PastEvent[]; end?: string };
+    } catch {
+      return undefined;
+    }
   }
 
   /**

@@ -10,6 +10,8 @@ export class Session {
   displayName: string | undefined;
   /** Events older than this (origin_server_ts) are not answered: a fresh start never replays history. */
   cutoff = 0;
+  /** When a restart resumed the sync (undefined on a fresh start): events before it may have been handled already. */
+  resumedAt: number | undefined;
   /** False before connecting and from stop() on: events are ignored. */
   accepting = false;
 }
