@@ -13,7 +13,9 @@ import type { TermTable } from './text.js';
  */
 export class Contexts {
   private readonly slides = new Map<string, { ids: number[]; parents?: Map<string, number[]> }>();
-  private readonly seen = new Set<number>();
+  /** Per term id: the number of the `distinct` call that last saw it. */
+  private seen = new Int32Array(1 << 12);
+  private calls = 0;
   private keyTerms: readonly number[] = [];
   private readonly own: number[] = [];
 
@@ -44,11 +46,13 @@ export class Contexts {
   /** `base` followed by the term ids of `text`, each once, in first-seen order. */
   private distinct(base: readonly number[], text: string): number[] {
     const ids = this.table.ids(text, [...base]);
-    this.seen.clear();
+    if (this.table.terms.length > this.seen.length) this.seen = grow(this.seen, this.table.terms.length);
+    const { seen } = this;
+    const call = ++this.calls;
     let n = 0;
     for (const id of ids) {
-      if (this.seen.has(id)) continue;
-      this.seen.add(id);
+      if (seen[id] === call) continue;
+      seen[id] = call;
       ids[n++] = id;
     }
     ids.length = n;

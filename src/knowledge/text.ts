@@ -9,7 +9,10 @@ const PLAIN_KEY = /^[\x21\x23-\x26\x28-\x5e\x61-\x7e]+(?: [\x21\x23-\x26\x28-\x5
 
 /** Lower-cases, folds Unicode and spacing, and maps UK spellings to US ones, for matching keys. */
 export function normalizeKey(s: string): string {
-  if (PLAIN_KEY.test(s)) return s.toLowerCase().replace(/is(ation|e|ed|ing)\b/g, 'iz$1');
+  if (PLAIN_KEY.test(s)) {
+    const lower = s.toLowerCase();
+    return lower.includes('is') ? lower.replace(/is(ation|e|ed|ing)\b/g, 'iz$1') : lower;
+  }
   // eslint-disable-next-line no-control-regex
   return (/^[\x00-\x7f]*$/.test(s) ? s : s.normalize('NFKC'))
     .toLowerCase()
@@ -158,30 +161,30 @@ function hashOf(s: string, from: number, to: number): number {
 
 /**
  * Strings (or slices of strings) to ints, for the build's million look-ups:
- * open addressing on a hash of the characters, which are kept in one flat
- * pool, so a look-up makes no string and follows no pointer, and the table
- * holds no object per entry. The probed array is kept small (8 bytes a slot,
- * up to 70 % full): a random read beyond a few MB costs as much as the rest
- * of a look-up. An entry's record and characters are read only when its
- * hash matches, and lie in insertion order, so the words of a text corpus
- * (looked up again and again) sit close together.
+ * open addressing on a hash of the characters, so a look-up makes no string
+ * and follows no pointer, and the table holds no object per entry. A slot
+ * holds a short string's characters itself (up to 7 of 8 bits each): most
+ * look-ups read one slot and nothing else, as a random read beyond a few MB
+ * costs as much as the rest of a look-up on this class of machine. Longer
+ * strings keep their characters in one flat pool.
  */
 class CharMap {
-  /** Two ints per slot: the entry's hash with its lowest bit set (0: empty slot), and the entry's number. */
+  /**
+   * Four ints per slot: the hash with its lowest bit set (0: empty slot), the value, and the characters: a short
+   * string's packed (characters 0–3, then 4–6 and its length in the top byte), a long one's start in `chars` and
+   * its length as −1 − length.
+   */
   private slots: Int32Array;
-  /** Three ints per entry: start of its characters in `chars`, its length, its value. */
-  private entries: Int32Array;
   private size = 0;
   private chars: Uint16Array;
   private charsUsed = 0;
 
   /** `expected`: about how many entries will come (sizes the table up front instead of regrowing it). */
   constructor(expected: number) {
-    let slots = 1 << 12;
+    let slots = 1 << 10;
     while (slots * MAX_LOAD < expected) slots *= 2;
-    this.slots = new Int32Array(2 * slots);
-    this.entries = new Int32Array(3 * Math.ceil(slots * MAX_LOAD));
-    this.chars = new Uint16Array(8 * slots);
+    this.slots = new Int32Array(4 * slots);
+    this.chars = new Uint16Array(1 << 12);
   }
 
   /** The value of `s[from, to)`, or undefined. */
@@ -189,68 +192,104 @@ class CharMap {
     const slots = this.slots;
     const mask = slots.length - 1;
     const h = hash | 1;
-    const len = to - from;
-    for (let at = (hash << 1) & mask, x = slots[at]!; x !== 0; at = (at + 2) & mask, x = slots[at]!) {
-      if (x !== h) continue;
-      const e = 3 * slots[at + 1]!;
-      if (this.entries[e + 1] === len && this.same(s, from, this.entries[e]!, len)) return this.entries[e + 2];
+    for (let at = home(h, mask), x = slots[at]!; x !== 0; at = (at + 4) & mask, x = slots[at]!) {
+      if (x === h && this.holds(at, s, from, to)) return slots[at + 1];
     }
     return undefined;
   }
 
   /** Adds `s[from, to)`, which is not in the map yet. */
   add(s: string, from: number, to: number, hash: number, value: number): void {
-    const len = to - from;
-    if (this.charsUsed + len > this.chars.length) this.chars = grown(this.chars, this.charsUsed + len);
-    for (let i = 0; i < len; i++) this.chars[this.charsUsed + i] = s.charCodeAt(from + i);
-    if (3 * (this.size + 1) > this.entries.length) this.entries = grown(this.entries, 3 * (this.size + 1));
-    const e = this.size++;
-    this.entries[3 * e] = this.charsUsed;
-    this.entries[3 * e + 1] = len;
-    this.entries[3 * e + 2] = value;
-    this.charsUsed += len;
-    if (this.size > (this.slots.length >> 1) * MAX_LOAD) this.rehashAll(this.slots.length * 2);
-    else this.place(hash, e);
-  }
-
-  /** Puts entry `e` in the first free slot from its hash's. */
-  private place(hash: number, e: number): void {
+    if (++this.size > (this.slots.length >> 2) * MAX_LOAD) this.grow();
     const slots = this.slots;
     const mask = slots.length - 1;
-    let at = (hash << 1) & mask;
-    while (slots[at] !== 0) at = (at + 2) & mask;
+    let at = home(hash | 1, mask);
+    while (slots[at] !== 0) at = (at + 4) & mask;
     slots[at] = hash | 1;
-    slots[at + 1] = e;
-  }
-
-  /** A new slot array of `length` ints with every entry placed again (their hashes taken from their characters). */
-  private rehashAll(length: number): void {
-    this.slots = new Int32Array(length);
-    for (let e = 0; e < this.size; e++) {
-      const start = this.entries[3 * e]!;
-      let h = FNV_OFFSET;
-      for (let i = start, end = start + this.entries[3 * e + 1]!; i < end; i++) h = Math.imul(h ^ this.chars[i]!, FNV_PRIME);
-      this.place(h, e);
+    slots[at + 1] = value;
+    const len = to - from;
+    const short = packed(s, from, to);
+    if (short !== undefined) {
+      slots[at + 2] = short[0];
+      slots[at + 3] = short[1];
+      return;
     }
+    if (this.charsUsed + len > this.chars.length) {
+      let size = this.chars.length;
+      while (size < this.charsUsed + len) size *= 2;
+      const chars = new Uint16Array(size);
+      chars.set(this.chars);
+      this.chars = chars;
+    }
+    for (let i = 0; i < len; i++) this.chars[this.charsUsed + i] = s.charCodeAt(from + i);
+    slots[at + 2] = this.charsUsed;
+    slots[at + 3] = -1 - len;
+    this.charsUsed += len;
   }
 
-  private same(s: string, from: number, at: number, len: number): boolean {
-    for (let i = 0; i < len; i++) if (s.charCodeAt(from + i) !== this.chars[at + i]) return false;
+  /** Whether slot `at` holds `s[from, to)`. */
+  private holds(at: number, s: string, from: number, to: number): boolean {
+    const slots = this.slots;
+    const b = slots[at + 3]!;
+    const len = to - from;
+    if (b >= 0) {
+      if (b >>> 24 !== len) return false;
+      let a = 0;
+      let c = 0;
+      for (let i = 0; i < len; i++) {
+        const ch = s.charCodeAt(from + i);
+        if (ch > 255) return false;
+        if (i < 4) a |= ch << (8 * i);
+        else c |= ch << (8 * (i - 4));
+      }
+      return a === slots[at + 2] && (c | (len << 24)) === b;
+    }
+    if (-1 - b !== len) return false;
+    const start = slots[at + 2]!;
+    for (let i = 0; i < len; i++) if (s.charCodeAt(from + i) !== this.chars[start + i]) return false;
     return true;
   }
+
+  /** Doubles the slots, each entry moved to its place in the new ones. */
+  private grow(): void {
+    const old = this.slots;
+    const slots = (this.slots = new Int32Array(old.length * 2));
+    const mask = slots.length - 1;
+    for (let j = 0; j < old.length; j += 4) {
+      if (old[j] === 0) continue;
+      let at = home(old[j]!, mask);
+      while (slots[at] !== 0) at = (at + 4) & mask;
+      for (let k = 0; k < 4; k++) slots[at + k] = old[j + k]!;
+    }
+  }
+}
+
+/** The first slot to probe for a hash (`h`: with its lowest bit set, as slots keep it, so growing can place it again). */
+function home(h: number, mask: number): number {
+  return ((h >>> 1) << 2) & mask;
+}
+
+/**
+ * `s[from, to)` packed into two ints when it is short (at most 7 characters, each below 256): characters 0–3 in
+ * the first, 4–6 and the length (top byte) in the second; otherwise undefined.
+ */
+function packed(s: string, from: number, to: number): [number, number] | undefined {
+  const len = to - from;
+  if (len > 7) return undefined;
+  let a = 0;
+  let b = len << 24;
+  for (let i = 0; i < len; i++) {
+    const ch = s.charCodeAt(from + i);
+    if (ch > 255) return undefined;
+    if (i < 4) a |= ch << (8 * i);
+    else b |= ch << (8 * (i - 4));
+  }
+  return [a, b];
 }
 
 /** Highest share of CharMap slots in use (linear probing stays short below it). */
 const MAX_LOAD = 0.7;
 
-/** A copy of `a` with room for at least `n` entries (doubling). */
-function grown<A extends Int32Array | Uint16Array>(a: A, n: number): A {
-  let size = a.length;
-  while (size < n) size *= 2;
-  const b = new (a.constructor as new (n: number) => A)(size);
-  b.set(a);
-  return b;
-}
 
 /**
  * Numbered terms for indexing many texts: `ids(text)` gives the ids of exactly

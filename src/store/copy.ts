@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import type { PgDigestStore } from './pg-store.js';
+import { INSERT_SUBSCRIPTION, inTransaction, type PgDigestStore } from './pg-store.js';
+import { SUBSCRIPTION_COLUMNS } from './rows.js';
 
 export interface CopyResult {
   subscriptions: number;
@@ -7,6 +8,9 @@ export interface CopyResult {
   /** Of the deliveries, claims left open (sent or not): the first replica to look re-sends them with their key. */
   openClaims: number;
 }
+
+/** Columns SQLite keeps as 0 and 1 and PostgreSQL as booleans. */
+const FLAG_COLUMNS: ReadonlySet<string> = new Set(['all_topics', 'enabled']);
 
 /**
  * Copies subscriptions and delivery state from a SQLite digest file into PostgreSQL in one transaction. Rows
@@ -18,16 +22,11 @@ export async function copySqliteToPg(file: string, store: PgDigestStore): Promis
   try {
     const subs = db.prepare('SELECT * FROM subscriptions').all() as Record<string, unknown>[];
     const deliveries = db.prepare('SELECT * FROM deliveries').all() as Record<string, unknown>[];
-    const c = await store.pool.connect();
-    try {
-      await c.query('BEGIN');
+    return await inTransaction(store.pool, async (c) => {
       let nSubs = 0;
       for (const s of subs) {
-        const r = await c.query(
-          `INSERT INTO subscriptions (id, platform, channel_id, topics, all_topics, schedule, timezone, mode, created_by, created_at, position, last_slot, last_hashes, enabled, disabled_reason)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (id) DO NOTHING`,
-          [s.id, s.platform, s.channel_id, s.topics, s.all_topics === 1, s.schedule, s.timezone, s.mode, s.created_by, s.created_at, s.position, s.last_slot, s.last_hashes, s.enabled === 1, s.disabled_reason],
-        );
+        const values = SUBSCRIPTION_COLUMNS.map((column) => (FLAG_COLUMNS.has(column) ? s[column] === 1 : s[column]));
+        const r = await c.query(`${INSERT_SUBSCRIPTION} ON CONFLICT (id) DO NOTHING`, values);
         nSubs += r.rowCount ?? 0;
       }
       let nDel = 0;
@@ -41,14 +40,8 @@ export async function copySqliteToPg(file: string, store: PgDigestStore): Promis
         nDel += r.rowCount ?? 0;
         if (r.rowCount && d.state === 'claimed') open++;
       }
-      await c.query('COMMIT');
       return { subscriptions: nSubs, deliveries: nDel, openClaims: open };
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      c.release();
-    }
+    });
   } finally {
     db.close();
   }

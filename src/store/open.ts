@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
-import { SqliteDigestStore, type DigestStore } from '../digest/store.js';
+import type { DigestStore } from '../digest/store.js';
 import { ensureDataDir, openInDataDir } from '../ops/data-dir.js';
+import { SqliteDigestStore } from './sqlite-store.js';
 
 /** This process's name in claims and leases: host, pid and a random part (a restarted process is a new replica). */
 export function newReplicaId(): string {

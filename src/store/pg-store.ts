@@ -1,8 +1,9 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Limiter } from '../core/rate-limit.js';
+import type { Claim, DigestStore, SlotRequest, Subscription } from '../digest/store.js';
 import { PgRateLimiter } from './pg-rate-limit.js';
-import type { Claim, DigestMode, DigestStore, SlotRequest, Subscription } from '../digest/store.js';
+import { type ClaimRow, newClaim, resumedClaim, SUBSCRIPTION_COLUMNS, type SubscriptionRow, subscriptionFromRow, subscriptionsFromRows, subscriptionValues } from './rows.js';
 
 /** The database clock in ms: leases are compared against one clock, whatever the replicas' clocks say. */
 const NOW = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
@@ -52,55 +53,24 @@ export const PG_MIGRATIONS: string[] = [
 /** Any key: the advisory lock that serialises migrations. */
 const MIGRATION_LOCK = 0x6b626f74;
 
-interface Row {
-  id: string;
-  platform: string;
-  channel_id: string;
-  topics: string;
-  all_topics: boolean;
-  schedule: string;
-  timezone: string;
-  mode: DigestMode;
-  created_by: string;
-  created_at: number;
-  position: number;
-  last_slot: number | null;
-  last_hashes: string;
-  enabled: boolean;
-  disabled_reason: string | null;
-}
+/** `INSERT` of a whole subscriptions row, values as {@link subscriptionValues} gives them. */
+export const INSERT_SUBSCRIPTION = `INSERT INTO subscriptions (${SUBSCRIPTION_COLUMNS.join(', ')}) VALUES (${SUBSCRIPTION_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
 
-function fromRow(r: Row): Subscription {
-  if (r.mode !== 'rotate' && r.mode !== 'board') throw new Error(`unknown mode "${String(r.mode)}"`);
-  return {
-    id: r.id,
-    platform: r.platform,
-    channelId: r.channel_id,
-    topics: JSON.parse(r.topics) as string[],
-    allTopics: r.all_topics,
-    schedule: r.schedule,
-    timezone: r.timezone,
-    mode: r.mode,
-    createdBy: r.created_by,
-    createdAt: r.created_at,
-    position: r.position,
-    lastSlot: r.last_slot,
-    lastHashes: JSON.parse(r.last_hashes) as Record<string, string>,
-    enabled: r.enabled,
-    disabledReason: r.disabled_reason,
-  };
+/** Runs `work` in one transaction on one pooled connection: committed when it resolves, rolled back when it throws. */
+export async function inTransaction<T>(pool: pg.Pool, work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN');
+    const result = await work(c);
+    await c.query('COMMIT');
+    return result;
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    c.release();
+  }
 }
-
-interface ClaimRow {
-  subscription_id: string;
-  slot: number;
-  key: string;
-  position: number;
-  claimed_at: number;
-}
-
-/** A claim taken over from another holder: it may have been posted already (`resumed`). */
-const toClaim = (r: ClaimRow): Claim => ({ subscriptionId: r.subscription_id, slot: r.slot, key: r.key, position: r.position, state: 'claimed', claimedAt: r.claimed_at, resumed: true });
 
 /** BIGINT columns hold ms timestamps (well within 2^53): read them as numbers. */
 const types = {
@@ -154,9 +124,7 @@ export class PgDigestStore implements DigestStore {
   }
 
   private async migrate(): Promise<void> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
+    await inTransaction(this.pool, async (c) => {
       await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
       await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
       const done = (await c.query<{ v: number }>('SELECT COALESCE(MAX(version), 0)::int AS v FROM schema_migrations')).rows[0]!.v;
@@ -165,44 +133,29 @@ export class PgDigestStore implements DigestStore {
         await c.query(PG_MIGRATIONS[v]!);
         await c.query('INSERT INTO schema_migrations (version) VALUES ($1)', [v + 1]);
       }
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      c.release();
-    }
+    });
   }
 
   async add(s: Subscription): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO subscriptions (id, platform, channel_id, topics, all_topics, schedule, timezone, mode, created_by, created_at, position, last_slot, last_hashes, enabled, disabled_reason)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-      [s.id, s.platform, s.channelId, JSON.stringify(s.topics), s.allTopics, s.schedule, s.timezone, s.mode, s.createdBy, s.createdAt, s.position, s.lastSlot, JSON.stringify(s.lastHashes), s.enabled, s.disabledReason],
-    );
+    await this.pool.query(INSERT_SUBSCRIPTION, subscriptionValues(s, Boolean));
   }
 
   async get(id: string): Promise<Subscription | undefined> {
-    const r = await this.pool.query<Row>('SELECT * FROM subscriptions WHERE id = $1', [id]);
-    return r.rows[0] && fromRow(r.rows[0]);
+    const r = await this.pool.query<SubscriptionRow>('SELECT * FROM subscriptions WHERE id = $1', [id]);
+    return r.rows[0] && subscriptionFromRow(r.rows[0]);
   }
 
   async listChannel(platform: string, channelId: string): Promise<Subscription[]> {
-    return (await this.pool.query<Row>('SELECT * FROM subscriptions WHERE platform = $1 AND channel_id = $2 ORDER BY created_at, id', [platform, channelId])).rows.map(fromRow);
+    return (await this.pool.query<SubscriptionRow>('SELECT * FROM subscriptions WHERE platform = $1 AND channel_id = $2 ORDER BY created_at, id', [platform, channelId])).rows.map(subscriptionFromRow);
   }
 
   async listEnabled(onBad?: (id: string, reason: string) => void): Promise<Subscription[]> {
-    const out: Subscription[] = [];
-    for (const r of (await this.pool.query<Row>('SELECT * FROM subscriptions WHERE enabled ORDER BY created_at, id')).rows) {
-      try {
-        out.push(fromRow(r));
-      } catch (err) {
-        const reason = `stored subscription cannot be read: ${(err as Error).message}`;
-        await this.disable(r.id, reason);
-        onBad?.(r.id, reason);
-      }
+    const { subscriptions, unreadable } = subscriptionsFromRows((await this.pool.query<SubscriptionRow>('SELECT * FROM subscriptions WHERE enabled ORDER BY created_at, id')).rows);
+    for (const { id, reason } of unreadable) {
+      await this.disable(id, reason);
+      onBad?.(id, reason);
     }
-    return out;
+    return subscriptions;
   }
 
   async remove(id: string, platform: string, channelId: string): Promise<boolean> {
@@ -218,7 +171,7 @@ export class PgDigestStore implements DigestStore {
       [id, slot, key, claimedAt, this.opts.holder, this.opts.claimLeaseMs],
     );
     const row = r.rows[0];
-    return row && { subscriptionId: id, slot, key, position: row.position, state: 'claimed', claimedAt };
+    return row && newClaim(id, slot, key, row.position, claimedAt);
   }
 
   /** One INSERT for the batch; rows in key order, so two replicas claiming overlapping batches never deadlock. */
@@ -233,7 +186,7 @@ export class PgDigestStore implements DigestStore {
        ON CONFLICT DO NOTHING RETURNING subscription_id, slot, key, position`,
       [slots.map((s) => s.id), slots.map((s) => s.slot), slots.map((s) => s.key), claimedAt, this.opts.holder, this.opts.claimLeaseMs],
     );
-    return r.rows.map((row) => ({ subscriptionId: row.subscription_id, slot: row.slot, key: row.key, position: row.position, state: 'claimed' as const, claimedAt }));
+    return r.rows.map((row) => newClaim(row.subscription_id, row.slot, row.key, row.position, claimedAt));
   }
 
   async finish(claim: Claim, state: 'delivered' | 'failed', hashes: Record<string, string>): Promise<void> {
@@ -268,7 +221,7 @@ export class PgDigestStore implements DigestStore {
        RETURNING d.subscription_id, d.slot, d.key, d.position, d.claimed_at`,
       [this.opts.holder, this.opts.claimLeaseMs],
     );
-    return r.rows.map(toClaim).sort((a, b) => a.slot - b.slot);
+    return r.rows.map(resumedClaim).sort((a, b) => a.slot - b.slot);
   }
 
   async renewClaims(): Promise<number> {

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteDigestStore } from '../../src/digest/store.js';
+import { SqliteDigestStore } from '../../src/store/sqlite-store.js';
 import { onceAt } from '../support/due-digests.js';
 import { mountTinyDisk, type FullDisk } from '../support/full-disk.js';
 import { cleanEnv, runNode } from '../support/spawn.js';

@@ -3,38 +3,24 @@
  * state arrive in a real PostgreSQL database; an open claim arrives expired, so a replica takes it over with its
  * key; a second run copies nothing twice; bad invocations exit 2 with a clear message.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteDigestStore, type Subscription } from '../../src/digest/store.js';
+import { describe, expect, it } from 'vitest';
+import type { Subscription } from '../../src/digest/store.js';
 import { PgDigestStore } from '../../src/store/pg-store.js';
-import { startPostgres, type TestPostgres } from '../support/postgres.js';
+import { SqliteDigestStore } from '../../src/store/sqlite-store.js';
 import { cleanEnv, runNode } from '../support/spawn.js';
+import { storeTestbed } from '../support/stores.js';
+import { makeSubscription } from '../support/subscription.js';
 
-let pgServer: TestPostgres;
-let dir: string;
+const testbed = storeTestbed('copy');
 
-beforeAll(async () => {
-  pgServer = await startPostgres();
-  dir = mkdtempSync(join(tmpdir(), 'ksb-copy-'));
-}, 60_000);
-
-afterAll(async () => {
-  await pgServer?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function sub(id: string, extra: Partial<Subscription> = {}): Subscription {
-  return {
-    id, platform: 'matrix', channelId: '!r:x', topics: ['filesystems', 'tracing'], allTopics: false, schedule: '0 9 * * 1', timezone: 'Europe/Berlin', mode: 'board',
-    createdBy: '@a:x', createdAt: 1_700_000_000_000, position: 0, lastSlot: null, lastHashes: {}, enabled: true, disabledReason: null, ...extra,
-  };
-}
+const sub = (id: string, extra: Partial<Subscription> = {}): Subscription =>
+  makeSubscription(id, {
+    platform: 'matrix', channelId: '!r:x', topics: ['filesystems', 'tracing'], schedule: '0 9 * * 1', timezone: 'Europe/Berlin', mode: 'board', createdBy: '@a:x', createdAt: 1_700_000_000_000, ...extra,
+  });
 
 describe('npm run store:copy', () => {
   it('copies subscriptions and delivery state; an open claim is re-sent by a replica with its key; a second run copies nothing twice', async () => {
-    const file = join(dir, 'digests.sqlite');
+    const file = testbed.path('digests.sqlite');
     const s = new SqliteDigestStore(file);
     s.add(sub('done', { lastHashes: { filesystems: 'h' } }));
     s.add(sub('open', { platform: 'discord', channelId: '123', allTopics: true, topics: [] }));
@@ -46,7 +32,7 @@ describe('npm run store:copy', () => {
     const expected = ['done', 'open', 'off'].map((id) => s.get(id));
     s.close();
 
-    const url = await pgServer.createDatabase('copy');
+    const url = await testbed.postgres.database();
     const run = () => runNode(['dist/src/cli/store-copy.js', '--from', file], '', cleanEnv({ DATABASE_URL: url }));
     const first = await run();
     expect(first.stderr).toBe('');
@@ -66,13 +52,13 @@ describe('npm run store:copy', () => {
   });
 
   it('exits 2 with a clear message without --from, with a missing file, or without DATABASE_URL', async () => {
-    const noFrom = await runNode(['dist/src/cli/store-copy.js'], '', cleanEnv({ DATABASE_URL: pgServer.url }));
+    const noFrom = await runNode(['dist/src/cli/store-copy.js'], '', cleanEnv({ DATABASE_URL: testbed.postgres.url() }));
     expect(noFrom.code).toBe(2);
     expect(noFrom.stderr).toContain('--from is required');
-    const missing = await runNode(['dist/src/cli/store-copy.js', '--from', join(dir, 'nope.sqlite')], '', cleanEnv({ DATABASE_URL: pgServer.url }));
+    const missing = await runNode(['dist/src/cli/store-copy.js', '--from', testbed.path('nope.sqlite')], '', cleanEnv({ DATABASE_URL: testbed.postgres.url() }));
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('no such file');
-    const noDb = await runNode(['dist/src/cli/store-copy.js', '--from', join(dir, 'digests.sqlite')], '', cleanEnv());
+    const noDb = await runNode(['dist/src/cli/store-copy.js', '--from', testbed.path('digests.sqlite')], '', cleanEnv());
     expect(noDb.code).toBe(2);
     expect(noDb.stderr).toContain('DATABASE_URL: required');
   });

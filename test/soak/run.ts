@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cron } from 'croner';
-import { SqliteDigestStore } from '../../src/digest/store.js';
+import { SqliteDigestStore } from '../../src/store/sqlite-store.js';
 import { startFakeDiscord } from '../fakes/discord/server.js';
 import { startFakeMatrix } from '../fakes/matrix/server.js';
 

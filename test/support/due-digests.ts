@@ -3,7 +3,8 @@
  * and the fan-out benchmark). They alternate between Discord and Matrix, so both platforms are in the
  * fan-out at the same time, and are spread round-robin over the given channels and rooms.
  */
-import { SqliteDigestStore, type Subscription } from '../../src/digest/store.js';
+import type { Subscription } from '../../src/digest/store.js';
+import { SqliteDigestStore } from '../../src/store/sqlite-store.js';
 import { PgDigestStore } from '../../src/store/pg-store.js';
 
 /** A cron expression (6 fields, with seconds) that fires once a year, at `at` (UTC). */

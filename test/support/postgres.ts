@@ -102,11 +102,18 @@ export async function startPostgres(): Promise<TestPostgres> {
   };
 }
 
-/**
- * One PostgreSQL server for a test file (started before its tests, stopped after), and `replicas(n)`: n stores
- * on a fresh database, standing for n replicas sharing it.
- */
-export function sharedPostgres(prefix: string): { replicas(n: number): Promise<PgDigestStore[]> } {
+/** One PostgreSQL server for a test file: its URL, fresh empty databases on it, and replica stores on a fresh database. */
+export interface SharedPostgres {
+  /** `postgres://…` of the server's `postgres` database. */
+  url(): string;
+  /** A fresh empty database (named after the prefix); its URL. */
+  database(): Promise<string>;
+  /** n stores on a fresh database, standing for n replicas sharing it. */
+  replicas(n: number): Promise<PgDigestStore[]>;
+}
+
+/** One PostgreSQL server for a test file, started before its tests and stopped after. */
+export function sharedPostgres(prefix: string): SharedPostgres {
   let server: TestPostgres | undefined;
   let dbs = 0;
   beforeAll(async () => {
@@ -115,9 +122,12 @@ export function sharedPostgres(prefix: string): { replicas(n: number): Promise<P
   afterAll(async () => {
     await server?.stop();
   });
+  const database = () => server!.createDatabase(`${prefix}${++dbs}`);
   return {
+    url: () => server!.url,
+    database,
     async replicas(n) {
-      const url = await server!.createDatabase(`${prefix}${++dbs}`);
+      const url = await database();
       const stores: PgDigestStore[] = [];
       for (let i = 0; i < n; i++) stores.push(await PgDigestStore.open({ url, holder: `r${i}`, claimLeaseMs: 60_000 }));
       return stores;

@@ -6,7 +6,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { SqliteDigestStore } from '../../src/digest/store.js';
+import { SqliteDigestStore } from '../../src/store/sqlite-store.js';
 import { DataDirLock } from '../../src/lease.js';
 import { newReplicaId } from '../../src/store/open.js';
 

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Poster } from '../../src/digest/port.js';
 import { DigestScheduler, slotKey } from '../../src/digest/scheduler.js';
-import { SqliteDigestStore, type Subscription } from '../../src/digest/store.js';
+import type { Subscription } from '../../src/digest/store.js';
+import { SqliteDigestStore } from '../../src/store/sqlite-store.js';
 import { KnowledgeBase } from '../../src/knowledge/base.js';
 import { captureLogger } from '../support/bot.js';
 import { makeSubscription } from '../support/subscription.js';

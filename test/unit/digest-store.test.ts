@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { SqliteDigestStore, type Subscription } from '../../src/digest/store.js';
+import type { Subscription } from '../../src/digest/store.js';
+import { SqliteDigestStore } from '../../src/store/sqlite-store.js';
 import { makeSubscription } from '../support/subscription.js';
 
 const sub = (id: string, extra: Partial<Subscription> = {}): Subscription =>

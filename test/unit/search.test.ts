@@ -106,6 +106,15 @@ describe('index tokeniser', () => {
     }), { numRuns: 2000 });
   });
 
+  it('GIVEN 60,000 distinct words THEN each keeps its one term id while the tables grow', () => {
+    const table = new TermTable();
+    const word = (i: number) => `q${i}z${'x'.repeat(i % 11)}`; // short and long ones (never stemmed: digits)
+    const first = Array.from({ length: 60_000 }, (_, i) => table.ids(word(i), [], i % 2 === 0)[0]!);
+    expect(new Set(first).size).toBe(60_000);
+    expect(table.terms).toHaveLength(60_000);
+    for (let i = 0; i < 60_000; i++) expect(table.ids(word(i), [], i % 3 === 0)[0]).toBe(first[i]);
+  });
+
   it('GIVEN any word THEN stemOf stems exactly the words of more than three letters', () => {
     const units = fc.constantFrom(...'aeisdgnotzAIS09-@[`{'.split(''), 'é', 'Ω', '\u0301', '一');
     fc.assert(fc.property(fc.string({ unit: units, maxLength: 12 }), (w) => {

@@ -2,57 +2,22 @@
  * The store contract, run against both implementations: SQLite (a real file) and PostgreSQL (a real server
  * started for this file, see test/support/postgres.ts). Lease expiry and take-over run where the store is shared.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteDigestStore, type DigestStore, type Subscription } from '../../src/digest/store.js';
+import { describe, expect, it } from 'vitest';
+import type { Subscription } from '../../src/digest/store.js';
 import { PG_MIGRATIONS, PgDigestStore } from '../../src/store/pg-store.js';
-import { startPostgres, type TestPostgres } from '../support/postgres.js';
+import { until } from '../support/poll.js';
+import { type StoreKind, storeTestbed } from '../support/stores.js';
+import { makeSubscription } from '../support/subscription.js';
 
-let pgServer: TestPostgres;
-let dir: string;
-let dbs = 0;
+const testbed = storeTestbed('contract');
 
-beforeAll(async () => {
-  pgServer = await startPostgres();
-  dir = mkdtempSync(join(tmpdir(), 'ksb-contract-'));
-}, 60_000);
+const sub = (id: string, extra: Partial<Subscription> = {}): Subscription =>
+  makeSubscription(id, { platform: 'discord', channelId: 'c1', topics: ['filesystems'], createdAt: 1_700_000_000_000, ...extra });
 
-afterAll(async () => {
-  await pgServer?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+describe.each<StoreKind>(['sqlite', 'postgres'])('digest store contract: %s', (kind) => {
+  /** Opens handles on one fresh store (two processes sharing it, or a reopen for SQLite). */
+  const fresh = () => testbed.fresh(kind);
 
-function sub(id: string, extra: Partial<Subscription> = {}): Subscription {
-  return {
-    id, platform: 'discord', channelId: 'c1', topics: ['filesystems'], allTopics: false, schedule: '0 9 * * *', timezone: 'UTC', mode: 'rotate',
-    createdBy: 'u1', createdAt: 1_700_000_000_000, position: 0, lastSlot: null, lastHashes: {}, enabled: true, disabledReason: null, ...extra,
-  };
-}
-
-/** Opens two handles on one fresh store (two processes sharing it, or a reopen for SQLite). */
-type Open = (holder: string, leaseMs?: number) => Promise<DigestStore>;
-const kinds: [string, () => Promise<Open>][] = [
-  ['sqlite', async () => {
-    const file = join(dir, `s${++dbs}.sqlite`);
-    return async () => new SqliteDigestStore(file);
-  }],
-  ['postgres', async () => {
-    const url = await pgServer.createDatabase(`c${++dbs}`);
-    return (holder, leaseMs = 60_000) => PgDigestStore.open({ url, holder, claimLeaseMs: leaseMs });
-  }],
-];
-
-async function until(cond: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-describe.each(kinds)('digest store contract: %s', (_kind, fresh) => {
   it('keeps subscriptions: add, get, list by channel, list enabled, disable, remove only in its own channel', async () => {
     const s = await (await fresh())('a');
     await s.add(sub('x', { lastHashes: { filesystems: 'h1' }, topics: ['filesystems', 'tracing'] }));
@@ -117,12 +82,12 @@ describe.each(kinds)('digest store contract: %s', (_kind, fresh) => {
     expect(await s.acquireLease('gateway', 'r2', 60_000)).toBe(false);
     await s.releaseLease('gateway', 'r1');
     expect(await s.acquireLease('gateway', 'r2', 150)).toBe(true);
-    await until(async () => s.acquireLease('gateway', 'r3', 60_000)); // r2's lease expired, r3 takes it
+    await until("r2's lease to expire", async () => s.acquireLease('gateway', 'r3', 60_000)); // r2's lease expired, r3 takes it
     expect(await s.acquireLease('gateway', 'r2', 60_000)).toBe(false);
     await s.acquireLease('replica:r1', 'r1', 60_000);
     await s.acquireLease('replica:r2', 'r2', 60_000);
     await s.acquireLease('replica:r3', 'r3', 100);
-    await until(async () => (await s.countLeases('replica:')) === 2);
+    await until('two live replica leases', async () => (await s.countLeases('replica:')) === 2);
     await s.close();
   });
 
@@ -167,7 +132,7 @@ describe.each(kinds)('digest store contract: %s', (_kind, fresh) => {
     // a dies (stops renewing): exactly one of b and c takes the claim over, with the same key
     await a.close();
     let taken: { by: string; claims: unknown[] }[] = [];
-    await until(async () => {
+    await until('a take-over', async () => {
       const [fromB, fromC] = await Promise.all([b.unfinished(), c.unfinished()]);
       if (fromB.length) taken.push({ by: 'b', claims: fromB });
       if (fromC.length) taken.push({ by: 'c', claims: fromC });
@@ -190,7 +155,7 @@ describe.each(kinds)('digest store contract: %s', (_kind, fresh) => {
 
 describe('PostgreSQL store', () => {
   it('migrates an empty database once, with replicas starting together, and refuses a newer schema', async () => {
-    const url = await pgServer.createDatabase('migrate');
+    const url = await testbed.postgres.database();
     const stores = await Promise.all([1, 2, 3, 4].map((i) => PgDigestStore.open({ url, holder: `r${i}`, claimLeaseMs: 1000 })));
     expect(await stores[0]!.version()).toBe(PG_MIGRATIONS.length);
     expect((await stores[0]!.pool.query('SELECT version FROM schema_migrations')).rowCount).toBe(PG_MIGRATIONS.length);
@@ -200,7 +165,7 @@ describe('PostgreSQL store', () => {
   });
 
   it('racing replicas claim 1,200 slots exactly once between them', async () => {
-    const url = await pgServer.createDatabase('race');
+    const url = await testbed.postgres.database();
     const stores = await Promise.all([1, 2, 3, 4].map((i) => PgDigestStore.open({ url, holder: `r${i}`, claimLeaseMs: 60_000 })));
     for (let i = 0; i < 300; i++) await stores[0]!.add(sub(`s${i}`));
     const won = await Promise.all(stores.map(async (s) => {
@@ -213,7 +178,7 @@ describe('PostgreSQL store', () => {
   });
 
   it('batch claims: replicas racing overlapping batches (in different orders) claim 1,200 slots exactly once, with the stored position; a disabled subscription is not claimed', async () => {
-    const url = await pgServer.createDatabase('batch');
+    const url = await testbed.postgres.database();
     const stores = await Promise.all([1, 2, 3, 4].map((i) => PgDigestStore.open({ url, holder: `r${i}`, claimLeaseMs: 60_000 })));
     for (let i = 0; i < 300; i++) await stores[0]!.add(sub(`s${i}`, { position: i % 7 }));
     await stores[0]!.add(sub('off', { enabled: false }));
