@@ -21,6 +21,7 @@ import { pathToFileURL } from 'node:url';
 import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/server.js';
 import { startFakeMatrix, type FakeMatrix } from '../fakes/matrix/server.js';
 import { seedDueDigests } from '../support/due-digests.js';
+import { waitForListeningPort } from '../support/listening.js';
 import { TestDevice } from '../support/matrix-device.js';
 import { cleanEnv } from '../support/spawn.js';
 import { percentile, round } from './stats.js';
@@ -37,9 +38,11 @@ interface ChildBot {
   stop(): Promise<number | null>;
 }
 
-/** Spawns the built bot against both fakes and resolves once /readyz says both adapters are connected. */
+/**
+ * Spawns the built bot against both fakes (its HTTP listener on a port the system picks) and resolves once /readyz
+ * says both adapters are connected.
+ */
 async function startChild(discord: FakeDiscord, matrix: FakeMatrix, dataDir: string, extraEnv: Record<string, string> = {}): Promise<ChildBot> {
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
   const child = spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, 'dist/src/main.js'], {
     env: cleanEnv({
       LOG_LEVEL: 'warn',
@@ -48,7 +51,7 @@ async function startChild(discord: FakeDiscord, matrix: FakeMatrix, dataDir: str
       MATRIX_HOMESERVER_URL: matrix.url,
       MATRIX_ACCESS_TOKEN: matrix.accessToken,
       DATA_DIR: dataDir,
-      HTTP_PORT: String(port),
+      HTTP_PORT: '0',
       RATE_LIMIT_BURST: '1000',
       RATE_LIMIT_PER_MINUTE: '60000',
       ...extraEnv,
@@ -59,6 +62,10 @@ async function startChild(discord: FakeDiscord, matrix: FakeMatrix, dataDir: str
   child.stderr!.on('data', (d) => (logs += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const end = Date.now() + 60_000;
+  // At LOG_LEVEL=warn the bot does not log its "http listening" line: the port is read from /proc.
+  const port = await waitForListeningPort(child.pid!, 60_000, () => child.exitCode === null).catch((err: Error) => {
+    throw new Error(`${err.message}: ${logs}`);
+  });
   for (;;) {
     if (child.exitCode !== null) throw new Error(`bot exited: ${logs}`);
     if (Date.now() > end) throw new Error(`bot not ready after 60 s: ${logs}`);

@@ -4,20 +4,17 @@
  * OlmMachine each, test/support/matrix-device.ts). Assertions are on what the homeserver received and on
  * what the test user's device decrypts.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startBot as startApp } from '../../src/runtime.js';
 import { captureLogger } from '../support/bot.js';
 import { cleanEnv, runNode } from '../support/spawn.js';
-import { quietMatrixSdkLogs } from '../fakes/matrix/logging.js';
-import { startFakeMatrix, type FakeMatrix, type SentEvent } from '../fakes/matrix/server.js';
+import type { FakeMatrix, SentEvent } from '../fakes/matrix/server.js';
+import { inReplyTo } from '../support/matrix-bot.js';
 import { TestDevice } from '../support/matrix-device.js';
+import { matrixE2e } from '../support/matrix-e2e.js';
 import { until } from '../support/poll.js';
-import { inReplyTo, makeMatrixBot, type MatrixBot, type MatrixBotOptions } from '../support/matrix-bot.js';
 
 const require = createRequire(import.meta.url);
 const ALICE = '@alice:fake.local';
@@ -26,31 +23,12 @@ const CAROL = '@carol:fake.local';
 const ADMIN = '@admin:fake.local';
 const WAIT = 20_000;
 
+const m = matrixE2e({ tmpPrefix: 'matrix-e2ee-', waitMs: WAIT });
+const { tmpDir, startBot, device } = m;
 let fake: FakeMatrix;
-let bots: MatrixBot[];
-let devices: TestDevice[];
-let dirs: string[];
-
-function tmpDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'matrix-e2ee-'));
-  dirs.push(d);
-  return d;
-}
-
-async function startBot(o: Partial<MatrixBotOptions> = {}): Promise<MatrixBot> {
-  const syncs = fake.incrementalSyncs;
-  const b = await makeMatrixBot(fake, { dataDir: o.dataDir ?? tmpDir(), ...o });
-  bots.push(b);
-  await b.adapter.start();
-  await fake.waitForSync(syncs + 1, WAIT);
-  return b;
-}
-
-async function device(userId: string): Promise<TestDevice> {
-  const d = await TestDevice.create(fake, userId);
-  devices.push(d);
-  return d;
-}
+beforeEach(() => {
+  fake = m.fake;
+});
 
 /** The bot's encrypted reply to `eventId`, decrypted by `d`: waits for any new encrypted event from the bot in the room that decrypts to a reply to it. */
 async function decryptedReply(d: TestDevice, roomId: string, eventId: string): Promise<{ sent: SentEvent; content: any }> {
@@ -74,23 +52,6 @@ function expectOnlyCiphertext(roomId: string): void {
     expect(e.content.formatted_body).toBeUndefined();
   }
 }
-
-beforeEach(async () => {
-  quietMatrixSdkLogs();
-  fake = await startFakeMatrix({ timelineLimit: 50 });
-  bots = [];
-  devices = [];
-  dirs = [];
-});
-
-afterEach(async () => {
-  for (const b of bots) await b.close();
-  for (const d of devices) d.close();
-  await fake.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  const failures = bots.flatMap((b) => b.adapterLogs.filter((l) => l.msg === 'matrix listener failed'));
-  expect(failures).toEqual([]);
-});
 
 describe('Matrix end-to-end encryption (real SDK crypto, test users with real devices)', () => {
   it('answers a question by mention in an encrypted room with an encrypted reply that decrypts to the quote and its page', async () => {
@@ -197,8 +158,7 @@ describe('Matrix end-to-end encryption (real SDK crypto, test users with real de
     const r2 = await ask('!status mm'); // the second send reuses the first one's answers
     expect(r2.sent.content.session_id).toBe(r1.sent.content.session_id);
 
-    const aliceLaptop = await TestDevice.create(fake, ALICE, 'LAPTOP'); // a new device of a member: a device-list change
-    devices.push(aliceLaptop);
+    const aliceLaptop = m.keep(await TestDevice.create(fake, ALICE, 'LAPTOP')); // a new device of a member: a device-list change
     const rLaptop = await ask('!status arch');
     expect((await aliceLaptop.decrypt(room, rLaptop.sent.eventId)).content.body).toBe(rLaptop.content.body);
 
@@ -313,12 +273,11 @@ describe('Matrix end-to-end encryption (real SDK crypto, test users with real de
   });
 
   it('encryption is off when the access token belongs to no device (MATRIX_E2EE unset)', async () => {
-    await fake.close();
-    fake = await startFakeMatrix({ timelineLimit: 50, botDeviceId: null });
+    fake = await m.restartFake({ botDeviceId: null });
     const room = fake.createRoom({ members: [ALICE, BOB] });
     const b = await startBot();
     const asked = fake.sendText(room, ALICE, '!topics');
-    const reply = await fake.waitForSent((e) => inReplyTo(e) === asked, WAIT);
+    const reply = await m.replyTo(asked);
     expect(reply.type).toBe('m.room.message');
     expect(fake.requests.filter((r) => r.path.includes('/keys/'))).toEqual([]);
     expect(b.adapterLogs.some((l) => l.msg === 'connected to Matrix' && l.e2ee === false)).toBe(true);

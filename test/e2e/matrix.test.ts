@@ -7,16 +7,16 @@
  * sent; once its reply has arrived, the adapter is stopped (stop() waits for every reply in flight) and the
  * only new event sent must be the probe's reply.
  */
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { HTML_ALLOWLIST } from '../../src/adapters/matrix/render.js';
 import { defineCommand } from '../../src/core/command.js';
 import type { Citation } from '../../src/core/reply.js';
-import { startFakeMatrix, type FakeMatrix, type RecordedRequest, type SentEvent } from '../fakes/matrix/server.js';
-import { quietMatrixSdkLogs } from '../fakes/matrix/logging.js';
-import { inReplyTo, makeMatrixBot, type MatrixBot, type MatrixBotOptions } from '../support/matrix-bot.js';
+import type { FakeMatrix, RecordedRequest, SentEvent } from '../fakes/matrix/server.js';
+import { inReplyTo, type MatrixBot } from '../support/matrix-bot.js';
+import { matrixE2e } from '../support/matrix-e2e.js';
+import { until } from '../support/poll.js';
 
 const ALICE = '@alice:fake.local';
 const BOB = '@bob:fake.local';
@@ -24,34 +24,16 @@ const ADMIN = '@admin:fake.local';
 const EVE = '@eve:evil.example';
 const WAIT = 10_000;
 
+const m = matrixE2e({ tmpPrefix: 'matrix-e2e-', waitMs: WAIT });
+const { tmpDir, makeBot, startBot, replyTo } = m;
 let fake: FakeMatrix;
-let bots: MatrixBot[];
-let dirs: string[];
-
-function tmpDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'matrix-e2e-'));
-  dirs.push(d);
-  return d;
-}
-
-/** Build and start an adapter; resolves once its sync loop is live (a /sync with `since` has arrived). */
-async function startBot(o: Partial<MatrixBotOptions> = {}): Promise<MatrixBot> {
-  const syncs = fake.incrementalSyncs;
-  const b = await makeMatrixBot(fake, { dataDir: o.dataDir ?? tmpDir(), ...o });
-  bots.push(b);
-  await b.adapter.start();
-  await fake.waitForSync(syncs + 1, WAIT);
-  return b;
-}
+beforeEach(() => {
+  fake = m.fake;
+});
 
 /** A group room: the bot plus two people, so it is not taken for a DM. */
 function groupRoom(extra: { members?: string[]; encrypted?: boolean } = {}): string {
   return fake.createRoom({ members: extra.members ?? [ALICE, BOB], encrypted: extra.encrypted });
-}
-
-/** The bot's reply (rich reply) to an event. */
-function replyTo(eventId: string): Promise<SentEvent> {
-  return fake.waitForSent((e) => inReplyTo(e) === eventId, WAIT);
 }
 
 function sentIn(roomId: string): SentEvent[] {
@@ -99,23 +81,6 @@ function expectSafeHtml(html: string): void {
     expect(attrs!.trim()).toBe('');
   }
 }
-
-beforeEach(async () => {
-  quietMatrixSdkLogs();
-  // Generous timeline limit: tests that pre-load rooms must not lose events to `limited: true`.
-  fake = await startFakeMatrix({ timelineLimit: 50 });
-  bots = [];
-  dirs = [];
-});
-
-afterEach(async () => {
-  for (const b of bots) await b.close();
-  await fake.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  // A listener that threw is a bug even when the visible behaviour looked right.
-  const failures = bots.flatMap((b) => b.adapterLogs.filter((l) => l.msg === 'matrix listener failed'));
-  expect(failures).toEqual([]);
-});
 
 describe('Matrix adapter end to end (real matrix-bot-sdk, fake homeserver)', () => {
   it('answers !status fs with an m.notice rich reply: HTML, empty m.mentions, no fallback', async () => {
@@ -439,8 +404,7 @@ describe('Matrix adapter end to end (real matrix-bot-sdk, fake homeserver)', () 
   });
 
   it('refuses to start with a wrong access token, naming MATRIX_ACCESS_TOKEN', async () => {
-    const b = await makeMatrixBot(fake, { dataDir: tmpDir(), accessToken: 'syt_not_the_token' });
-    bots.push(b);
+    const b = await makeBot({ accessToken: 'syt_not_the_token' });
     const err = await b.adapter.start().then(
       () => undefined,
       (e: unknown) => e as Error,
@@ -454,8 +418,7 @@ describe('Matrix adapter end to end (real matrix-bot-sdk, fake homeserver)', () 
 
 describe('bot-wide commands (/reload) need BOT_ADMINS, not room power', () => {
   it('a room admin is refused; a user listed in BOT_ADMINS may reload; a failed reload keeps file paths out of the room', async () => {
-    const knowledgeDir = mkdtempSync(join(tmpdir(), 'matrix-reload-'));
-    dirs.push(knowledgeDir);
+    const knowledgeDir = tmpDir();
     cpSync('knowledge', knowledgeDir, { recursive: true });
     const room = groupRoom({ members: [ALICE, ADMIN] });
     await startBot({ admins: [ALICE], knowledgeDir });
@@ -492,9 +455,8 @@ describe('Matrix faults: retries whatever the body, outages visible, a homeserve
 
   it('a send refused with a 4xx other than 429 is not retried, whatever the body', async () => {
     const room = groupRoom();
-    await startBot();
+    const b = await startBot();
     fake.failSends(room, 400, 1, 0, { contentType: 'text/plain', body: 'Bad Request' });
-    const b = bots[0]!;
     const q = fake.sendText(room, ALICE, '!topics');
     await fake.waitForRequest((r) => r.method === 'PUT' && r.path.includes(`/rooms/${room}/send/`) && r.status === 400, WAIT);
     const probe = fake.sendText(room, ALICE, '!topics');
@@ -511,46 +473,37 @@ describe('Matrix faults: retries whatever the body, outages visible, a homeserve
     const b = await startBot();
     expect(b.adapter.status()).toEqual({ connected: true });
     const outage = fake.restart({ downMs: 2500, graceful: false });
-    await until(() => !b.adapter.status().connected, 10_000);
+    await until('disconnected', () => !b.adapter.status().connected, { timeoutMs: 10_000 });
     expect(b.adapter.status().reason).toMatch(/sync failing/);
     await outage;
     // The SDK backs off 5–15 s after a failed /sync: connected again within that, plus one sync.
-    await until(() => b.adapter.status().connected, 25_000);
+    await until('connected again', () => b.adapter.status().connected, { timeoutMs: 25_000 });
     const room = groupRoom();
     await replyTo(fake.sendText(room, ALICE, '!topics'));
   }, 45_000);
 
   it('starts while the homeserver is down: start() returns, the reason is reported, it connects in the background and answers', async () => {
     const outage = fake.restart({ downMs: 1500, graceful: false });
-    const b = await makeMatrixBot(fake, { dataDir: tmpDir(), connectBackoff: { firstMs: 200, maxMs: 400 } });
-    bots.push(b);
+    const b = await makeBot({ connectBackoff: { firstMs: 200, maxMs: 400 } });
     await b.adapter.start();
     expect(b.adapter.status().connected).toBe(false);
     expect(b.adapter.status().reason).toMatch(/homeserver unreachable \(ECONNREFUSED/);
     await outage;
-    await until(() => b.adapter.status().connected, 10_000);
+    await until('connected', () => b.adapter.status().connected, { timeoutMs: 10_000 });
     const room = groupRoom();
     await replyTo(fake.sendText(room, ALICE, '!topics'));
   }, 30_000);
 
   it('a token rejected when the homeserver comes back is fatal (onFatal, naming MATRIX_ACCESS_TOKEN)', async () => {
     const outage = fake.restart({ downMs: 800, graceful: false });
-    const b = await makeMatrixBot(fake, { dataDir: tmpDir(), accessToken: 'syt_not_the_token_at_all', connectBackoff: { firstMs: 200, maxMs: 400 } });
-    bots.push(b);
+    const b = await makeBot({ accessToken: 'syt_not_the_token_at_all', connectBackoff: { firstMs: 200, maxMs: 400 } });
     let fatal: Error | undefined;
     b.adapter.onFatal = (e) => (fatal = e);
     await b.adapter.start();
     await outage;
-    await until(() => fatal !== undefined, 10_000);
+    await until('onFatal', () => fatal !== undefined, { timeoutMs: 10_000 });
     expect(fatal!.name).toBe('StartupError');
     expect(fatal!.message).toMatch(/MATRIX_ACCESS_TOKEN was rejected/);
   }, 30_000);
 });
 
-async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -31,6 +31,11 @@ export class SharedSyncStorage implements IStorageProvider {
     if (!this.frozen) await this.state.setState('matrix.sync_token', token);
   }
 
+  /** Positions are saved as they come (see setSyncToken): nothing waits. */
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+
   async getFilter(): Promise<IFilterInfo> {
     const raw = await this.state.getState('matrix.filter');
     return (raw ? JSON.parse(raw) : undefined) as IFilterInfo;
