@@ -19,7 +19,8 @@ export default defineCommand({
     return {
       kind: 'info',
       title: knowledge.talks.length === 1 ? knowledge.talks[0]!.title : `${knowledge.talks.length} talks`,
-      summary: 'I answer from the slides of a talk on the state of Linux kernel development, quoting the speaker with page numbers. Verdicts and one-line summaries are editorial and each rests on a quote.',
+      summary:
+        'I answer from the slides of a talk on the state of Linux kernel development, quoting the speaker with page numbers. Verdicts and one-line summaries are editorial and each rests on a quote.',
       lines,
       footer: talkFooter(knowledge),
     };

@@ -15,8 +15,22 @@ export default defineCommand({
       description: 'Post a digest here on a schedule (managers only)',
       permission: 'manager',
       options: [
-        { name: 'topics', description: 'One topic, several separated by commas, or all', type: 'string', required: true, autocomplete: 'topics', maxLength: 500 },
-        { name: 'schedule', description: 'Cron (e.g. "0 9 * * 1") or daily [HH:MM], weekly [day] [HH:MM]', type: 'string', required: true, maxLength: 100, suggestions: SCHEDULE_PRESETS },
+        {
+          name: 'topics',
+          description: 'One topic, several separated by commas, or all',
+          type: 'string',
+          required: true,
+          autocomplete: 'topics',
+          maxLength: 500,
+        },
+        {
+          name: 'schedule',
+          description: 'Cron (e.g. "0 9 * * 1") or daily [HH:MM], weekly [day] [HH:MM]',
+          type: 'string',
+          required: true,
+          maxLength: 100,
+          suggestions: SCHEDULE_PRESETS,
+        },
         { name: 'timezone', description: 'IANA time zone, e.g. Europe/Berlin (default UTC)', type: 'string', maxLength: 64 },
         { name: 'mode', description: 'rotate: one topic per post; board: the status board', type: 'string', required: true, choices: ['rotate', 'board'] },
       ],
@@ -35,7 +49,13 @@ export default defineCommand({
       options: [{ name: 'id', description: 'The digest ID (default: the first one here)', type: 'string', maxLength: 40 }],
     },
   ],
-  examples: ['digest subscribe topics:all schedule:"0 9 * * 1" mode:rotate', 'digest subscribe topics:fs,mm schedule:"weekly fri 17:00" timezone:Europe/Berlin mode:board', 'digest list', 'digest unsubscribe id:k3f9x2ab', 'digest preview'],
+  examples: [
+    'digest subscribe topics:all schedule:"0 9 * * 1" mode:rotate',
+    'digest subscribe topics:fs,mm schedule:"weekly fri 17:00" timezone:Europe/Berlin mode:board',
+    'digest list',
+    'digest unsubscribe id:k3f9x2ab',
+    'digest preview',
+  ],
   run({ services, message }, args) {
     const digests = services.get(digestService);
     if (!digests) return replies.error('Digests are not available in this setup.');

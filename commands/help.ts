@@ -13,7 +13,9 @@ export default defineCommand({
     if (wanted) {
       const c = commands.find((x) => x.name === wanted || x.aliases?.includes(wanted));
       if (!c) return replies.noMatch(`There is no command "${wanted}".`, { suggestions: ['help'] });
-      const opts = (c.subcommands?.flatMap((s) => s.options ?? []) ?? c.options ?? []).map((o) => `  ${o.name}${o.required ? '' : ' (optional)'}: ${o.description}`);
+      const opts = (c.subcommands?.flatMap((s) => s.options ?? []) ?? c.options ?? []).map(
+        (o) => `  ${o.name}${o.required ? '' : ' (optional)'}: ${o.description}`,
+      );
       return {
         kind: 'info',
         title: `${prefix}${c.name}`,

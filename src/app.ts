@@ -87,7 +87,8 @@ export async function createApp(config: Config, logger: Logger, o: AppOverrides 
   const metrics = new Metrics(knowledge, () => adapters);
   const replicaId = newReplicaId();
   let roles: Roles | undefined;
-  const digests = o.digests === false ? undefined : await createDigests(config, logger, knowledge, posters, metrics, o, replicaId, () => roles?.liveReplicas() ?? 1);
+  const digests =
+    o.digests === false ? undefined : await createDigests(config, logger, knowledge, posters, metrics, o, replicaId, () => roles?.liveReplicas() ?? 1);
 
   const services = new Services().provide(reloadKnowledge, () => {
     const r = knowledge.reload();
@@ -103,20 +104,35 @@ export async function createApp(config: Config, logger: Logger, o: AppOverrides 
     maxInputChars: o.bot?.maxInputChars ?? config.MAX_INPUT_CHARS,
     rateLimit: o.bot?.rateLimit ?? { burst: config.RATE_LIMIT_BURST, perMinute: config.RATE_LIMIT_PER_MINUTE },
     // Several replicas: one budget per user across all of them (one database round trip per message).
-    ...(digests?.store.rateLimiter && !o.bot?.rateLimit ? { limiter: digests.store.rateLimiter(config.RATE_LIMIT_BURST, config.RATE_LIMIT_PER_MINUTE, logger) } : {}),
+    ...(digests?.store.rateLimiter && !o.bot?.rateLimit
+      ? { limiter: digests.store.rateLimiter(config.RATE_LIMIT_BURST, config.RATE_LIMIT_PER_MINUTE, logger) }
+      : {}),
     onHandled: metrics.handled,
   });
 
   const shared = digests?.store.shared ? digests.store : undefined;
   if (o.chat !== false) adapters.push(...(await chatAdapters(config, bot, logger, o, shared)));
   for (const a of adapters) posters.set(a.platform, a);
-  const terminal = hasChatAdapter(config) ? undefined : new ConsoleSession(bot, { output: o.consoleOutput, historyFile: join(config.DATA_DIR, 'console-history'), logger });
+  const terminal = hasChatAdapter(config)
+    ? undefined
+    : new ConsoleSession(bot, { output: o.consoleOutput, historyFile: join(config.DATA_DIR, 'console-history'), logger });
   if (terminal) posters.set('console', terminal);
   if (shared) {
     roles = replicaRoles(shared, replicaId, config, adapters, logger, metrics);
     logger.info({ replica: replicaId, leaseSeconds: config.REPLICA_LEASE_SECONDS }, 'replica on the shared PostgreSQL store');
   }
-  return { config, logger, knowledge, bot, metrics, ...(digests ? { digests } : {}), adapters, ...(terminal ? { console: terminal } : {}), replicaId, ...(roles ? { roles } : {}) };
+  return {
+    config,
+    logger,
+    knowledge,
+    bot,
+    metrics,
+    ...(digests ? { digests } : {}),
+    adapters,
+    ...(terminal ? { console: terminal } : {}),
+    replicaId,
+    ...(roles ? { roles } : {}),
+  };
 }
 
 async function createDigests(
@@ -166,7 +182,17 @@ async function chatAdapters(config: Config, bot: Bot, logger: Logger, o: AppOver
     // Several replicas: mentions sent during a gateway failover are read back and answered once.
     const { MissedMentions } = await import('./adapters/discord/missed.js');
     const missed = shared ? new MissedMentions({ store: shared, log: logger.child({ component: 'missed-mentions' }) }) : undefined;
-    adapters.push(new DiscordAdapter({ token: config.DISCORD_TOKEN, apiUrl: config.DISCORD_API_URL, guildId: config.DISCORD_GUILD_ID, admins: config.BOT_ADMINS, bot, logger, ...(missed ? { missed } : {}) }));
+    adapters.push(
+      new DiscordAdapter({
+        token: config.DISCORD_TOKEN,
+        apiUrl: config.DISCORD_API_URL,
+        guildId: config.DISCORD_GUILD_ID,
+        admins: config.BOT_ADMINS,
+        bot,
+        logger,
+        ...(missed ? { missed } : {}),
+      }),
+    );
   }
   if (config.MATRIX_HOMESERVER_URL && config.MATRIX_ACCESS_TOKEN) {
     const { MatrixAdapter } = await import('./adapters/matrix/adapter.js');
@@ -197,7 +223,10 @@ export function roleOf(a: ChatAdapter): string {
 
 function replicaRoles(store: DigestStore, replicaId: string, config: Config, adapters: readonly ChatAdapter[], logger: Logger, metrics: Metrics): Roles {
   const list = adapters.map((a) => ({ name: roleOf(a), take: () => a.start(), giveUp: () => a.stop() }));
-  const roles = new Roles(store, replicaId, config.REPLICA_LEASE_SECONDS * 1000, list, logger.child({ component: 'roles' }), { renewed: metrics.leaseRenewed, takenOver: metrics.takenOver });
+  const roles = new Roles(store, replicaId, config.REPLICA_LEASE_SECONDS * 1000, list, logger.child({ component: 'roles' }), {
+    renewed: metrics.leaseRenewed,
+    takenOver: metrics.takenOver,
+  });
   metrics.roles = () => ({ all: list.map((r) => r.name), held: roles.names() });
   return roles;
 }

@@ -2,9 +2,7 @@ import { z } from 'zod';
 import { registerSecrets } from './log.js';
 import { StartupError } from './startup-error.js';
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
-  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off']).transform((v) => ['true', '1', 'yes', 'on'].includes(v));
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const optional = <T extends z.ZodTypeAny>(schema: T) => schema.optional();
 
@@ -40,8 +38,16 @@ const schema = z.object({
   BOT_ADMINS: optional(
     z
       .string()
-      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
-      .refine((ids) => ids.every((id) => /^\d{15,25}$/.test(id) || /^@[^:\s]+:\S+$/.test(id)), 'must be a comma-separated list of Discord user ids (digits) and Matrix user ids (@name:server)'),
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
+      .refine(
+        (ids) => ids.every((id) => /^\d{15,25}$/.test(id) || /^@[^:\s]+:\S+$/.test(id)),
+        'must be a comma-separated list of Discord user ids (digits) and Matrix user ids (@name:server)',
+      ),
   ),
 
   HTTP_PORT: optional(int(0, 65_535)),
@@ -72,12 +78,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const c = result.data;
-  if (c.MATRIX_ACCESS_TOKEN && !c.MATRIX_HOMESERVER_URL) throw new ConfigError('invalid configuration: MATRIX_HOMESERVER_URL: required when MATRIX_ACCESS_TOKEN is set');
-  if (c.MATRIX_HOMESERVER_URL && !c.MATRIX_ACCESS_TOKEN) throw new ConfigError('invalid configuration: MATRIX_ACCESS_TOKEN: required when MATRIX_HOMESERVER_URL is set');
-  if (c.DISCORD_PUBLIC_KEY && c.HTTP_PORT === undefined) throw new ConfigError('invalid configuration: DISCORD_PUBLIC_KEY: needs HTTP_PORT (POST /interactions is served on the HTTP listener)');
+  if (c.MATRIX_ACCESS_TOKEN && !c.MATRIX_HOMESERVER_URL)
+    throw new ConfigError('invalid configuration: MATRIX_HOMESERVER_URL: required when MATRIX_ACCESS_TOKEN is set');
+  if (c.MATRIX_HOMESERVER_URL && !c.MATRIX_ACCESS_TOKEN)
+    throw new ConfigError('invalid configuration: MATRIX_ACCESS_TOKEN: required when MATRIX_HOMESERVER_URL is set');
+  if (c.DISCORD_PUBLIC_KEY && c.HTTP_PORT === undefined)
+    throw new ConfigError('invalid configuration: DISCORD_PUBLIC_KEY: needs HTTP_PORT (POST /interactions is served on the HTTP listener)');
   if (c.DATABASE_URL && c.MATRIX_E2EE === true) {
     // The crypto store is a local directory of one replica: it cannot follow the Matrix role to another one.
-    throw new ConfigError('invalid configuration: MATRIX_E2EE: end-to-end encryption cannot be used with DATABASE_URL (several replicas): its keys live on one machine and cannot follow the Matrix role; unset one of them');
+    throw new ConfigError(
+      'invalid configuration: MATRIX_E2EE: end-to-end encryption cannot be used with DATABASE_URL (several replicas): its keys live on one machine and cannot follow the Matrix role; unset one of them',
+    );
   }
   registerSecrets(c.DISCORD_TOKEN, c.MATRIX_ACCESS_TOKEN, c.DATABASE_URL);
   return c;

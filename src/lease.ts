@@ -193,7 +193,10 @@ export class DataDirLock {
       if (await this.tryTake()) return true;
       if (!said) {
         said = true;
-        this.log.warn({ holder: await this.otherHolder() }, 'another bot process holds this DATA_DIR; waiting as a standby until it stops (one process per DATA_DIR in SQLite mode)');
+        this.log.warn(
+          { holder: await this.otherHolder() },
+          'another bot process holds this DATA_DIR; waiting as a standby until it stops (one process per DATA_DIR in SQLite mode)',
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, this.everyMs));
     }

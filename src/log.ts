@@ -7,7 +7,16 @@ import pretty from 'pino-pretty';
  * which runs only when an error is logged, so the line written for every handled message pays nothing
  * for wildcard paths (pino's `*.x` redaction cost ~7 µs per line, measured).
  */
-export const REDACT_PATHS = ['token', 'accessToken', 'access_token', 'password', 'DISCORD_TOKEN', 'MATRIX_ACCESS_TOKEN', 'headers.authorization', 'req.headers.authorization'];
+export const REDACT_PATHS = [
+  'token',
+  'accessToken',
+  'access_token',
+  'password',
+  'DISCORD_TOKEN',
+  'MATRIX_ACCESS_TOKEN',
+  'headers.authorization',
+  'req.headers.authorization',
+];
 
 const SECRET_KEY = /^(token|access_?token|password|authorization|discord_token|matrix_access_token|secret)$/i;
 /** Keys of SDK errors that hold whole request setups (with credentials): dropped. */

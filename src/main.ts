@@ -27,18 +27,20 @@ async function main(): Promise<void> {
       process.exit(1);
     }, SHUTDOWN_LIMIT_MS);
     limit.unref();
-    stopping = starting.then((running) => running.stop()).then(
-      () => {
-        logger.info('stopped');
-        logger.flush?.();
-        if (lastWords) process.stderr.write(`kernel-status-bot: ${scrub(lastWords)}\n`);
-        process.exit(code);
-      },
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    stopping = starting
+      .then((running) => running.stop())
+      .then(
+        () => {
+          logger.info('stopped');
+          logger.flush?.();
+          if (lastWords) process.stderr.write(`kernel-status-bot: ${scrub(lastWords)}\n`);
+          process.exit(code);
+        },
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
     return stopping;
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
@@ -55,11 +57,14 @@ async function main(): Promise<void> {
 
   // Daemon convention: SIGHUP reloads the configuration, here the knowledge (validated; a broken change keeps the old one).
   process.on('SIGHUP', () => {
-    void starting.then((running) => {
-      const r = running.app.knowledge.reload();
-      if (r.ok) logger.info({ version: r.version, topics: r.topics, changed: r.changed, signal: 'SIGHUP' }, 'knowledge reloaded');
-      else logger.error({ reason: r.reason, signal: 'SIGHUP' }, 'knowledge reload refused; keeping the loaded version');
-    }, () => undefined);
+    void starting.then(
+      (running) => {
+        const r = running.app.knowledge.reload();
+        if (r.ok) logger.info({ version: r.version, topics: r.topics, changed: r.changed, signal: 'SIGHUP' }, 'knowledge reloaded');
+        else logger.error({ reason: r.reason, signal: 'SIGHUP' }, 'knowledge reload refused; keeping the loaded version');
+      },
+      () => undefined,
+    );
   });
 
   const running = await starting;

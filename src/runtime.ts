@@ -54,7 +54,8 @@ export async function startBot(config: Config, logger: Logger, overrides: AppOve
   const started: ChatAdapter[] = [];
   let stopped = false;
   // SQLite mode with chat adapters: one process per DATA_DIR; a second one waits as a standby (src/lease.ts).
-  const lock = !roles && adapters.length > 0 && digests ? new DataDirLock(digests.store, app.replicaId, config.REPLICA_LEASE_SECONDS * 1000, logger) : undefined;
+  const lock =
+    !roles && adapters.length > 0 && digests ? new DataDirLock(digests.store, app.replicaId, config.REPLICA_LEASE_SECONDS * 1000, logger) : undefined;
   let lockLost: (err: Error) => void = () => undefined;
   const lost = new Promise<void>((_, reject) => (lockLost = reject));
   lost.catch(() => undefined); // reported through `done`; not an unhandled rejection where nobody awaits it
@@ -71,7 +72,8 @@ export async function startBot(config: Config, logger: Logger, overrides: AppOve
     http?.closeAllConnections();
   };
   const begin = async () => {
-    if (roles) await roles.start(); // each adapter connects when this replica takes its role
+    if (roles)
+      await roles.start(); // each adapter connects when this replica takes its role
     else {
       for (const a of adapters) {
         await a.start();
@@ -112,8 +114,17 @@ export async function startBot(config: Config, logger: Logger, overrides: AppOve
  * Ready when every chat adapter is connected and the digest store is usable; otherwise the reasons. Several replicas: only the
  * adapters whose role this replica holds count, so a standby is ready (it serves /interactions and digests).
  */
-function readiness(adapters: readonly ChatAdapter[], roles?: Roles, scheduler?: DigestScheduler, standby = false): { ready: boolean; reasons: string[]; roles?: string[] } {
-  if (standby) return { ready: false, reasons: ['standby: another bot process holds this DATA_DIR (one process per DATA_DIR with SQLite; set DATABASE_URL to run replicas)'] };
+function readiness(
+  adapters: readonly ChatAdapter[],
+  roles?: Roles,
+  scheduler?: DigestScheduler,
+  standby = false,
+): { ready: boolean; reasons: string[]; roles?: string[] } {
+  if (standby)
+    return {
+      ready: false,
+      reasons: ['standby: another bot process holds this DATA_DIR (one process per DATA_DIR with SQLite; set DATABASE_URL to run replicas)'],
+    };
   const held = roles?.names();
   const reasons = adapters.flatMap((a) => {
     if (held && !held.includes(roleOf(a))) return [];

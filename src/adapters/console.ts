@@ -34,7 +34,16 @@ export interface ConsoleOptions {
 
 /** The bot's answer to one console line, rendered as text ('' when it stays silent). */
 export async function answerLine(bot: Bot, line: string, style: TextStyle = PLAIN): Promise<string> {
-  const msg: IncomingMessage = { platform: 'console', text: line, userId: 'console', channelId: 'console', addressed: true, canManage: true, isAdmin: true, unlimited: true };
+  const msg: IncomingMessage = {
+    platform: 'console',
+    text: line,
+    userId: 'console',
+    channelId: 'console',
+    addressed: true,
+    canManage: true,
+    isAdmin: true,
+    unlimited: true,
+  };
   const reply = await bot.handle(msg, PREFIXES);
   return reply ? renderText(reply, splitCommand(line, PREFIXES)?.prefix ?? '/', style) : '';
 }

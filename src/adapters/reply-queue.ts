@@ -47,7 +47,10 @@ export class ReplyQueue {
     private readonly budget: SendBudget,
     private readonly log: Logger,
   ) {
-    this.capacity = { interaction: Math.ceil(budget.perSecond * MAX_WAIT_SECONDS.interaction), message: Math.ceil(budget.perSecond * MAX_WAIT_SECONDS.message) };
+    this.capacity = {
+      interaction: Math.ceil(budget.perSecond * MAX_WAIT_SECONDS.interaction),
+      message: Math.ceil(budget.perSecond * MAX_WAIT_SECONDS.message),
+    };
   }
 
   /** Replies dropped because a lane was full, since start. */

@@ -20,7 +20,10 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL);
   const app = await createApp(config, logger, { digests: false, chat: false }); // one question: no store, no platform
-  const reply = await app.bot.handle({ platform: 'cli', text, userId: 'cli', channelId: 'cli', addressed: true, canManage: true, isAdmin: true, unlimited: true }, PREFIXES);
+  const reply = await app.bot.handle(
+    { platform: 'cli', text, userId: 'cli', channelId: 'cli', addressed: true, canManage: true, isAdmin: true, unlimited: true },
+    PREFIXES,
+  );
   if (reply) process.stdout.write(values.json ? `${JSON.stringify(reply, null, 2)}\n` : `${renderText(reply, splitCommand(text, PREFIXES)?.prefix ?? '/')}\n`);
 }
 

@@ -20,10 +20,16 @@ async function main(): Promise<void> {
   if (!existsSync(from)) throw new ConfigError(`--from: no such file: ${from}`);
   const config = loadConfig();
   if (!config.DATABASE_URL) throw new ConfigError(`DATABASE_URL: required (the PostgreSQL database to copy into)\n${USAGE}`);
-  const store = await PgDigestStore.open({ url: config.DATABASE_URL, holder: `store-copy-${newReplicaId()}`, claimLeaseMs: config.REPLICA_LEASE_SECONDS * 1000 });
+  const store = await PgDigestStore.open({
+    url: config.DATABASE_URL,
+    holder: `store-copy-${newReplicaId()}`,
+    claimLeaseMs: config.REPLICA_LEASE_SECONDS * 1000,
+  });
   try {
     const r = await copySqliteToPg(from, store);
-    process.stdout.write(`copied ${r.subscriptions} subscriptions and ${r.deliveries} delivery records (${r.openClaims} open claims, re-sent with their keys by the replicas)\n`);
+    process.stdout.write(
+      `copied ${r.subscriptions} subscriptions and ${r.deliveries} delivery records (${r.openClaims} open claims, re-sent with their keys by the replicas)\n`,
+    );
   } finally {
     await store.close();
   }

@@ -86,10 +86,22 @@ export class Bot {
     const prefix = line?.prefix ?? prefixes[0] ?? '/';
     const def = line ? this.command(line.name) : undefined;
     if (!def && !msg.addressed) return null; // someone else's command, or chat not meant for us
-    if (text.length === 0) return this.finish(msg, 'help', 'usage', started, { kind: 'usage', summary: `Ask me about the state of Linux kernel development, or try ${prefix}help.` });
+    if (text.length === 0)
+      return this.finish(msg, 'help', 'usage', started, {
+        kind: 'usage',
+        summary: `Ask me about the state of Linux kernel development, or try ${prefix}help.`,
+      });
     if (text.length > this.maxInput) {
       return this.limited(msg, started, def?.name ?? 'ask', () =>
-        this.finish(msg, def?.name ?? 'ask', 'too-long', started, replies.error(`That message is too long (${text.length.toLocaleString('en')} characters; I read at most ${this.maxInput.toLocaleString('en')}). Ask a shorter question.`)),
+        this.finish(
+          msg,
+          def?.name ?? 'ask',
+          'too-long',
+          started,
+          replies.error(
+            `That message is too long (${text.length.toLocaleString('en')} characters; I read at most ${this.maxInput.toLocaleString('en')}). Ask a shorter question.`,
+          ),
+        ),
       );
     }
     if (line && !def) {
@@ -149,13 +161,25 @@ export class Bot {
    */
   private invokeTimed(command: CommandDef, args: Args, msg: IncomingMessage, prefix: string, started: number): Reply | null | Promise<Reply | null> {
     const permission = permissionOf(command, args.subcommand);
-    return this.limited(msg, started, command.name, () => (permission === 'everyone' ? this.run(command, args, msg, prefix, started) : this.runGated(permission, command, args, msg, prefix, started)));
+    return this.limited(msg, started, command.name, () =>
+      permission === 'everyone' ? this.run(command, args, msg, prefix, started) : this.runGated(permission, command, args, msg, prefix, started),
+    );
   }
 
-  private async runGated(permission: 'manager' | 'admin', command: CommandDef, args: Args, msg: IncomingMessage, prefix: string, started: number): Promise<Reply> {
+  private async runGated(
+    permission: 'manager' | 'admin',
+    command: CommandDef,
+    args: Args,
+    msg: IncomingMessage,
+    prefix: string,
+    started: number,
+  ): Promise<Reply> {
     if (!(await this.allowed(msg, permission))) {
       const what = `${prefix}${[command.name, args.subcommand].filter(Boolean).join(' ')}`;
-      const who = permission === 'admin' ? `Only the bot's administrators may use ${what}: it acts on the whole bot.` : `Only people who manage this channel or room may use ${what}.`;
+      const who =
+        permission === 'admin'
+          ? `Only the bot's administrators may use ${what}: it acts on the whole bot.`
+          : `Only people who manage this channel or room may use ${what}.`;
       return this.finish(msg, command.name, 'denied', started, replies.denied(who));
     }
     return this.run(command, args, msg, prefix, started);
@@ -181,13 +205,20 @@ export class Bot {
   }
 
   private answered(command: CommandDef, msg: IncomingMessage, started: number, reply: Reply): Reply {
-    const outcome: Outcome = reply.kind === 'no-match' ? 'no-match' : reply.kind === 'usage' ? 'usage' : reply.kind === 'denied' ? 'denied' : reply.kind === 'error' ? 'error' : 'ok';
+    const outcome: Outcome =
+      reply.kind === 'no-match' ? 'no-match' : reply.kind === 'usage' ? 'usage' : reply.kind === 'denied' ? 'denied' : reply.kind === 'error' ? 'error' : 'ok';
     return this.finish(msg, command.name, outcome, started, reply);
   }
 
   private failed(command: CommandDef, msg: IncomingMessage, started: number, err: unknown): Reply {
     this.opts.logger.error({ err, command: command.name, platform: msg.platform }, 'command failed');
-    return this.finish(msg, command.name, 'error', started, replies.error('Something went wrong on my side while answering that. It has been logged; please try again later.'));
+    return this.finish(
+      msg,
+      command.name,
+      'error',
+      started,
+      replies.error('Something went wrong on my side while answering that. It has been logged; please try again later.'),
+    );
   }
 
   private async allowed(msg: IncomingMessage, permission: 'manager' | 'admin'): Promise<boolean> {
@@ -202,7 +233,12 @@ export class Bot {
   }
 
   /** Runs `answer` if the user's rate limit allows; one "slow down", then silence. Synchronous while the limiter is (in memory). */
-  private limited(msg: IncomingMessage, started: number, command: string, answer: () => Reply | null | Promise<Reply | null>): Reply | null | Promise<Reply | null> {
+  private limited(
+    msg: IncomingMessage,
+    started: number,
+    command: string,
+    answer: () => Reply | null | Promise<Reply | null>,
+  ): Reply | null | Promise<Reply | null> {
     const decision = msg.unlimited ? 'allow' : this.limiter.take(`${msg.platform}:${msg.userId}`);
     const go = (d: RateDecision) => {
       const refused = this.refusal(d, msg, started, command);
@@ -215,7 +251,11 @@ export class Bot {
   private refusal(decision: RateDecision, msg: IncomingMessage, started: number, command: string): Reply | null | undefined {
     if (decision === 'allow') return undefined;
     if (decision === 'warn') {
-      return this.finish(msg, command, 'rate-limited', started, { kind: 'rate-limited', summary: 'You are sending messages faster than I answer them. Please slow down; I will answer again in a little while.', private: true });
+      return this.finish(msg, command, 'rate-limited', started, {
+        kind: 'rate-limited',
+        summary: 'You are sending messages faster than I answer them. Please slow down; I will answer again in a little while.',
+        private: true,
+      });
     }
     this.finish(msg, command, 'dropped', started, null);
     return null;

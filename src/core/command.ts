@@ -174,8 +174,7 @@ export function permissionOf(def: CommandDef, subcommand?: string): Permission {
 
 /** One-line usage of a command, e.g. `/status [topic]`. */
 export function usageOf(def: CommandDef, prefix: string): string {
-  const opts = (list: readonly OptionDef[] = []) =>
-    list.map((o) => (o.required ? `<${o.name}>` : `[${o.name}]`)).join(' ');
+  const opts = (list: readonly OptionDef[] = []) => list.map((o) => (o.required ? `<${o.name}>` : `[${o.name}]`)).join(' ');
   if (def.subcommands) {
     return def.subcommands.map((s) => `${prefix}${def.name} ${s.name} ${opts(s.options)}`.trim()).join(' | ');
   }

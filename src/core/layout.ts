@@ -68,7 +68,13 @@ function showsTopic(reply: Reply): boolean {
 function pointBullets(reply: Reply): BulletBlock[] {
   const points = reply.points ?? [];
   const withTopic = showsTopic(reply);
-  return points.map((p, i) => ({ type: 'bullet', depth: p.parent && !withTopic && i > 0 ? 1 : 0, text: p.text, source: sourceOf(p, withTopic), ...(p.label ? { lead: p.label } : {}) }));
+  return points.map((p, i) => ({
+    type: 'bullet',
+    depth: p.parent && !withTopic && i > 0 ? 1 : 0,
+    text: p.text,
+    source: sourceOf(p, withTopic),
+    ...(p.label ? { lead: p.label } : {}),
+  }));
 }
 
 /**
@@ -78,9 +84,11 @@ function pointBullets(reply: Reply): BulletBlock[] {
  */
 export function layout(reply: Reply): Block[] {
   const out: Block[] = [];
-  if (reply.title || reply.verdict) out.push({ type: 'heading', ...(reply.title ? { title: reply.title } : {}), ...(reply.verdict ? { verdict: reply.verdict } : {}) });
+  if (reply.title || reply.verdict)
+    out.push({ type: 'heading', ...(reply.title ? { title: reply.title } : {}), ...(reply.verdict ? { verdict: reply.verdict } : {}) });
   if (reply.summary) out.push({ type: 'paragraph', lines: [reply.summary] });
-  if (reply.verdictQuote) out.push({ type: 'paragraph', lead: 'Verdict rests on:', lines: [`“${reply.verdictQuote.text}”`], source: pageRef(reply.verdictQuote.page) });
+  if (reply.verdictQuote)
+    out.push({ type: 'paragraph', lead: 'Verdict rests on:', lines: [`“${reply.verdictQuote.text}”`], source: pageRef(reply.verdictQuote.page) });
   if (reply.lines?.length) out.push({ type: 'paragraph', lines: reply.lines });
   for (const r of reply.rows ?? []) out.push({ type: 'bullet', depth: 0, text: r.summary, label: { title: r.title, verdict: r.verdict } });
   out.push(...pointBullets(reply));

@@ -28,7 +28,9 @@ function blockLines(b: Block, prefix: string, style: TextStyle): string[] {
     }
     case 'bullet':
       if (b.label) return [`• ${style.title(b.label.title)} ${style.verdict(`[${VERDICT_LABEL[b.label.verdict]}]`, b.label.verdict)}: ${b.text}`];
-      return [`${b.depth === 1 ? '   – ' : '• '}${b.lead ? `${b.lead}: ` : ''}${b.source === undefined ? b.text : `“${b.text}” ${style.cite(`(${b.source})`)}`}`];
+      return [
+        `${b.depth === 1 ? '   – ' : '• '}${b.lead ? `${b.lead}: ` : ''}${b.source === undefined ? b.text : `“${b.text}” ${style.cite(`(${b.source})`)}`}`,
+      ];
     case 'suggestions':
       return [`Did you mean: ${b.commands.map((s) => `${prefix}${s}`).join(', ')}?`];
     case 'footer':

@@ -20,17 +20,7 @@ export interface BoardRow {
   summary: string;
 }
 
-export type ReplyKind =
-  | 'status'
-  | 'board'
-  | 'answer'
-  | 'topics'
-  | 'info'
-  | 'no-match'
-  | 'usage'
-  | 'denied'
-  | 'rate-limited'
-  | 'error';
+export type ReplyKind = 'status' | 'board' | 'answer' | 'topics' | 'info' | 'no-match' | 'usage' | 'denied' | 'rate-limited' | 'error';
 
 /**
  * What a command answers, free of any platform: adapters render it (plain

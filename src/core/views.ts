@@ -57,7 +57,14 @@ export function boardReply(k: Knowledge, topics: readonly Topic[], title = 'Stat
 export function noTopicReply(k: Knowledge, query: string, suggestions: readonly Topic[]): Reply {
   const text = `No topic matches “${ellipsis(query, 60)}”.`;
   if (suggestions.length) return replies.noMatch(text, { suggestions: suggestions.map((t) => `status ${t.id}`) });
-  return replies.noMatch(text, { lines: [`Topics: ${k.topics.slice(0, 15).map((t) => t.id).join(', ')}${k.topics.length > 15 ? ', …' : ''}`] });
+  return replies.noMatch(text, {
+    lines: [
+      `Topics: ${k.topics
+        .slice(0, 15)
+        .map((t) => t.id)
+        .join(', ')}${k.topics.length > 15 ? ', …' : ''}`,
+    ],
+  });
 }
 
 /** A free-text question: the best points across topics, or "no match". */

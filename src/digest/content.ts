@@ -19,7 +19,10 @@ export function digestContent(k: Knowledge, sub: Subscription, position: number)
   const hashes = { ...sub.lastHashes };
   const changed = (t: Topic) => sub.lastHashes[t.id] !== undefined && sub.lastHashes[t.id] !== t.hash;
   if (topics.length === 0) {
-    return { reply: { kind: 'info', title: 'Digest', summary: 'The topics of this digest are no longer in the knowledge. Unsubscribe or subscribe to other topics.' }, hashes };
+    return {
+      reply: { kind: 'info', title: 'Digest', summary: 'The topics of this digest are no longer in the knowledge. Unsubscribe or subscribe to other topics.' },
+      hashes,
+    };
   }
   if (sub.mode === 'rotate') {
     const topic = topics[position % topics.length]!;

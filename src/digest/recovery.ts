@@ -46,14 +46,18 @@ export class SlotRecovery {
     for (const claim of await store.unfinished()) {
       if (this.run.stopped) return;
       if (this.tooOld(claim.slot)) {
-        this.run.log.warn({ subscription: claim.subscriptionId, slot: new Date(claim.slot).toISOString() }, 'unfinished digest claim is too old to re-send; dropped');
+        this.run.log.warn(
+          { subscription: claim.subscriptionId, slot: new Date(claim.slot).toISOString() },
+          'unfinished digest claim is too old to re-send; dropped',
+        );
         await store.finish(claim, 'failed', (await store.get(claim.subscriptionId))?.lastHashes ?? {});
         continue;
       }
       const sub = this.planner.readable(await store.get(claim.subscriptionId));
       // Launched even when the subscription waits in a lane to be claimed: that claim would now fail, this one is ours.
       if (sub) {
-        if (store.shared) this.run.log.info({ subscription: sub.id, slot: new Date(claim.slot).toISOString() }, 'digest claim taken over; re-sending with its key');
+        if (store.shared)
+          this.run.log.info({ subscription: sub.id, slot: new Date(claim.slot).toISOString() }, 'digest claim taken over; re-sending with its key');
         this.delivery.launch(sub, claim);
       }
     }

@@ -84,7 +84,15 @@ export function shortestIntervalSeconds(cron: string, timezone: string, from: Da
 /** A slot formatted in its time zone, e.g. "Mon 2026-03-30 09:00 Europe/Berlin". */
 export function formatSlot(d: Date, timezone: string): string {
   const parts = new Intl.DateTimeFormat('en-GB', {
-    timeZone: timezone, weekday: 'short', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
+    timeZone: timezone,
+    weekday: 'short',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
   }).formatToParts(d);
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
   const seconds = get('second') === '00' ? '' : `:${get('second')}`;

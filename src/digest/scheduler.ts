@@ -119,7 +119,11 @@ export class DigestScheduler {
     })();
     await Promise.race([drained, deadline]);
     clearTimeout(timer);
-    if (this.pending.size > 0) this.run.log.warn({ inFlight: this.pending.size }, 'digest sends still in flight at shutdown; their slots stay claimed and are re-sent with the same key at start-up');
+    if (this.pending.size > 0)
+      this.run.log.warn(
+        { inFlight: this.pending.size },
+        'digest sends still in flight at shutdown; their slots stay claimed and are re-sent with the same key at start-up',
+      );
   }
 
   /** Sends still in flight. */
@@ -147,7 +151,9 @@ export class DigestScheduler {
     try {
       this.health.checkFile();
       await this.health.flushUnrecorded();
-      const subs = await this.opts.store.listEnabled((id, reason) => this.run.log.error({ subscription: id, reason }, 'digest subscription disabled: its stored row cannot be read'));
+      const subs = await this.opts.store.listEnabled((id, reason) =>
+        this.run.log.error({ subscription: id, reason }, 'digest subscription disabled: its stored row cannot be read'),
+      );
       const plan = this.planner.sort(subs, now);
       this.delivery.forgetAllBut(plan.seen);
       nextAt = Math.min(nextAt, plan.nextAt);

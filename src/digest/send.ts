@@ -42,7 +42,9 @@ export class DigestSender {
     const failed: Unrecorded = { claim, state: 'failed', hashes: sub.lastHashes };
     if (result === 'given-up') {
       await this.record(sub.id, log, () => this.run.opts.store.finish(claim, 'failed', sub.lastHashes), failed);
-      log.warn("an earlier send of this slot is past the platform's de-duplication window and the channel's recent messages cannot show whether it arrived; slot given up rather than risk posting it twice");
+      log.warn(
+        "an earlier send of this slot is past the platform's de-duplication window and the channel's recent messages cannot show whether it arrived; slot given up rather than risk posting it twice",
+      );
       this.run.opts.onDelivery?.('given-up');
       return;
     }
@@ -63,7 +65,8 @@ export class DigestSender {
       onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
         if (retriesLeft <= 0 || (error instanceof DeliveryError && error.permanent)) return;
         log.warn({ err: error, attempt: attemptNumber }, 'digest send failed; retrying');
-        if (error instanceof DeliveryError && error.kind === 'retry-after' && error.retryAfterMs) await this.pause(Math.min(error.retryAfterMs, r.maxTimeoutMs));
+        if (error instanceof DeliveryError && error.kind === 'retry-after' && error.retryAfterMs)
+          await this.pause(Math.min(error.retryAfterMs, r.maxTimeoutMs));
       },
     });
   }

@@ -41,9 +41,12 @@ export class DigestService {
 
   /** Refused in a direct conversation: digests are posts to a community's channel or room, not personal reminders. */
   async subscribe(msg: IncomingMessage, input: SubscribeInput): Promise<Reply> {
-    if (msg.direct) return problem('Digests are posted to a channel or room for everyone in it, not in a direct conversation with me. Subscribe in a channel you manage; here, ask me about any topic whenever you like.');
+    if (msg.direct)
+      return problem(
+        'Digests are posted to a channel or room for everyone in it, not in a direct conversation with me. Subscribe in a channel you manage; here, ask me about any topic whenever you like.',
+      );
     const unhealthy = this.store.health?.();
-    if (unhealthy) return problem('Digests cannot be stored right now (the bot\'s database needs attention); nothing was subscribed. Try again later.');
+    if (unhealthy) return problem("Digests cannot be stored right now (the bot's database needs attention); nothing was subscribed. Try again later.");
     const timezone = (input.timezone ?? 'UTC').trim() || 'UTC';
     if (!isTimeZone(timezone)) return problem(`Unknown time zone “${clip(timezone)}”. Use an IANA name such as Europe/Berlin, America/New_York or UTC.`);
     const schedule = parseSchedule(input.schedule);
@@ -51,7 +54,9 @@ export class DigestService {
     const gap = shortestIntervalSeconds(schedule.cron, timezone, new Date(this.now()));
     if (!Number.isFinite(gap)) return problem('That schedule never runs (or runs only once); pick a repeating one.');
     if (gap < this.settings.minIntervalSeconds) {
-      return problem(`That schedule posts every ${duration(gap)}; the minimum interval here is ${duration(this.settings.minIntervalSeconds)} (DIGEST_MIN_INTERVAL_SECONDS).`);
+      return problem(
+        `That schedule posts every ${duration(gap)}; the minimum interval here is ${duration(this.settings.minIntervalSeconds)} (DIGEST_MIN_INTERVAL_SECONDS).`,
+      );
     }
     const topics = this.resolveTopics(input.topics);
     if ('error' in topics) return topics.error;
@@ -89,7 +94,13 @@ export class DigestService {
       title: 'Digest subscribed',
       summary: `ID: ${sub.id}`,
       lines: [
-        `Topics: ${topics.all ? 'all' : topicsOf(k, sub).map((t) => t.title).join(', ')} · mode: ${sub.mode} · schedule: ${sub.schedule} (${timezone})`,
+        `Topics: ${
+          topics.all
+            ? 'all'
+            : topicsOf(k, sub)
+                .map((t) => t.title)
+                .join(', ')
+        } · mode: ${sub.mode} · schedule: ${sub.schedule} (${timezone})`,
         'Next runs:',
         ...nextSlots(sub.schedule, timezone, new Date(this.now()), 3).map((d) => `• ${formatSlot(d, timezone)}`),
       ],
@@ -105,7 +116,11 @@ export class DigestService {
       title: `Digests (${subs.length})`,
       lines: subs.map((s) => {
         const next = s.enabled ? nextSlots(s.schedule, s.timezone, new Date(this.now()), 1)[0] : undefined;
-        const what = s.allTopics ? 'all topics' : topicsOf(k, s).map((t) => t.id).join(', ');
+        const what = s.allTopics
+          ? 'all topics'
+          : topicsOf(k, s)
+              .map((t) => t.id)
+              .join(', ');
         const state = s.enabled ? `next: ${next ? formatSlot(next, s.timezone) : 'never'}` : `disabled: ${s.disabledReason ?? 'unknown reason'}`;
         return `• ID: ${s.id} · ${s.mode} · ${what} · ${s.schedule} (${s.timezone}) · ${state}`;
       }),
@@ -136,7 +151,10 @@ export class DigestService {
 
   private resolveTopics(input: string): { all: boolean; list: Topic[] } | { error: Reply } {
     const k = this.knowledge.current;
-    const words = input.split(/[,;]+/).map((w) => w.trim()).filter(Boolean);
+    const words = input
+      .split(/[,;]+/)
+      .map((w) => w.trim())
+      .filter(Boolean);
     if (words.length === 0) return { error: problem('Name at least one topic, several separated by commas, or all.') };
     if (words.length === 1 && words[0]!.toLowerCase() === 'all') return { all: true, list: [...k.knowledge.topics] };
     const found = new Set<Topic>();

@@ -9,9 +9,7 @@ export interface Loaded {
   readonly search: SearchIndex;
 }
 
-export type ReloadResult =
-  | { ok: true; version: string; topics: number; changed: boolean }
-  | { ok: false; reason: string };
+export type ReloadResult = { ok: true; version: string; topics: number; changed: boolean } | { ok: false; reason: string };
 
 /**
  * Holds the current knowledge. Reload validates the new files and builds the

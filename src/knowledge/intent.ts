@@ -11,7 +11,10 @@ const ASKS: [number, RegExp][] = [
   [INTENTS.count, /\b(how (many|much)|what (share|percentage|percent|fraction|proportion|portion|part)|percentage|fraction|proportion)\b/],
   [INTENTS.when, /\b(when|eta|how (long|soon)|what year|timeline|timeframe|any time soon)\b/],
   [INTENTS.why, /\b(why|how come|what for|reason|the point|purpose|who needs|any use|useful|matter)\b/],
-  [INTENTS.done, /\b(done|yet|finished|complete|completed|merged|upstream|mainline|ready|blocked|blocking|holding up|land|landed|stable|work(ed)? out|succeed(ed)?)\b/],
+  [
+    INTENTS.done,
+    /\b(done|yet|finished|complete|completed|merged|upstream|mainline|ready|blocked|blocking|holding up|land|landed|stable|work(ed)? out|succeed(ed)?)\b/,
+  ],
 ];
 
 /** The intents of a question (bit mask of INTENTS). */
@@ -29,7 +32,10 @@ const CARRIES: [number, RegExp][] = [
   [INTENTS.count, /\d+%|(?<![.\d])\b(?!(19|20)\d\d\b)\d{2,}\b(?![.\d])/],
   [INTENTS.when, /\b(estimate|within a year|soon|recently|long time|2\.6\.\d+|completed|should be in|expect)\b/i],
   [INTENTS.why, /^(To|Because) |\b(because|reason|so we|so that|due to|important|makes)\b/i],
-  [INTENTS.done, /\b(merged|merging|in place|maintenance mode|in progress|ongoing|succeeded|blockage|not ready|completed|continues to be|going (well|OK)|worked out)\b/i],
+  [
+    INTENTS.done,
+    /\b(merged|merging|in place|maintenance mode|in progress|ongoing|succeeded|blockage|not ready|completed|continues to be|going (well|OK)|worked out)\b/i,
+  ],
 ];
 
 /** A slide whose title asks "why" gives reasons in every point. */
@@ -39,8 +45,17 @@ const WHY_SLIDE = /^why\b/i;
  * Any of CARRIES' patterns, in two passes over a text instead of five: the case-sensitive ones and the others.
  * Few points match either, and only those are then tested pattern by pattern.
  */
-const ANY_CASED = new RegExp(CARRIES.filter(([, re]) => !re.flags.includes('i')).map(([, re]) => `(?:${re.source})`).join('|'));
-const ANY_UNCASED = new RegExp(CARRIES.filter(([, re]) => re.flags.includes('i')).map(([, re]) => `(?:${re.source})`).join('|'), 'i');
+const ANY_CASED = new RegExp(
+  CARRIES.filter(([, re]) => !re.flags.includes('i'))
+    .map(([, re]) => `(?:${re.source})`)
+    .join('|'),
+);
+const ANY_UNCASED = new RegExp(
+  CARRIES.filter(([, re]) => re.flags.includes('i'))
+    .map(([, re]) => `(?:${re.source})`)
+    .join('|'),
+  'i',
+);
 
 /** The intents a point can answer (bit mask of INTENTS), from its text and its slide's title. */
 export function pointFeatures(text: string, slideTitle = ''): number {

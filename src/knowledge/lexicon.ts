@@ -27,7 +27,18 @@ export function isLemma(word: string): boolean {
   return common.has(word);
 }
 
-const ENDINGS: [string, string][] = [['es', ''], ['s', ''], ['ed', ''], ['d', ''], ['ing', ''], ['ing', 'e'], ['ies', 'y'], ['ied', 'y'], ['er', ''], ['ly', '']];
+const ENDINGS: [string, string][] = [
+  ['es', ''],
+  ['s', ''],
+  ['ed', ''],
+  ['d', ''],
+  ['ing', ''],
+  ['ing', 'e'],
+  ['ies', 'y'],
+  ['ied', 'y'],
+  ['er', ''],
+  ['ly', ''],
+];
 
 /** Where each line of the synonym table starts (built on first use). */
 let lineStarts: Int32Array | undefined;

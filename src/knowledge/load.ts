@@ -50,7 +50,9 @@ export function loadKnowledge(dir: string): Knowledge {
   const started = performance.now();
   let names: string[];
   try {
-    names = readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).sort();
+    names = readdirSync(dir)
+      .filter((n) => /\.ya?ml$/.test(n))
+      .sort();
   } catch (err) {
     throw new KnowledgeError(dir, '', `cannot read the knowledge directory (${(err as Error).message})`);
   }

@@ -136,7 +136,9 @@ export class QuestionAnalyzer {
           const fix = isCommonWord(surface) || corrections >= MAX_CORRECTIONS ? undefined : this.correct(surface);
           if (!isCommonWord(surface)) corrections++;
           if (fix) give(fix.term, base * fix.weight, token);
-          else for (const syn of synonymsOf(term)) if (vocab.has(syn) && vocab.specificity(syn) >= SYNONYM_MIN_SPECIFICITY) give(syn, base * SYNONYM_WEIGHT, token);
+          else
+            for (const syn of synonymsOf(term))
+              if (vocab.has(syn) && vocab.specificity(syn) >= SYNONYM_MIN_SPECIFICITY) give(syn, base * SYNONYM_WEIGHT, token);
         }
         if (part && weighted.size === before && !vocab.has(term)) partsKnown = false;
       }
@@ -264,7 +266,10 @@ export function connectedSides(question: string): [string, string] | undefined {
 
 /** The words of a span as the asker typed them. */
 export function spanText(a: Analysis, span: TopicSpan): string {
-  return a.tokens.slice(span.from, span.to).map((t) => t.text).join(' ');
+  return a.tokens
+    .slice(span.from, span.to)
+    .map((t) => t.text)
+    .join(' ');
 }
 
 /** Whether a word is everyday English, or a typo of it (a letter missing, extra or swapped: a wrong letter makes too many names look like words). */

@@ -23,9 +23,7 @@ const slide = z.strictObject({
 export const VERDICTS = ['good', 'mixed', 'concern', 'unrated'] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
-const topicId = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,48}$/, 'must be lowercase letters, digits and dashes (at most 49)');
+const topicId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,48}$/, 'must be lowercase letters, digits and dashes (at most 49)');
 
 const topic = z
   .strictObject({

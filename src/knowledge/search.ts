@@ -33,9 +33,7 @@ const ADJACENT_REACH = 3;
 /** Points cited per subject in a two-subject answer. */
 const PER_SUBJECT = 2;
 
-export type TopicLookup =
-  | { kind: 'match'; topic: Topic; exact: boolean }
-  | { kind: 'none'; suggestions: Topic[] };
+export type TopicLookup = { kind: 'match'; topic: Topic; exact: boolean } | { kind: 'none'; suggestions: Topic[] };
 
 export interface PointHit {
   point: Point;
@@ -148,7 +146,8 @@ export class SearchIndex {
     for (const t of knowledge.topics) {
       const ids: number[] = [];
       const names = [t.id, t.title, ...t.aliases];
-      for (let i = 0; i < names.length; i++) longest = Math.max(longest, this.addKey(t, keyTerms.length, names[i]!, t.keys[i]!, t.keys.indexOf(t.keys[i]!) === i, ids));
+      for (let i = 0; i < names.length; i++)
+        longest = Math.max(longest, this.addKey(t, keyTerms.length, names[i]!, t.keys[i]!, t.keys.indexOf(t.keys[i]!) === i, ids));
       keyTerms.push(ids);
     }
     let longestPhrase = 1;
@@ -581,14 +580,19 @@ export class SearchIndex {
   }
 
   private suggestFor(question: string): Topic[] {
-    const words = terms(question, true).filter((w) => w.length >= 2).slice(0, 4);
+    const words = terms(question, true)
+      .filter((w) => w.length >= 2)
+      .slice(0, 4);
     const seen = new Map<Topic, number>();
     for (const w of words) {
       for (const r of this.rankTopics(w, 3)) {
         if (r.score <= 0.5) seen.set(r.topic, Math.min(seen.get(r.topic) ?? 1, r.score));
       }
     }
-    return [...seen.entries()].sort((a, b) => a[1] - b[1]).slice(0, 3).map(([t]) => t);
+    return [...seen.entries()]
+      .sort((a, b) => a[1] - b[1])
+      .slice(0, 3)
+      .map(([t]) => t);
   }
 }
 

@@ -26,6 +26,7 @@ export function normalizeKey(s: string): string {
  * Words that carry no topic in a question about the talk ("what does the talk
  * say about …"): English stop-words plus the phrasing people wrap questions in.
  */
+// biome-ignore format: a word list, several words to a line
 const STOP_WORDS = new Set([
   ...eng,
   'talk', 'talks', 'say', 'says', 'said', 'saying', 'speaker', 'slide', 'slides', 'tell', 'told', 'me', 'us',
@@ -289,7 +290,6 @@ function packed(s: string, from: number, to: number): [number, number] | undefin
 
 /** Highest share of CharMap slots in use (linear probing stays short below it). */
 const MAX_LOAD = 0.7;
-
 
 /**
  * Numbered terms for indexing many texts: `ids(text)` gives the ids of exactly

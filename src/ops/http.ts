@@ -18,7 +18,14 @@ const MAX_INTERACTION_BYTES = 256 * 1024;
  * The optional HTTP listener: /healthz (alive), /readyz (knowledge loaded
  * and every adapter connected, else 503 with the reasons), /metrics.
  */
-export async function startHttp(opts: { port: number; host: string; metrics: Metrics; readiness: () => Readiness; logger: Logger; interactions?: Interactions }): Promise<Server> {
+export async function startHttp(opts: {
+  port: number;
+  host: string;
+  metrics: Metrics;
+  readiness: () => Readiness;
+  logger: Logger;
+  interactions?: Interactions;
+}): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const json = (status: number, body: unknown) => {
@@ -51,7 +58,12 @@ export async function startHttp(opts: { port: number; host: string; metrics: Met
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      const why = err.code === 'EADDRINUSE' ? 'is in use by another process' : err.code === 'EACCES' ? 'needs privileges the bot does not have' : `cannot be used (${err.code ?? err.message})`;
+      const why =
+        err.code === 'EADDRINUSE'
+          ? 'is in use by another process'
+          : err.code === 'EACCES'
+            ? 'needs privileges the bot does not have'
+            : `cannot be used (${err.code ?? err.message})`;
       reject(new StartupError(`HTTP_PORT: port ${opts.port} on HTTP_HOST ${opts.host} ${why} (${err.code ?? 'error'}).`));
     });
     server.listen(opts.port, opts.host, () => resolve());

@@ -7,7 +7,12 @@ import type { KnowledgeBase } from '../knowledge/base.js';
 /** The bot's Prometheus metrics, in a registry of its own. */
 export class Metrics {
   readonly registry = new Registry();
-  private readonly messages = new Counter({ name: 'kbot_messages_total', help: 'Messages handled, by platform, command and outcome', labelNames: ['platform', 'command', 'outcome'], registers: [this.registry] });
+  private readonly messages = new Counter({
+    name: 'kbot_messages_total',
+    help: 'Messages handled, by platform, command and outcome',
+    labelNames: ['platform', 'command', 'outcome'],
+    registers: [this.registry],
+  });
   private readonly latency = new Histogram({
     name: 'kbot_reply_seconds',
     help: 'Time from a message reaching the core to its reply model',
@@ -15,12 +20,41 @@ export class Metrics {
     buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
     registers: [this.registry],
   });
-  private readonly limited = new Counter({ name: 'kbot_rate_limited_total', help: 'Messages refused by the per-user rate limit (warned or dropped)', labelNames: ['platform'], registers: [this.registry] });
-  private readonly deliveries = new Counter({ name: 'kbot_digest_deliveries_total', help: 'Digest slots by outcome', labelNames: ['outcome'], registers: [this.registry] });
-  private readonly storageErrors = new Counter({ name: 'kbot_digest_storage_errors_total', help: 'Failed reads and writes of the digest database (full disk, deleted file)', registers: [this.registry] });
-  private readonly renewals = new Counter({ name: 'kbot_lease_renewals_total', help: 'Role leases renewed by this replica', labelNames: ['role'], registers: [this.registry] });
-  private readonly takeovers = new Counter({ name: 'kbot_lease_takeovers_total', help: 'Roles taken by this replica', labelNames: ['role'], registers: [this.registry] });
-  private readonly interactions = new Counter({ name: 'kbot_interactions_total', help: 'POST /interactions requests by answer', labelNames: ['answer'], registers: [this.registry] });
+  private readonly limited = new Counter({
+    name: 'kbot_rate_limited_total',
+    help: 'Messages refused by the per-user rate limit (warned or dropped)',
+    labelNames: ['platform'],
+    registers: [this.registry],
+  });
+  private readonly deliveries = new Counter({
+    name: 'kbot_digest_deliveries_total',
+    help: 'Digest slots by outcome',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  private readonly storageErrors = new Counter({
+    name: 'kbot_digest_storage_errors_total',
+    help: 'Failed reads and writes of the digest database (full disk, deleted file)',
+    registers: [this.registry],
+  });
+  private readonly renewals = new Counter({
+    name: 'kbot_lease_renewals_total',
+    help: 'Role leases renewed by this replica',
+    labelNames: ['role'],
+    registers: [this.registry],
+  });
+  private readonly takeovers = new Counter({
+    name: 'kbot_lease_takeovers_total',
+    help: 'Roles taken by this replica',
+    labelNames: ['role'],
+    registers: [this.registry],
+  });
+  private readonly interactions = new Counter({
+    name: 'kbot_interactions_total',
+    help: 'POST /interactions requests by answer',
+    labelNames: ['answer'],
+    registers: [this.registry],
+  });
   /** Several replicas: the roles this replica holds (set by the runtime). */
   roles?: () => { all: readonly string[]; held: readonly string[] };
 
@@ -38,7 +72,7 @@ export class Metrics {
     });
     new Counter({
       name: 'kbot_replies_shed_total',
-      help: 'Replies dropped unsent because the platform\'s reply queue was full (oldest first)',
+      help: "Replies dropped unsent because the platform's reply queue was full (oldest first)",
       labelNames: ['platform'],
       registers: [this.registry],
       collect() {

@@ -3,7 +3,16 @@ import type { Logger } from 'pino';
 import type { Limiter } from '../core/rate-limit.js';
 import type { Claim, DigestStore, SlotRequest, Subscription } from '../digest/store.js';
 import { PgRateLimiter } from './pg-rate-limit.js';
-import { type ClaimRow, newClaim, resumedClaim, SUBSCRIPTION_COLUMNS, type SubscriptionRow, subscriptionFromRow, subscriptionsFromRows, subscriptionValues } from './rows.js';
+import {
+  type ClaimRow,
+  newClaim,
+  resumedClaim,
+  SUBSCRIPTION_COLUMNS,
+  type SubscriptionRow,
+  subscriptionFromRow,
+  subscriptionsFromRows,
+  subscriptionValues,
+} from './rows.js';
 
 /** The database clock in ms: leases are compared against one clock, whatever the replicas' clocks say. */
 const NOW = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
@@ -128,7 +137,8 @@ export class PgDigestStore implements DigestStore {
       await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
       await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
       const done = (await c.query<{ v: number }>('SELECT COALESCE(MAX(version), 0)::int AS v FROM schema_migrations')).rows[0]!.v;
-      if (done > PG_MIGRATIONS.length) throw new Error(`the database schema is at version ${done}, newer than this bot knows (${PG_MIGRATIONS.length}): run the newer bot version`);
+      if (done > PG_MIGRATIONS.length)
+        throw new Error(`the database schema is at version ${done}, newer than this bot knows (${PG_MIGRATIONS.length}): run the newer bot version`);
       for (let v = done; v < PG_MIGRATIONS.length; v++) {
         await c.query(PG_MIGRATIONS[v]!);
         await c.query('INSERT INTO schema_migrations (version) VALUES ($1)', [v + 1]);
@@ -146,11 +156,18 @@ export class PgDigestStore implements DigestStore {
   }
 
   async listChannel(platform: string, channelId: string): Promise<Subscription[]> {
-    return (await this.pool.query<SubscriptionRow>('SELECT * FROM subscriptions WHERE platform = $1 AND channel_id = $2 ORDER BY created_at, id', [platform, channelId])).rows.map(subscriptionFromRow);
+    return (
+      await this.pool.query<SubscriptionRow>('SELECT * FROM subscriptions WHERE platform = $1 AND channel_id = $2 ORDER BY created_at, id', [
+        platform,
+        channelId,
+      ])
+    ).rows.map(subscriptionFromRow);
   }
 
   async listEnabled(onBad?: (id: string, reason: string) => void): Promise<Subscription[]> {
-    const { subscriptions, unreadable } = subscriptionsFromRows((await this.pool.query<SubscriptionRow>('SELECT * FROM subscriptions WHERE enabled ORDER BY created_at, id')).rows);
+    const { subscriptions, unreadable } = subscriptionsFromRows(
+      (await this.pool.query<SubscriptionRow>('SELECT * FROM subscriptions WHERE enabled ORDER BY created_at, id')).rows,
+    );
     for (const { id, reason } of unreadable) {
       await this.disable(id, reason);
       onBad?.(id, reason);
@@ -225,7 +242,10 @@ export class PgDigestStore implements DigestStore {
   }
 
   async renewClaims(): Promise<number> {
-    const r = await this.pool.query(`UPDATE deliveries SET claimed_until = ${NOW} + $2 WHERE holder = $1 AND state = 'claimed'`, [this.opts.holder, this.opts.claimLeaseMs]);
+    const r = await this.pool.query(`UPDATE deliveries SET claimed_until = ${NOW} + $2 WHERE holder = $1 AND state = 'claimed'`, [
+      this.opts.holder,
+      this.opts.claimLeaseMs,
+    ]);
     return r.rowCount ?? 0;
   }
 

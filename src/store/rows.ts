@@ -2,7 +2,21 @@ import type { Claim, DigestMode, Subscription } from '../digest/store.js';
 
 /** The columns of a subscriptions row (the same in both databases), in the order of {@link subscriptionValues}. */
 export const SUBSCRIPTION_COLUMNS = [
-  'id', 'platform', 'channel_id', 'topics', 'all_topics', 'schedule', 'timezone', 'mode', 'created_by', 'created_at', 'position', 'last_slot', 'last_hashes', 'enabled', 'disabled_reason',
+  'id',
+  'platform',
+  'channel_id',
+  'topics',
+  'all_topics',
+  'schedule',
+  'timezone',
+  'mode',
+  'created_by',
+  'created_at',
+  'position',
+  'last_slot',
+  'last_hashes',
+  'enabled',
+  'disabled_reason',
 ] as const;
 
 /** A subscriptions row as either database returns it: SQLite keeps booleans as 0 and 1, PostgreSQL as booleans. */
@@ -53,7 +67,23 @@ export function subscriptionFromRow(r: SubscriptionRow): Subscription {
 
 /** A subscription's row values in {@link SUBSCRIPTION_COLUMNS} order, with booleans as `storeFlag` writes them. */
 export function subscriptionValues<F>(s: Subscription, storeFlag: (b: boolean) => F): unknown[] {
-  return [s.id, s.platform, s.channelId, JSON.stringify(s.topics), storeFlag(s.allTopics), s.schedule, s.timezone, s.mode, s.createdBy, s.createdAt, s.position, s.lastSlot, JSON.stringify(s.lastHashes), storeFlag(s.enabled), s.disabledReason];
+  return [
+    s.id,
+    s.platform,
+    s.channelId,
+    JSON.stringify(s.topics),
+    storeFlag(s.allTopics),
+    s.schedule,
+    s.timezone,
+    s.mode,
+    s.createdBy,
+    s.createdAt,
+    s.position,
+    s.lastSlot,
+    JSON.stringify(s.lastHashes),
+    storeFlag(s.enabled),
+    s.disabledReason,
+  ];
 }
 
 /** A stored row that cannot be read, to be disabled with `reason`. */

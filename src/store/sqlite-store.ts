@@ -3,7 +3,16 @@ import { basename, dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Claim, DigestStore, Subscription } from '../digest/store.js';
 import { StartupError } from '../startup-error.js';
-import { type ClaimRow, newClaim, resumedClaim, SUBSCRIPTION_COLUMNS, type SubscriptionRow, subscriptionFromRow, subscriptionsFromRows, subscriptionValues } from './rows.js';
+import {
+  type ClaimRow,
+  newClaim,
+  resumedClaim,
+  SUBSCRIPTION_COLUMNS,
+  type SubscriptionRow,
+  subscriptionFromRow,
+  subscriptionsFromRows,
+  subscriptionValues,
+} from './rows.js';
 
 /** The digest database cannot be opened or used as it is (start-up: exit 2 with this message). */
 export class StoreError extends StartupError {
@@ -110,18 +119,20 @@ export class SqliteDigestStore implements DigestStore {
 
   private migrate(): void {
     // One write transaction: a second process opening the file at the same time waits, then finds it migrated.
-    this.db.transaction(() => {
-      const current = this.version;
-      if (current > MIGRATIONS.length) {
-        throw new StoreError(
-          `DATA_DIR (${dirname(this.file)}): the digest database ${basename(this.file)} has schema version ${current}, newer than this bot knows (${MIGRATIONS.length}); it was written by a newer version of the bot. Run that version, or restore a backup.`,
-        );
-      }
-      for (let v = current; v < MIGRATIONS.length; v++) {
-        this.db.exec(MIGRATIONS[v]!);
-        this.db.pragma(`user_version = ${v + 1}`);
-      }
-    }).immediate();
+    this.db
+      .transaction(() => {
+        const current = this.version;
+        if (current > MIGRATIONS.length) {
+          throw new StoreError(
+            `DATA_DIR (${dirname(this.file)}): the digest database ${basename(this.file)} has schema version ${current}, newer than this bot knows (${MIGRATIONS.length}); it was written by a newer version of the bot. Run that version, or restore a backup.`,
+          );
+        }
+        for (let v = current; v < MIGRATIONS.length; v++) {
+          this.db.exec(MIGRATIONS[v]!);
+          this.db.pragma(`user_version = ${v + 1}`);
+        }
+      })
+      .immediate();
   }
 
   /** Refuses a database whose tables lack columns this version reads (changed by hand or by another program). */
@@ -130,7 +141,9 @@ export class SqliteDigestStore implements DigestStore {
       const have = new Set((this.db.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name));
       const missing = wanted.filter((c) => !have.has(c));
       if (missing.length > 0) {
-        throw new StoreError(`DATA_DIR (${dirname(this.file)}): the digest database ${basename(this.file)} does not have the expected shape: table ${table} lacks ${missing.join(', ')}. Restore a backup or move the file away.`);
+        throw new StoreError(
+          `DATA_DIR (${dirname(this.file)}): the digest database ${basename(this.file)} does not have the expected shape: table ${table} lacks ${missing.join(', ')}. Restore a backup or move the file away.`,
+        );
       }
     }
   }
@@ -181,11 +194,15 @@ export class SqliteDigestStore implements DigestStore {
   }
 
   listChannel(platform: string, channelId: string): Subscription[] {
-    return (this.db.prepare('SELECT * FROM subscriptions WHERE platform = ? AND channel_id = ? ORDER BY created_at, id').all(platform, channelId) as SubscriptionRow[]).map(subscriptionFromRow);
+    return (
+      this.db.prepare('SELECT * FROM subscriptions WHERE platform = ? AND channel_id = ? ORDER BY created_at, id').all(platform, channelId) as SubscriptionRow[]
+    ).map(subscriptionFromRow);
   }
 
   listEnabled(onBad?: (id: string, reason: string) => void): Subscription[] {
-    const { subscriptions, unreadable } = subscriptionsFromRows(this.db.prepare('SELECT * FROM subscriptions WHERE enabled = 1 ORDER BY created_at, id').all() as SubscriptionRow[]);
+    const { subscriptions, unreadable } = subscriptionsFromRows(
+      this.db.prepare('SELECT * FROM subscriptions WHERE enabled = 1 ORDER BY created_at, id').all() as SubscriptionRow[],
+    );
     for (const { id, reason } of unreadable) {
       this.disable(id, reason);
       onBad?.(id, reason);
@@ -198,41 +215,59 @@ export class SqliteDigestStore implements DigestStore {
   }
 
   claim(id: string, slot: number, key: string): Claim | undefined {
-    return this.db.transaction((): Claim | undefined => {
-      const existing = this.db.prepare('SELECT * FROM deliveries WHERE subscription_id = ? AND slot = ?').get(id, slot) as (ClaimRow & { state: Claim['state'] }) | undefined;
-      if (existing) return existing.state === 'claimed' ? resumedClaim(existing) : undefined;
-      const sub = this.db.prepare('SELECT position, enabled FROM subscriptions WHERE id = ?').get(id) as { position: number; enabled: number } | undefined;
-      if (sub?.enabled !== 1) return undefined;
-      const claimedAt = this.now();
-      this.db
-        .prepare("INSERT INTO deliveries (subscription_id, slot, key, position, state, claimed_at) VALUES (?, ?, ?, ?, 'claimed', ?)")
-        .run(id, slot, key, sub.position, claimedAt);
-      return newClaim(id, slot, key, sub.position, claimedAt);
-    }).immediate();
+    return this.db
+      .transaction((): Claim | undefined => {
+        const existing = this.db.prepare('SELECT * FROM deliveries WHERE subscription_id = ? AND slot = ?').get(id, slot) as
+          | (ClaimRow & { state: Claim['state'] })
+          | undefined;
+        if (existing) return existing.state === 'claimed' ? resumedClaim(existing) : undefined;
+        const sub = this.db.prepare('SELECT position, enabled FROM subscriptions WHERE id = ?').get(id) as { position: number; enabled: number } | undefined;
+        if (sub?.enabled !== 1) return undefined;
+        const claimedAt = this.now();
+        this.db
+          .prepare("INSERT INTO deliveries (subscription_id, slot, key, position, state, claimed_at) VALUES (?, ?, ?, ?, 'claimed', ?)")
+          .run(id, slot, key, sub.position, claimedAt);
+        return newClaim(id, slot, key, sub.position, claimedAt);
+      })
+      .immediate();
   }
 
   finish(claim: Claim, state: 'delivered' | 'failed', hashes: Record<string, string>): void {
-    this.db.transaction(() => {
-      this.db.prepare('UPDATE deliveries SET state = ?, finished_at = ? WHERE subscription_id = ? AND slot = ?').run(state, this.now(), claim.subscriptionId, claim.slot);
-      const advance = state === 'delivered' ? 1 : 0;
-      this.db
-        .prepare(
-          `UPDATE subscriptions SET position = ? + ?, last_slot = MAX(COALESCE(last_slot, 0), ?),
+    this.db
+      .transaction(() => {
+        this.db
+          .prepare('UPDATE deliveries SET state = ?, finished_at = ? WHERE subscription_id = ? AND slot = ?')
+          .run(state, this.now(), claim.subscriptionId, claim.slot);
+        const advance = state === 'delivered' ? 1 : 0;
+        this.db
+          .prepare(
+            `UPDATE subscriptions SET position = ? + ?, last_slot = MAX(COALESCE(last_slot, 0), ?),
              last_hashes = CASE WHEN ? THEN ? ELSE last_hashes END WHERE id = ?`,
-        )
-        .run(claim.position, advance, claim.slot, advance, JSON.stringify(hashes), claim.subscriptionId);
-    }).immediate();
+          )
+          .run(claim.position, advance, claim.slot, advance, JSON.stringify(hashes), claim.subscriptionId);
+      })
+      .immediate();
   }
 
   skip(id: string, slot: number): void {
-    this.db.transaction(() => {
-      this.db.prepare("INSERT OR IGNORE INTO deliveries (subscription_id, slot, key, position, state, claimed_at, finished_at) SELECT id, ?, '', position, 'skipped', ?, ? FROM subscriptions WHERE id = ?").run(slot, this.now(), this.now(), id);
-      this.db.prepare('UPDATE subscriptions SET last_slot = MAX(COALESCE(last_slot, 0), ?) WHERE id = ?').run(slot, id);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        this.db
+          .prepare(
+            "INSERT OR IGNORE INTO deliveries (subscription_id, slot, key, position, state, claimed_at, finished_at) SELECT id, ?, '', position, 'skipped', ?, ? FROM subscriptions WHERE id = ?",
+          )
+          .run(slot, this.now(), this.now(), id);
+        this.db.prepare('UPDATE subscriptions SET last_slot = MAX(COALESCE(last_slot, 0), ?) WHERE id = ?').run(slot, id);
+      })
+      .immediate();
   }
 
   unfinished(): Claim[] {
-    return (this.db.prepare("SELECT d.* FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id WHERE d.state = 'claimed' AND s.enabled = 1 ORDER BY d.slot").all() as ClaimRow[]).map(resumedClaim);
+    return (
+      this.db
+        .prepare("SELECT d.* FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id WHERE d.state = 'claimed' AND s.enabled = 1 ORDER BY d.slot")
+        .all() as ClaimRow[]
+    ).map(resumedClaim);
   }
 
   disable(id: string, reason: string): void {
@@ -269,7 +304,11 @@ export class SqliteDigestStore implements DigestStore {
   }
 
   countLeases(prefix: string): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM leases WHERE substr(name, 1, length(?)) = ? AND expires_at >= ?').get(prefix, prefix, Date.now()) as { n: number }).n;
+    return (
+      this.db.prepare('SELECT COUNT(*) AS n FROM leases WHERE substr(name, 1, length(?)) = ? AND expires_at >= ?').get(prefix, prefix, Date.now()) as {
+        n: number;
+      }
+    ).n;
   }
 
   leaseHolder(name: string): string | undefined {

@@ -13,6 +13,7 @@ function rng(seed: number): () => number {
   };
 }
 
+// biome-ignore format: a syllable list
 const SYLLABLES = ['ka', 'lo', 'mi', 'ne', 'ru', 'ta', 'vo', 'zi', 'pe', 'qu', 'sa', 'do', 'fi', 'gu', 'ha', 'jo', 'ke', 'ly', 'mo', 'nu', 'ri', 'so', 'tu', 'wa', 'xe', 'yo', 'zu', 'bra', 'cle', 'dri', 'flo', 'gre', 'pla', 'sto', 'tri'];
 
 /**
@@ -29,13 +30,15 @@ export function distractorTalks(real: TalkFile, count: number, seed = 42): TalkF
   const reserved = new Set<string>();
   for (const t of real.topics) {
     for (const k of [t.id, t.title, ...t.aliases]) for (const w of normalizeKey(k).split(/[^a-z0-9]+/)) reserved.add(w);
-    for (const s of t.slides) for (const b of s.bullets) for (const text of [b.text, ...b.sub]) {
-      for (const w of text.toLowerCase().match(/[a-z]{3,}/g) ?? []) {
-        const set = usedBy.get(w) ?? new Set<string>();
-        set.add(t.id);
-        usedBy.set(w, set);
-      }
-    }
+    for (const s of t.slides)
+      for (const b of s.bullets)
+        for (const text of [b.text, ...b.sub]) {
+          for (const w of text.toLowerCase().match(/[a-z]{3,}/g) ?? []) {
+            const set = usedBy.get(w) ?? new Set<string>();
+            set.add(t.id);
+            usedBy.set(w, set);
+          }
+        }
   }
   const common = [...usedBy].filter(([w, topics]) => topics.size >= 2 && !reserved.has(w)).map(([w]) => w);
   const pseudo = (syllables: number) => Array.from({ length: syllables }, () => pick(SYLLABLES)).join('');

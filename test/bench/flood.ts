@@ -36,7 +36,13 @@ async function main(): Promise<void> {
   const discord = await startFakeDiscord({ interactionDeadlineMs: 0 });
   const dataDir = mkdtempSync(join(tmpdir(), 'ksb-bench-flood-'));
   const keys = appKeys();
-  const env = { DISCORD_TOKEN: discord.token, DISCORD_API_URL: discord.apiUrl, DATA_DIR: dataDir, HTTP_PORT: '0', ...(OVER_HTTP ? { DISCORD_PUBLIC_KEY: keys.publicKeyHex } : {}) };
+  const env = {
+    DISCORD_TOKEN: discord.token,
+    DISCORD_API_URL: discord.apiUrl,
+    DATA_DIR: dataDir,
+    HTTP_PORT: '0',
+    ...(OVER_HTTP ? { DISCORD_PUBLIC_KEY: keys.publicKeyHex } : {}),
+  };
   const bot = spawnBot(cleanEnv(env), [...PRODUCTION_NODE_FLAGS, 'dist/src/main.js']);
   const url = await bot.httpUrl(60_000);
   await bot.waitForLog((l) => l.msg === 'connected to Discord', 60_000);
@@ -73,7 +79,11 @@ async function main(): Promise<void> {
   await discord.floodMentions({ count: USERS });
   const dispatchMs = performance.now() - began;
   // An ordinary user after the flood: answered once the backlog is through.
-  const ordinary = discord.sendUserMessage({ content: 'what does the talk say about realtime?', mentionsBot: true, author: { id: '600000000000000001', username: 'ordinary' } });
+  const ordinary = discord.sendUserMessage({
+    content: 'what does the talk say about realtime?',
+    mentionsBot: true,
+    author: { id: '600000000000000001', username: 'ordinary' },
+  });
   const answered = await discord
     .waitForRequest((r) => isMessagePost(r) && r.body?.message_reference?.message_id === ordinary.id, 300_000)
     .then((r) => r.at - began)
@@ -91,7 +101,13 @@ async function main(): Promise<void> {
     rss_before_mb: rssBefore,
     rss_peak_mb: vm(pid, 'VmHWM'),
     rss_after_mb: vm(pid, 'VmRSS'),
-    slash: { n: latencies.length, p50_ms: round(percentile(latencies, 50), 1), p99_ms: round(percentile(latencies, 99), 1), max_ms: round(Math.max(...latencies), 1), over_3s: latencies.filter((l) => l > 3000).length },
+    slash: {
+      n: latencies.length,
+      p50_ms: round(percentile(latencies, 50), 1),
+      p99_ms: round(percentile(latencies, 99), 1),
+      max_ms: round(Math.max(...latencies), 1),
+      over_3s: latencies.filter((l) => l > 3000).length,
+    },
     questions_handled: handled,
     replies_posted: discord.requests.filter(isMessagePost).length,
     replies_shed: shed,

@@ -73,7 +73,11 @@ export async function measureMatrixEncryptedRoundTrip(iterations = 80): Promise<
         const reply = await replied;
         const ms = reply.at - t;
         const clear = await d.decrypt(encRoom, reply.eventId);
-        if (reply.type !== 'm.room.encrypted' || inReplyTo({ ...reply, content: clear.content }) !== asked || !String(clear.content.body).includes('Filesystems')) {
+        if (
+          reply.type !== 'm.room.encrypted' ||
+          inReplyTo({ ...reply, content: clear.content }) !== asked ||
+          !String(clear.content.body).includes('Filesystems')
+        ) {
           throw new Error(`unexpected encrypted reply: ${JSON.stringify(clear).slice(0, 300)}`);
         }
         return ms;

@@ -63,7 +63,14 @@ function nextOwnMessage(fake: FakeMatrix, client: MatrixClient, userId: string):
 }
 
 /** One round trip in ms: fake stores the message → fake receives the reply (checked to answer it). */
-async function roundTrip(fake: FakeMatrix, client: MatrixClient, room: string, sender: string, body: string, answers: (e: SentEvent, asked: string) => boolean): Promise<number> {
+async function roundTrip(
+  fake: FakeMatrix,
+  client: MatrixClient,
+  room: string,
+  sender: string,
+  body: string,
+  answers: (e: SentEvent, asked: string) => boolean,
+): Promise<number> {
   const replied = nextOwnMessage(fake, client, fake.botUserId);
   const t = performance.now();
   const asked = fake.sendText(room, sender, body);
@@ -96,7 +103,15 @@ export async function measureMatrixRoundTrip(iterations = 80): Promise<{ bot_p50
         const [ours, pong] = await alternate(
           iterations,
           WARMUP,
-          (i) => roundTrip(botFake, bot.adapter.client, botRoom, sender(i), '!status fs', (e, asked) => inReplyTo(e) === asked && String(e.content?.body).includes('Filesystems')),
+          (i) =>
+            roundTrip(
+              botFake,
+              bot.adapter.client,
+              botRoom,
+              sender(i),
+              '!status fs',
+              (e, asked) => inReplyTo(e) === asked && String(e.content?.body).includes('Filesystems'),
+            ),
           (i) => roundTrip(echoFake, echo.client, echoRoom, sender(i), 'ping', (e) => e.content?.body === 'pong'),
         );
         const bp = percentile(ours, 50);

@@ -46,15 +46,33 @@ function miniSearch(docs: Doc[]): Peer {
     const t = term.toLowerCase();
     return STOP.has(t) ? null : stemmer(t);
   };
-  const ms = new MiniSearch<Doc>({ fields: ['text', 'topic', 'slide'], processTerm, searchOptions: { boost: { text: 2, topic: 1.5, slide: 1 }, prefix: true, fuzzy: 0.2, processTerm } });
+  const ms = new MiniSearch<Doc>({
+    fields: ['text', 'topic', 'slide'],
+    processTerm,
+    searchOptions: { boost: { text: 2, topic: 1.5, slide: 1 }, prefix: true, fuzzy: 0.2, processTerm },
+  });
   ms.addAll(docs);
-  return { name: 'minisearch', ask: (q) => ms.search(q).slice(0, CITED).map((r) => r.id as number) };
+  return {
+    name: 'minisearch',
+    ask: (q) =>
+      ms
+        .search(q)
+        .slice(0, CITED)
+        .map((r) => r.id as number),
+  };
 }
 
 /** Orama 3: BM25 over the three fields (point boosted 2), English stemming and stop-words, typo tolerance 1, prefix matching (its default). */
 async function orama(docs: Doc[]): Promise<Peer> {
-  const db = create({ schema: { text: 'string', topic: 'string', slide: 'string', pid: 'number' } as const, components: { tokenizer: { stemming: true, stopWords: eng } } });
-  await insertMultiple(db, docs.map((d) => ({ text: d.text, topic: d.topic, slide: d.slide, pid: d.id })), 5000);
+  const db = create({
+    schema: { text: 'string', topic: 'string', slide: 'string', pid: 'number' } as const,
+    components: { tokenizer: { stemming: true, stopWords: eng } },
+  });
+  await insertMultiple(
+    db,
+    docs.map((d) => ({ text: d.text, topic: d.topic, slide: d.slide, pid: d.id })),
+    5000,
+  );
   return {
     name: 'orama',
     ask: async (q) => {
@@ -121,7 +139,13 @@ export interface PeerRow {
  * p50/p99 over `questions` (fewer at large scales for the slow ones: `budgetMs` per peer), and at one
  * talk its figures on both labelled sets.
  */
-export async function measurePeers(k: Knowledge, talks: number, questions: readonly string[], sets: { words: LabelledQuestion[]; chat: LabelledQuestion[] }, budgetMs = 20_000): Promise<PeerRow[]> {
+export async function measurePeers(
+  k: Knowledge,
+  talks: number,
+  questions: readonly string[],
+  sets: { words: LabelledQuestion[]; chat: LabelledQuestion[] },
+  budgetMs = 20_000,
+): Promise<PeerRow[]> {
   const rows: PeerRow[] = [];
   const docs = docsOf(k);
   for (const { name, build } of PEERS) {
@@ -142,7 +166,15 @@ export async function measurePeers(k: Knowledge, talks: number, questions: reado
       await peer.ask(questions[i % questions.length]!);
       times.push(performance.now() - t);
     }
-    const row: PeerRow = { peer: name, talks, build_ms: round(buildMs, 1), question_p50: round(percentile(times, 50), 4), question_p99: round(percentile(times, 99), 4), heap_mb: round(heap, 1), questions: times.length };
+    const row: PeerRow = {
+      peer: name,
+      talks,
+      build_ms: round(buildMs, 1),
+      question_p50: round(percentile(times, 50), 4),
+      question_p99: round(percentile(times, 99), 4),
+      heap_mb: round(heap, 1),
+      questions: times.length,
+    };
     if (talks === 1) {
       row.words = await peerFigures(peer, k, sets.words);
       row.chat = await peerFigures(peer, k, sets.chat);

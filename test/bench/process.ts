@@ -69,7 +69,10 @@ async function startChild(discord: FakeDiscord, matrix: FakeMatrix, dataDir: str
   for (;;) {
     if (child.exitCode !== null) throw new Error(`bot exited: ${logs}`);
     if (Date.now() > end) throw new Error(`bot not ready after 60 s: ${logs}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     await sleep(50);
   }
@@ -117,7 +120,10 @@ function vm(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 }
 
 /** RSS (MB) of the bot with both adapters connected and Matrix encryption on, idle, after `messages` handled messages. */
-export async function measureRss(messages = 1000, env: Record<string, string> = {}): Promise<{ rss_mb: number; peak_rss_mb: number; rss_at_ready_mb: number; messages: number }> {
+export async function measureRss(
+  messages = 1000,
+  env: Record<string, string> = {},
+): Promise<{ rss_mb: number; peak_rss_mb: number; rss_at_ready_mb: number; messages: number }> {
   const discord = await startFakeDiscord();
   const matrix = await startFakeMatrix({ timelineLimit: 50, recordRequests: false });
   const dataDir = mkdtempSync(join(tmpdir(), 'ksb-bench-rss-'));
@@ -157,7 +163,6 @@ export interface FanoutResult {
   command_during: { p50: number; p99: number; max: number; n: number };
 }
 
-
 /** `subscriptions` digests due at one second, half on each platform, 10 per channel or room. */
 export async function measureFanout(subscriptions = 1000): Promise<FanoutResult> {
   const discord = await startFakeDiscord();
@@ -184,7 +189,8 @@ export async function measureFanout(subscriptions = 1000): Promise<FanoutResult>
       for (let i = 0; Date.now() < slot - 1000 && i < 400; i++) idle.push(await command(i));
       if (Date.now() > slot) throw new Error('the bot started too late for the slot');
 
-      const discordPosts = () => discord.requests.filter((r) => r.method === 'POST' && r.status === 200 && /^\/channels\/\d+\/messages$/.test(r.path) && r.body?.nonce).length;
+      const discordPosts = () =>
+        discord.requests.filter((r) => r.method === 'POST' && r.status === 200 && /^\/channels\/\d+\/messages$/.test(r.path) && r.body?.nonce).length;
       const matrixPosts = () => matrix.sent.filter((e) => e.txnId.startsWith('digest-')).length;
       let discordDone = 0;
       let matrixDone = 0;

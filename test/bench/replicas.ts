@@ -87,7 +87,15 @@ export async function measureReplicaFanout(pgServer: TestPostgres, replicas: num
     const rooms = Array.from({ length: groups }, () => matrix.createRoom({ members: MEMBERS }));
     const slot = Math.ceil(Date.now() / 1000) * 1000 + 45_000; // three processes may take 20 s to start on a loaded machine
     await seedDueDigestsPg(url, { count: subscriptions, slot, idPrefix: 'fan', discordChannels: channels, matrixRooms: rooms });
-    const env = { DATABASE_URL: url, DISCORD_TOKEN: discord.token, DISCORD_API_URL: discord.apiUrl, MATRIX_HOMESERVER_URL: matrix.url, MATRIX_ACCESS_TOKEN: matrix.accessToken, DATA_DIR: dataDir, HTTP_PORT: '0' };
+    const env = {
+      DATABASE_URL: url,
+      DISCORD_TOKEN: discord.token,
+      DISCORD_API_URL: discord.apiUrl,
+      MATRIX_HOMESERVER_URL: matrix.url,
+      MATRIX_ACCESS_TOKEN: matrix.accessToken,
+      DATA_DIR: dataDir,
+      HTTP_PORT: '0',
+    };
     for (let i = 0; i < replicas; i++) rs.push(startReplica(env, PRODUCTION_NODE_FLAGS));
     await until('replicas listening', () => rs.every((r) => r.url() !== ''), 60_000, rs);
     if (Date.now() > slot) throw new Error('the replicas started too late for the slot');
@@ -95,18 +103,26 @@ export async function measureReplicaFanout(pgServer: TestPostgres, replicas: num
     const matrixPosts = () => matrix.sent.filter((e) => e.txnId.startsWith('digest-')).length;
     let discordDone = 0;
     let matrixDone = 0;
-    await until('every digest posted', () => {
-      const now = Date.now() - slot;
-      if (!discordDone && posts().length >= perPlatform) discordDone = now;
-      if (!matrixDone && matrixPosts() >= perPlatform) matrixDone = now;
-      return Boolean(discordDone && matrixDone);
-    }, 180_000, rs);
+    await until(
+      'every digest posted',
+      () => {
+        const now = Date.now() - slot;
+        if (!discordDone && posts().length >= perPlatform) discordDone = now;
+        if (!matrixDone && matrixPosts() >= perPlatform) matrixDone = now;
+        return Boolean(discordDone && matrixDone);
+      },
+      180_000,
+      rs,
+    );
     if (process.env.BENCH_DEBUG) {
       const c = new pg.Client({ connectionString: url });
       await c.connect();
-      const q = await c.query(`SELECT s.platform, d.holder, count(*)::int n, min(d.claimed_at - $1)::int first_claim, max(d.claimed_at - $1)::int last_claim,
+      const q = await c.query(
+        `SELECT s.platform, d.holder, count(*)::int n, min(d.claimed_at - $1)::int first_claim, max(d.claimed_at - $1)::int last_claim,
         avg(d.finished_at - d.claimed_at)::int claim_to_finish, max(d.finished_at - d.claimed_at)::int max_claim_to_finish, max(d.finished_at - $1)::int last_finish
-        FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id GROUP BY 1, 2 ORDER BY 1, 2`, [slot]);
+        FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id GROUP BY 1, 2 ORDER BY 1, 2`,
+        [slot],
+      );
       process.stderr.write(`${JSON.stringify(q.rows)}\n`);
       await c.end();
     }
@@ -145,7 +161,9 @@ export interface ReplicaRoles {
 async function roleHolder(rs: Replica[], role: string): Promise<Replica | undefined> {
   for (const r of rs) {
     if (r.child.exitCode !== null || r.child.signalCode !== null) continue;
-    const body = (await fetch(`${r.url()}/readyz`).then((res) => res.json()).catch(() => ({}))) as { roles?: string[] };
+    const body = (await fetch(`${r.url()}/readyz`)
+      .then((res) => res.json())
+      .catch(() => ({}))) as { roles?: string[] };
     if (body.roles?.includes(role)) return r;
   }
   return undefined;
@@ -170,7 +188,18 @@ export async function measureReplicaRoles(pgServer: TestPostgres, rtts = 300): P
   const rs: Replica[] = [];
   try {
     const url = await pgServer.createDatabase(`roles${++dbs}`);
-    const env = { DATABASE_URL: url, DISCORD_TOKEN: discord.token, DISCORD_API_URL: discord.apiUrl, DISCORD_PUBLIC_KEY: keys.publicKeyHex, MATRIX_HOMESERVER_URL: matrix.url, MATRIX_ACCESS_TOKEN: matrix.accessToken, DATA_DIR: dataDir, HTTP_PORT: '0', RATE_LIMIT_BURST: '1000', RATE_LIMIT_PER_MINUTE: '60000' };
+    const env = {
+      DATABASE_URL: url,
+      DISCORD_TOKEN: discord.token,
+      DISCORD_API_URL: discord.apiUrl,
+      DISCORD_PUBLIC_KEY: keys.publicKeyHex,
+      MATRIX_HOMESERVER_URL: matrix.url,
+      MATRIX_ACCESS_TOKEN: matrix.accessToken,
+      DATA_DIR: dataDir,
+      HTTP_PORT: '0',
+      RATE_LIMIT_BURST: '1000',
+      RATE_LIMIT_PER_MINUTE: '60000',
+    };
     for (let i = 0; i < 3; i++) rs.push(startReplica(env, PRODUCTION_NODE_FLAGS));
     await until('replicas listening', () => rs.every((r) => r.url() !== ''), 60_000, rs);
     await until('both roles held', async () => Boolean((await roleHolder(rs, 'gateway')) && (await roleHolder(rs, 'matrix'))), 60_000, rs);

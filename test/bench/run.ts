@@ -27,9 +27,16 @@ const json = process.argv.includes('--json');
 const say = (s: string) => (json ? process.stderr.write(`${s}\n`) : process.stdout.write(`${s}\n`));
 
 async function core() {
-  const bot = new Bot({ commands: await loadCommands(), knowledge: new KnowledgeBase('knowledge'), logger: createLogger('info', '/dev/null'), rateLimit: { burst: 1e9, perMinute: 1e9 } });
+  const bot = new Bot({
+    commands: await loadCommands(),
+    knowledge: new KnowledgeBase('knowledge'),
+    logger: createLogger('info', '/dev/null'),
+    rateLimit: { burst: 1e9, perMinute: 1e9 },
+  });
   const m = (text: string) => ({ platform: 'bench', text, userId: 'u', channelId: 'c', addressed: true });
-  const questions = loadQuestions().filter((q) => !q.q.startsWith('/status')).map((q) => q.q);
+  const questions = loadQuestions()
+    .filter((q) => !q.q.startsWith('/status'))
+    .map((q) => q.q);
   const status = await timeIt(20_000, 2000, () => bot.handle(m('/status fs'), ['/']));
   const question = await timeIt(20_000, 2000, (i) => bot.handle(m(questions[i % questions.length]!), ['/']));
   const mix = ['/status fs', '/status', '/topics', ...questions];
@@ -44,7 +51,9 @@ async function core() {
 }
 
 /** The peers next to our engine: accuracy on both sets at one talk, then speed and heap at each scale. */
-async function measurePeersAllScales(scale: { talks: number; build_ms: number; question_p50: number; question_p99: number; heap_mb: number }[]): Promise<{ accuracy: Record<string, unknown>[]; speed: PeerRow[] }> {
+async function measurePeersAllScales(
+  scale: { talks: number; build_ms: number; question_p50: number; question_p99: number; heap_mb: number }[],
+): Promise<{ accuracy: Record<string, unknown>[]; speed: PeerRow[] }> {
   const sets = { words: loadQuestions('words'), chat: loadQuestions('chat') };
   const questions = benchQuestions();
   const speed: PeerRow[] = [];
@@ -56,7 +65,9 @@ async function measurePeersAllScales(scale: { talks: number; build_ms: number; q
   say('peers: accuracy at 1 talk (%: right = top-1 topic and expected point; top1; point among the cited; out-of-scope declined; in-scope declined)');
   say('engine               words: right top1 point decl_out decl_in   chat: right top1 point decl_out decl_in');
   const line = (name: string, w: Figures, c: Figures) =>
-    say(`${name.padEnd(20)} ${[w.accuracy, w.top1, w.point, w.declined_out, w.declined_in].map((x) => String(x).padStart(6)).join('')}   ${[c.accuracy, c.top1, c.point, c.declined_out, c.declined_in].map((x) => String(x).padStart(6)).join('')}`);
+    say(
+      `${name.padEnd(20)} ${[w.accuracy, w.top1, w.point, w.declined_out, w.declined_in].map((x) => String(x).padStart(6)).join('')}   ${[c.accuracy, c.top1, c.point, c.declined_out, c.declined_in].map((x) => String(x).padStart(6)).join('')}`,
+    );
   line('kernel-status-bot', oursWords, oursChat);
   for (const talks of [1, 10, 100, 1000]) {
     const k = scaledKnowledge(talks);
@@ -73,9 +84,13 @@ async function measurePeersAllScales(scale: { talks: number; build_ms: number; q
   say('engine               talks  build_ms  question_p50  question_p99  heap_mb  (questions timed)');
   for (const talks of [1, 10, 100, 1000]) {
     const o = scale.find((s) => s.talks === talks)!;
-    say(`${'kernel-status-bot'.padEnd(20)} ${String(talks).padStart(5)}  ${String(o.build_ms).padStart(8)}  ${String(o.question_p50).padStart(12)}  ${String(o.question_p99).padStart(12)}  ${String(o.heap_mb).padStart(7)}`);
+    say(
+      `${'kernel-status-bot'.padEnd(20)} ${String(talks).padStart(5)}  ${String(o.build_ms).padStart(8)}  ${String(o.question_p50).padStart(12)}  ${String(o.question_p99).padStart(12)}  ${String(o.heap_mb).padStart(7)}`,
+    );
     for (const r of speed.filter((x) => x.talks === talks)) {
-      say(`${r.peer.padEnd(20)} ${String(talks).padStart(5)}  ${String(r.build_ms).padStart(8)}  ${String(r.question_p50).padStart(12)}  ${String(r.question_p99).padStart(12)}  ${String(r.heap_mb).padStart(7)}  (${r.questions})`);
+      say(
+        `${r.peer.padEnd(20)} ${String(talks).padStart(5)}  ${String(r.build_ms).padStart(8)}  ${String(r.question_p50).padStart(12)}  ${String(r.question_p99).padStart(12)}  ${String(r.heap_mb).padStart(7)}  (${r.questions})`,
+      );
     }
   }
   return { accuracy: accuracyRows, speed: speed.map(({ words: _w, chat: _c, ...r }) => r) };
@@ -86,7 +101,10 @@ function firstAnswerMs(): Promise<number> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ksb-bench-start-'));
   return new Promise<number>((resolve, reject) => {
     const t = performance.now();
-    const child = spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, 'dist/src/main.js'], { env: cleanEnv({ LOG_LEVEL: 'warn', DATA_DIR: dataDir }), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, 'dist/src/main.js'], {
+      env: cleanEnv({ LOG_LEVEL: 'warn', DATA_DIR: dataDir }),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     child.stdout.once('data', () => resolve(performance.now() - t));
@@ -99,13 +117,17 @@ function firstAnswerMs(): Promise<number> {
 async function main() {
   say('kernel-status-bot benchmark (times in ms; warm-up excluded)');
   const c = await core();
-  say(`core: status p50 ${c.status.p50} p99 ${c.status.p99} · question p50 ${c.question.p50} p99 ${c.question.p99} · ${c.throughput_per_s} msg/s (20,000 iterations each)`);
+  say(
+    `core: status p50 ${c.status.p50} p99 ${c.status.p99} · question p50 ${c.question.p50} p99 ${c.question.p99} · ${c.throughput_per_s} msg/s (20,000 iterations each)`,
+  );
   const scale = [];
   say('talks  points  build_ms  status_p99  question_p50  question_p99  accuracy  accuracy_chat  heap_mb');
   for (const talks of [1, 10, 100, 1000]) {
     const { samples, ...row } = await measureScale(talks);
     scale.push(row);
-    say(`${String(talks).padStart(5)}  ${String(row.points).padStart(6)}  ${String(row.build_ms).padStart(8)}  ${String(row.status_p99).padStart(10)}  ${String(row.question_p50).padStart(12)}  ${String(row.question_p99).padStart(12)}  ${String(row.accuracy).padStart(8)}  ${String(row.accuracy_chat).padStart(13)}  ${String(row.heap_mb).padStart(7)}   (samples: ${samples.status} status, ${samples.question} questions)`);
+    say(
+      `${String(talks).padStart(5)}  ${String(row.points).padStart(6)}  ${String(row.build_ms).padStart(8)}  ${String(row.status_p99).padStart(10)}  ${String(row.question_p50).padStart(12)}  ${String(row.question_p99).padStart(12)}  ${String(row.accuracy).padStart(8)}  ${String(row.accuracy_chat).padStart(13)}  ${String(row.heap_mb).padStart(7)}   (samples: ${samples.status} status, ${samples.question} questions)`,
+    );
   }
   const peers = await measurePeersAllScales(scale);
   const discord = await measureDiscordRoundTrip(200);
@@ -114,13 +136,17 @@ async function main() {
   say(`e2e matrix !status fs: bot p50 ${matrix.bot_p50} · echo p50 ${matrix.echo_p50} · ratio ${matrix.ratio} (80 round trips after 20 warm-up)`);
   const e2ee = await measureMatrixEncryptedRoundTrip(80);
   const joinFirstAnswer = await measureFirstAnswerAfterJoin();
-  say(`e2e matrix encrypted !status fs: p50 ${e2ee.encrypted_p50} · unencrypted p50 ${e2ee.plain_p50} (same bot and fake) · ratio ${e2ee.ratio} (80 round trips after 20 warm-up); first answer after joining an encrypted room of three: ${joinFirstAnswer} ms`);
+  say(
+    `e2e matrix encrypted !status fs: p50 ${e2ee.encrypted_p50} · unencrypted p50 ${e2ee.plain_p50} (same bot and fake) · ratio ${e2ee.ratio} (80 round trips after 20 warm-up); first answer after joining an encrypted room of three: ${joinFirstAnswer} ms`,
+  );
   const starts: number[] = [];
   for (let i = 0; i < 5; i++) starts.push(await firstAnswerMs());
   const startup = { console_first_answer_ms: round(percentile(starts, 50), 1) };
   say(`startup: console first answer ${startup.console_first_answer_ms} ms (median of 5 fresh processes)`);
   const rss = await measureRss(1000);
-  say(`rss: ${rss.rss_mb} MB idle after ${rss.messages} handled messages (Matrix ones encrypted) with both adapters connected and encryption on (${rss.rss_at_ready_mb} MB when ready, peak ${rss.peak_rss_mb} MB)`);
+  say(
+    `rss: ${rss.rss_mb} MB idle after ${rss.messages} handled messages (Matrix ones encrypted) with both adapters connected and encryption on (${rss.rss_at_ready_mb} MB when ready, peak ${rss.peak_rss_mb} MB)`,
+  );
   const fan = await measureFanout(1000);
   say(
     `digest fan-out: ${fan.subscriptions} due at one second delivered in ${fan.deliver_all_ms} ms (Discord ${fan.discord_all_ms}, Matrix ${fan.matrix_all_ms}); ` +
@@ -143,7 +169,11 @@ async function main() {
     core: c,
     scale,
     peers,
-    e2e: { discord: { bot_p50: discord.bot_p50, pong_p50: discord.pong_p50, ratio: discord.ratio }, matrix, matrix_e2ee: { ...e2ee, join_first_answer_ms: joinFirstAnswer } },
+    e2e: {
+      discord: { bot_p50: discord.bot_p50, pong_p50: discord.pong_p50, ratio: discord.ratio },
+      matrix,
+      matrix_e2ee: { ...e2ee, join_first_answer_ms: joinFirstAnswer },
+    },
     startup,
     rss_mb: { both_adapters_idle: rss.rss_mb, both_adapters_ready: rss.rss_at_ready_mb, peak: rss.peak_rss_mb },
     digest_fanout: fan,

@@ -40,7 +40,10 @@ export async function measureScale(talks: number): Promise<ScaleRow> {
   const source = readFileSync(realFile, 'utf8');
   const real = parseTalkFile(realFile, source);
   // Each distractor with its text, as loadKnowledge reads a file (JSON is YAML).
-  const files = [{ file: realFile, data: real, source }, ...distractorTalks(real, talks).map((data, i) => ({ file: `distractor-${i + 1}`, data, source: JSON.stringify(data) }))];
+  const files = [
+    { file: realFile, data: real, source },
+    ...distractorTalks(real, talks).map((data, i) => ({ file: `distractor-${i + 1}`, data, source: JSON.stringify(data) })),
+  ];
   globalThis.gc?.();
   const heapBefore = process.memoryUsage().heapUsed;
   const t0 = performance.now();

@@ -35,7 +35,12 @@ export function median(xs: number[]): number {
  * Round trips of two bots taken in turn (`a`, then `b`, each awaited), so load on the machine falls on
  * both alike; the first `warmup` pairs are left out. Returns the times of each, in ms.
  */
-export async function alternate(iterations: number, warmup: number, a: (i: number) => Promise<number>, b: (i: number) => Promise<number>): Promise<[number[], number[]]> {
+export async function alternate(
+  iterations: number,
+  warmup: number,
+  a: (i: number) => Promise<number>,
+  b: (i: number) => Promise<number>,
+): Promise<[number[], number[]]> {
   const as: number[] = [];
   const bs: number[] = [];
   for (let i = 0; i < warmup + iterations; i++) {

@@ -23,8 +23,16 @@ describe('console adapter, spawned process with piped stdin', () => {
     expect(topics).toBeGreaterThan(none);
     // stdout holds replies only; logs are JSON lines on stderr, one per handled message
     expect(r.stdout).not.toContain('"level"');
-    const handled = r.stderr.split('\n').filter((l) => l.includes('"msg":"handled"')).map((l) => JSON.parse(l));
-    expect(handled.map((h) => [h.command, h.outcome])).toEqual([['status', 'ok'], ['ask', 'ok'], ['status', 'no-match'], ['topics', 'ok']]);
+    const handled = r.stderr
+      .split('\n')
+      .filter((l) => l.includes('"msg":"handled"'))
+      .map((l) => JSON.parse(l));
+    expect(handled.map((h) => [h.command, h.outcome])).toEqual([
+      ['status', 'ok'],
+      ['ask', 'ok'],
+      ['status', 'no-match'],
+      ['topics', 'ok'],
+    ]);
   });
 
   it('GIVEN piped stdin and FORCE_COLOR THEN the same bytes as without: plain text, no escape codes', async () => {

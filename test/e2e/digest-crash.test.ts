@@ -47,10 +47,15 @@ afterAll(async () => {
   for (const c of cleanups) await c();
 });
 
-
 function startBot(): SpawnedBot {
   const bot = spawnBot(
-    cleanEnv({ DISCORD_TOKEN: discord.token, DISCORD_API_URL: discord.apiUrl, MATRIX_HOMESERVER_URL: matrix.url, MATRIX_ACCESS_TOKEN: matrix.accessToken, DATA_DIR: dataDir }),
+    cleanEnv({
+      DISCORD_TOKEN: discord.token,
+      DISCORD_API_URL: discord.apiUrl,
+      MATRIX_HOMESERVER_URL: matrix.url,
+      MATRIX_ACCESS_TOKEN: matrix.accessToken,
+      DATA_DIR: dataDir,
+    }),
   );
   children.push(bot.child);
   return bot;
@@ -60,75 +65,83 @@ const logTail = (bot: SpawnedBot) => () => `bot log tail:\n${bot.logs().split('\
 
 describe('digest delivery across a crash (SIGKILL mid fan-out, then restart)', () => {
   it.each([
-    { name: 'restarted at once (inside the platforms\' de-duplication windows)', windowMs: undefined, downMs: 0 },
-    { name: 'restarted after the platforms\' de-duplication windows have passed', windowMs: 300, downMs: 1000 },
-  ])('posts every due subscription exactly once when $name', async ({ windowMs, downMs }) => {
-    await setUp(windowMs);
-    const discordChannels = Array.from({ length: CHANNELS }, (_, i) => discord.addTextChannel(`digest-${i}`));
-    const rooms = Array.from({ length: CHANNELS }, (_, i) => matrix.createRoom({ name: `digest-${i}` }));
+    { name: "restarted at once (inside the platforms' de-duplication windows)", windowMs: undefined, downMs: 0 },
+    { name: "restarted after the platforms' de-duplication windows have passed", windowMs: 300, downMs: 1000 },
+  ])(
+    'posts every due subscription exactly once when $name',
+    async ({ windowMs, downMs }) => {
+      await setUp(windowMs);
+      const discordChannels = Array.from({ length: CHANNELS }, (_, i) => discord.addTextChannel(`digest-${i}`));
+      const rooms = Array.from({ length: CHANNELS }, (_, i) => matrix.createRoom({ name: `digest-${i}` }));
 
-    // One slot, a second from now; the bot catches it up at start-up (it is well within the grace period).
-    const slot = Math.ceil(Date.now() / 1000) * 1000 + 1000;
-    const file = join(dataDir, 'digests.sqlite');
-    const subs = seedDueDigests({ file, count: 2 * PER_PLATFORM, slot, idPrefix: 'crash', discordChannels, matrixRooms: rooms });
+      // One slot, a second from now; the bot catches it up at start-up (it is well within the grace period).
+      const slot = Math.ceil(Date.now() / 1000) * 1000 + 1000;
+      const file = join(dataDir, 'digests.sqlite');
+      const subs = seedDueDigests({ file, count: 2 * PER_PLATFORM, slot, idPrefix: 'crash', discordChannels, matrixRooms: rooms });
 
-    // Let some posts through on each platform, then commit-but-withhold every further one.
-    let discordPosts = 0;
-    let matrixSends = 0;
-    discord.holdResponses((r) => isMessagePost(r) && r.status === 200 && ++discordPosts > COMMITTED_BEFORE_HOLD);
-    matrix.holdSends(() => ++matrixSends > COMMITTED_BEFORE_HOLD);
+      // Let some posts through on each platform, then commit-but-withhold every further one.
+      let discordPosts = 0;
+      let matrixSends = 0;
+      discord.holdResponses((r) => isMessagePost(r) && r.status === 200 && ++discordPosts > COMMITTED_BEFORE_HOLD);
+      matrix.holdSends(() => ++matrixSends > COMMITTED_BEFORE_HOLD);
 
-    const first = startBot();
-    await until('a withheld post on both platforms', () => discord.heldCount > 0 && matrix.heldSends > 0, { timeoutMs: 30_000, everyMs: 5, context: logTail(first) });
-    first.child.kill('SIGKILL');
-    await first.exited;
-    discord.holdResponses(null);
-    matrix.holdSends(null);
-    if (downMs) await new Promise((r) => setTimeout(r, downMs));
+      const first = startBot();
+      await until('a withheld post on both platforms', () => discord.heldCount > 0 && matrix.heldSends > 0, {
+        timeoutMs: 30_000,
+        everyMs: 5,
+        context: logTail(first),
+      });
+      first.child.kill('SIGKILL');
+      await first.exited;
+      discord.holdResponses(null);
+      matrix.holdSends(null);
+      if (downMs) await new Promise((r) => setTimeout(r, downMs));
 
-    const messages = () => discordChannels.flatMap((c) => discord.channelMessages(c));
-    const digestSends = () => matrix.sent.filter((e) => e.txnId.startsWith('digest-'));
-    const postedAtKill = messages().length + digestSends().length;
-    const db = new Database(file, { readonly: true });
-    const claimedAtKill = (db.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE state = 'claimed'").get() as { n: number }).n;
-    // The kill really was mid fan-out: some posts made, some not; claims left open, some of them already posted.
-    expect(postedAtKill).toBeGreaterThan(2 * COMMITTED_BEFORE_HOLD);
-    expect(postedAtKill).toBeLessThan(subs.length);
-    expect(claimedAtKill).toBeGreaterThanOrEqual(subs.length - 2 * COMMITTED_BEFORE_HOLD - discord.heldCount - matrix.heldSends);
+      const messages = () => discordChannels.flatMap((c) => discord.channelMessages(c));
+      const digestSends = () => matrix.sent.filter((e) => e.txnId.startsWith('digest-'));
+      const postedAtKill = messages().length + digestSends().length;
+      const db = new Database(file, { readonly: true });
+      const claimedAtKill = (db.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE state = 'claimed'").get() as { n: number }).n;
+      // The kill really was mid fan-out: some posts made, some not; claims left open, some of them already posted.
+      expect(postedAtKill).toBeGreaterThan(2 * COMMITTED_BEFORE_HOLD);
+      expect(postedAtKill).toBeLessThan(subs.length);
+      expect(claimedAtKill).toBeGreaterThanOrEqual(subs.length - 2 * COMMITTED_BEFORE_HOLD - discord.heldCount - matrix.heldSends);
 
-    const second = startBot();
-    const done = () => {
-      const open = (db.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE state = 'claimed'").get() as { n: number }).n;
-      const at = (db.prepare('SELECT COUNT(*) AS n FROM subscriptions WHERE last_slot = ?').get(slot) as { n: number }).n;
-      return open === 0 && at === subs.length;
-    };
-    await until('every subscription to reach its slot', done, { timeoutMs: 60_000, everyMs: 5, context: logTail(second) });
-    second.child.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
-    const states = db.prepare('SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state').all();
-    db.close();
-    expect(states).toEqual([{ state: 'delivered', n: subs.length }]);
+      const second = startBot();
+      const done = () => {
+        const open = (db.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE state = 'claimed'").get() as { n: number }).n;
+        const at = (db.prepare('SELECT COUNT(*) AS n FROM subscriptions WHERE last_slot = ?').get(slot) as { n: number }).n;
+        return open === 0 && at === subs.length;
+      };
+      await until('every subscription to reach its slot', done, { timeoutMs: 60_000, everyMs: 5, context: logTail(second) });
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+      const states = db.prepare('SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state').all();
+      db.close();
+      expect(states).toEqual([{ state: 'delivered', n: subs.length }]);
 
-    // Exactly once per subscription, in its own channel or room, and nothing else.
-    const all = messages();
-    const sends = digestSends();
-    for (const sub of subs) {
-      const key = slotKey(sub.id, slot);
-      if (sub.platform === 'discord') {
-        const mine = all.filter((m) => m.nonce === key);
-        expect(mine, `discord ${sub.id}`).toHaveLength(1);
-        expect(mine[0].channel_id).toBe(sub.channelId);
-      } else {
-        const mine = sends.filter((e) => e.txnId === `digest-${key}`);
-        expect(mine, `matrix ${sub.id}`).toHaveLength(1);
-        expect(mine[0]!.roomId).toBe(sub.channelId);
+      // Exactly once per subscription, in its own channel or room, and nothing else.
+      const all = messages();
+      const sends = digestSends();
+      for (const sub of subs) {
+        const key = slotKey(sub.id, slot);
+        if (sub.platform === 'discord') {
+          const mine = all.filter((m) => m.nonce === key);
+          expect(mine, `discord ${sub.id}`).toHaveLength(1);
+          expect(mine[0].channel_id).toBe(sub.channelId);
+        } else {
+          const mine = sends.filter((e) => e.txnId === `digest-${key}`);
+          expect(mine, `matrix ${sub.id}`).toHaveLength(1);
+          expect(mine[0]!.roomId).toBe(sub.channelId);
+        }
       }
-    }
-    expect(all).toHaveLength(PER_PLATFORM);
-    expect(sends).toHaveLength(PER_PLATFORM);
+      expect(all).toHaveLength(PER_PLATFORM);
+      expect(sends).toHaveLength(PER_PLATFORM);
 
-    // The claims left open were looked for in their channels and rooms before anything was re-sent.
-    expect(discord.requests.filter((r) => r.method === 'GET' && /^\/channels\/\d+\/messages$/.test(r.path)).length).toBeGreaterThanOrEqual(discord.heldCount);
-    expect(matrix.requests.filter((r) => r.method === 'GET' && r.path.endsWith('/messages')).length).toBeGreaterThanOrEqual(matrix.heldSends);
-  }, 120_000);
+      // The claims left open were looked for in their channels and rooms before anything was re-sent.
+      expect(discord.requests.filter((r) => r.method === 'GET' && /^\/channels\/\d+\/messages$/.test(r.path)).length).toBeGreaterThanOrEqual(discord.heldCount);
+      expect(matrix.requests.filter((r) => r.method === 'GET' && r.path.endsWith('/messages')).length).toBeGreaterThanOrEqual(matrix.heldSends);
+    },
+    120_000,
+  );
 });

@@ -36,11 +36,15 @@ async function startConsoleBot(dataDir: string) {
   child.stdout!.on('data', (d) => (stdout += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let port = 0;
-  await until('the HTTP listener', () => {
-    const line = stderr.split('\n').find((l) => l.includes('http listening'));
-    port = line ? (JSON.parse(line) as { address: { port: number } }).address.port : 0;
-    return port > 0;
-  }, () => stderr);
+  await until(
+    'the HTTP listener',
+    () => {
+      const line = stderr.split('\n').find((l) => l.includes('http listening'));
+      port = line ? (JSON.parse(line) as { address: { port: number } }).address.port : 0;
+      return port > 0;
+    },
+    () => stderr,
+  );
   return { child, exited, logs: () => stderr, out: () => stdout, url: (p: string) => `http://127.0.0.1:${port}${p}` };
 }
 
@@ -51,8 +55,21 @@ describe('a full disk when a digest is due', () => {
     const slot = Math.ceil(Date.now() / 1000) * 1000 + 4000;
     const store = new SqliteDigestStore(join(disk.dir, 'digests.sqlite'));
     store.add({
-      id: 'fulldisk', platform: 'console', channelId: 'console', topics: ['filesystems'], allTopics: false, schedule: onceAt(new Date(slot)), timezone: 'UTC',
-      mode: 'rotate', createdBy: 'test', createdAt: Date.now(), position: 0, lastSlot: null, lastHashes: {}, enabled: true, disabledReason: null,
+      id: 'fulldisk',
+      platform: 'console',
+      channelId: 'console',
+      topics: ['filesystems'],
+      allTopics: false,
+      schedule: onceAt(new Date(slot)),
+      timezone: 'UTC',
+      mode: 'rotate',
+      createdBy: 'test',
+      createdAt: Date.now(),
+      position: 0,
+      lastSlot: null,
+      lastHashes: {},
+      enabled: true,
+      disabledReason: null,
     });
     store.close();
     const bot = await startConsoleBot(disk.dir);

@@ -65,12 +65,22 @@ describe('digest subscriptions made by command are posted at their slot', () => 
     const general = discord.channelIds.general;
     const other = discord.channelIds.other;
 
-    const refused = await discord.sendInteraction({ commandName: 'digest', options: [sub('subscribe', subscribeOptions('mm', 'rotate'))], channelId: other, memberPermissions: '0' }).callback;
+    const refused = await discord.sendInteraction({
+      commandName: 'digest',
+      options: [sub('subscribe', subscribeOptions('mm', 'rotate'))],
+      channelId: other,
+      memberPermissions: '0',
+    }).callback;
     expect(embed(refused).description).toMatch(/Only people who manage/);
     expect(refused.body.data.flags & 64).toBe(64);
 
     const subscribedAt = Date.now();
-    const accepted = await discord.sendInteraction({ commandName: 'digest', options: [sub('subscribe', subscribeOptions('fs', 'rotate'))], channelId: general, memberPermissions: '16' }).callback;
+    const accepted = await discord.sendInteraction({
+      commandName: 'digest',
+      options: [sub('subscribe', subscribeOptions('fs', 'rotate'))],
+      channelId: general,
+      memberPermissions: '16',
+    }).callback;
     const id = idIn(embed(accepted).description);
     expect(id, embed(accepted).description).toBeDefined();
 
@@ -92,7 +102,12 @@ describe('digest subscriptions made by command are posted at their slot', () => 
     expect(discord.requests.some((r) => r.method === 'POST' && r.path === `/channels/${other}/messages`)).toBe(false);
 
     // Unsubscribe (by a manager) stops the posts: no post at the next slots.
-    const gone = await discord.sendInteraction({ commandName: 'digest', options: [sub('unsubscribe', [{ name: 'id', value: id! }])], channelId: general, memberPermissions: '16' }).callback;
+    const gone = await discord.sendInteraction({
+      commandName: 'digest',
+      options: [sub('unsubscribe', [{ name: 'id', value: id! }])],
+      channelId: general,
+      memberPermissions: '16',
+    }).callback;
     expect(embed(gone).description).toContain(id!);
     const postsNow = discord.requests.filter(digestPost(general, id!)).length;
     await new Promise((r) => setTimeout(r, 6000));
@@ -137,12 +152,18 @@ describe('digest subscriptions made by command are posted at their slot', () => 
     expect(embed(dm).description).toMatch(/not in a direct conversation/);
     expect(dm.body.data.flags & 64).toBe(64);
 
-    const direct = matrix.createRoom({ members: [ALICE], direct: true, powerLevels: { ...defaultPowerLevels(ALICE), users: { [ALICE]: 100, [matrix.botUserId]: 100 } } }); // Alice may manage her DM
+    const direct = matrix.createRoom({
+      members: [ALICE],
+      direct: true,
+      powerLevels: { ...defaultPowerLevels(ALICE), users: { [ALICE]: 100, [matrix.botUserId]: 100 } },
+    }); // Alice may manage her DM
     await matrix.waitForSync(1, WAIT);
     const ask = matrix.sendText(direct, ALICE, `!digest subscribe topics:fs schedule:"${EVERY_5_SECONDS}" mode:rotate`);
     const refused = await matrix.waitForSent((e) => e.content?.['m.relates_to']?.['m.in_reply_to']?.event_id === ask, WAIT);
     expect(refused.content.body).toMatch(/not in a direct conversation/);
 
-    expect((await running.app.digests!.store.listEnabled()).filter((s) => s.channelId === direct || s.channelId === discord.dmChannelId(discord.users.default.id))).toEqual([]);
+    expect(
+      (await running.app.digests!.store.listEnabled()).filter((s) => s.channelId === direct || s.channelId === discord.dmChannelId(discord.users.default.id)),
+    ).toEqual([]);
   }, 40_000);
 });

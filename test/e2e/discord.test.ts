@@ -144,7 +144,9 @@ describe('Discord adapter end to end (real discord.js Client, fake Discord)', ()
 
     it('is limited per user like messages: a flood from one user is left unanswered, another user is still served', async () => {
       await start({ bot: { rateLimit: { burst: 5, perMinute: 20 } } });
-      const flood = Array.from({ length: 200 }, () => fake.sendInteraction({ type: 4, commandName: 'status', options: [opt('topic', 'fs', true)], user: { id: '100000000000000011' } }));
+      const flood = Array.from({ length: 200 }, () =>
+        fake.sendInteraction({ type: 4, commandName: 'status', options: [opt('topic', 'fs', true)], user: { id: '100000000000000011' } }),
+      );
       // Another user's autocomplete and command, sent after the whole flood, are answered.
       const other = await fake.sendInteraction({ type: 4, commandName: 'status', options: [opt('topic', 'files', true)] }).callback;
       expect(other.body.data.choices[0].value).toBe('filesystems');
@@ -315,7 +317,11 @@ describe('Discord adapter end to end (real discord.js Client, fake Discord)', ()
 
     it('ignores a bot author that mentions it (and answers the human after it)', async () => {
       await start();
-      const fromBot = fake.sendUserMessage({ content: 'what about btrfs?', mentionsBot: true, author: { id: '100000000000000042', username: 'other-bot', bot: true } });
+      const fromBot = fake.sendUserMessage({
+        content: 'what about btrfs?',
+        mentionsBot: true,
+        author: { id: '100000000000000042', username: 'other-bot', bot: true },
+      });
       const fromHuman = fake.sendUserMessage({ content: 'what about btrfs?', mentionsBot: true });
       await replyTo(fromHuman.id);
       const replies = fake.requests.filter(isMessagePost);
@@ -474,9 +480,7 @@ describe('Discord adapter end to end (real discord.js Client, fake Discord)', ()
   });
 
   describe('permissions', () => {
-    const subscribe = [
-      { name: 'subscribe', type: SUBCOMMAND, options: [opt('topics', 'fs'), opt('schedule', 'daily 09:00'), opt('mode', 'rotate')] },
-    ];
+    const subscribe = [{ name: 'subscribe', type: SUBCOMMAND, options: [opt('topics', 'fs'), opt('schedule', 'daily 09:00'), opt('mode', 'rotate')] }];
 
     it('refuses /digest subscribe, ephemerally, to a member without Manage Channels', async () => {
       const { digests } = await start();
@@ -537,7 +541,11 @@ describe('Discord adapter end to end (real discord.js Client, fake Discord)', ()
     it('the built bot exits non-zero naming DISCORD_GUILD_ID instead of hanging', async () => {
       const dataDir = mkdtempSync(join(tmpdir(), 'ksb-badguild-'));
       try {
-        const r = await runNode(['dist/src/main.js'], '', cleanEnv({ DISCORD_TOKEN: fake.token, DISCORD_API_URL: fake.apiUrl, DISCORD_GUILD_ID: otherGuild, DATA_DIR: dataDir }));
+        const r = await runNode(
+          ['dist/src/main.js'],
+          '',
+          cleanEnv({ DISCORD_TOKEN: fake.token, DISCORD_API_URL: fake.apiUrl, DISCORD_GUILD_ID: otherGuild, DATA_DIR: dataDir }),
+        );
         expect(r.code).not.toBe(0);
         expect(r.code).not.toBeNull();
         expect(r.stderr).toContain('DISCORD_GUILD_ID');
@@ -587,7 +595,7 @@ describe('Discord adapter end to end (real discord.js Client, fake Discord)', ()
       expect((await reloadAs(fake.users.owner.id)).body.data.embeds[0].title).toBe('Knowledge reloaded');
       expect((await reloadAs(listed)).body.data.embeds[0].title).toBe('Knowledge reloaded');
       // A guild manager is not a bot administrator.
-      const manager = await fake.sendInteraction({ commandName: 'reload', memberPermissions: String(1n << 4n | 1n << 3n) }).callback;
+      const manager = await fake.sendInteraction({ commandName: 'reload', memberPermissions: String((1n << 4n) | (1n << 3n)) }).callback;
       expect(manager.body.data.embeds[0].description).toContain("Only the bot's administrators");
       expect(b.adapter.status().connected).toBe(true);
     });

@@ -21,8 +21,7 @@ describe('fake Discord server with the real discord.js client', () => {
     await fake.close();
   });
 
-  const isMessagePost = (channelId: string) => (r: RecordedRequest) =>
-    r.method === 'POST' && r.path === `/channels/${channelId}/messages` && r.status === 200;
+  const isMessagePost = (channelId: string) => (r: RecordedRequest) => r.method === 'POST' && r.path === `/channels/${channelId}/messages` && r.status === 200;
 
   it('answers a chat-input interaction through the callback endpoint', async () => {
     bot = await startPongBot(fake.apiUrl, fake.token);

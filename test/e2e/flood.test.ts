@@ -34,7 +34,10 @@ afterAll(() => {
 function start(): SpawnedBot {
   const dataDir = mkdtempSync(join(tmpdir(), 'ksb-flood-'));
   dirs.push(dataDir);
-  bot = spawnBot(cleanEnv({ DISCORD_TOKEN: discord.token, DISCORD_API_URL: discord.apiUrl, DATA_DIR: dataDir, HTTP_PORT: '0' }), [...PRODUCTION_FLAGS, 'dist/src/main.js']);
+  bot = spawnBot(cleanEnv({ DISCORD_TOKEN: discord.token, DISCORD_API_URL: discord.apiUrl, DATA_DIR: dataDir, HTTP_PORT: '0' }), [
+    ...PRODUCTION_FLAGS,
+    'dist/src/main.js',
+  ]);
   return bot;
 }
 
@@ -84,10 +87,14 @@ describe('SIGTERM during a burst', () => {
     await b.waitForLog((l) => l.msg === 'connected to Discord');
     discord.holdResponses(isMessagePost); // replies never come back: 8 stay in flight, the rest wait
     await discord.floodMentions({ count: 300 });
-    await until('300 replies accepted', async () => {
-      const m = await (await fetch(`${url}/metrics`)).text();
-      return metric(m, 'kbot_reply_queue_length{platform="discord"}') === 292;
-    }, 60_000);
+    await until(
+      '300 replies accepted',
+      async () => {
+        const m = await (await fetch(`${url}/metrics`)).text();
+        return metric(m, 'kbot_reply_queue_length{platform="discord"}') === 292;
+      },
+      60_000,
+    );
     b.child.kill('SIGTERM');
     expect(await b.exited).toBe(0);
     const closed = b.lines().find((l) => l.msg?.startsWith('shutdown:') && l.adapter === 'discord');

@@ -71,7 +71,10 @@ async function idleAndWritten(bot: SpawnedBot): Promise<string> {
       token = tokenOnDisk();
       return token !== undefined && heldSync(bot)?.query.get('since') === token;
     },
-    { timeoutMs: 30_000, context: () => `on disk: ${tokenOnDisk()}, held since: ${heldSync(bot)?.query.get('since')}\n${bot.logs().split('\n').slice(-10).join('\n')}` },
+    {
+      timeoutMs: 30_000,
+      context: () => `on disk: ${tokenOnDisk()}, held since: ${heldSync(bot)?.query.get('since')}\n${bot.logs().split('\n').slice(-10).join('\n')}`,
+    },
   );
   return token!;
 }
@@ -111,7 +114,11 @@ describe('Matrix sync position across SIGKILL', () => {
     const restarted = startBot();
     await restarted.waitForLog((l) => l.msg === 'connected to Matrix' && l.resumed === true, 30_000);
     // Delivered again: the restarted bot syncs from the position before the command...
-    await until('a sync from the position before the command', () => fake.requests.some((r) => r.path === '/_matrix/client/v3/sync' && r.query.get('since') === before && r.at > reply.at), { timeoutMs: 30_000 });
+    await until(
+      'a sync from the position before the command',
+      () => fake.requests.some((r) => r.path === '/_matrix/client/v3/sync' && r.query.get('since') === before && r.at > reply.at),
+      { timeoutMs: 30_000 },
+    );
     // ...finds its reply in the room, and neither subscribes nor answers again.
     await idleAndWritten(restarted);
     expect(subscriptions()).toBe(subscribed);

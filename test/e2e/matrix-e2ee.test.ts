@@ -87,7 +87,13 @@ describe('Matrix end-to-end encryption (real SDK crypto, test users with real de
     const admin = await device(ADMIN);
     const dataDir = tmpDir();
     const log = captureLogger();
-    const config = loadConfig({ MATRIX_HOMESERVER_URL: fake.url, MATRIX_ACCESS_TOKEN: fake.accessToken, DATA_DIR: dataDir, KNOWLEDGE_WATCH: 'false', DIGEST_MIN_INTERVAL_SECONDS: '1' });
+    const config = loadConfig({
+      MATRIX_HOMESERVER_URL: fake.url,
+      MATRIX_ACCESS_TOKEN: fake.accessToken,
+      DATA_DIR: dataDir,
+      KNOWLEDGE_WATCH: 'false',
+      DIGEST_MIN_INTERVAL_SECONDS: '1',
+    });
     const app = await startApp(config, log.logger);
     try {
       await fake.waitForSync(1, WAIT);
@@ -175,7 +181,7 @@ describe('Matrix end-to-end encryption (real SDK crypto, test users with real de
     expectOnlyCiphertext(room);
   }, 40_000);
 
-  it('rotates the room key after the room\'s rotation_period_msgs replies, also when the shim skips the checks in between', async () => {
+  it("rotates the room key after the room's rotation_period_msgs replies, also when the shim skips the checks in between", async () => {
     const room = fake.createRoom({ members: [ALICE] });
     fake.sendEvent(room, { sender: ALICE, type: 'm.room.encryption', stateKey: '', content: { algorithm: 'm.megolm.v1.aes-sha2', rotation_period_msgs: 3 } });
     const alice = await device(ALICE);
@@ -265,7 +271,11 @@ describe('Matrix end-to-end encryption (real SDK crypto, test users with real de
   it('MATRIX_E2EE=false: no device keys, and the old notice in encrypted rooms', async () => {
     const room = fake.createRoom({ members: [ALICE, BOB], encrypted: true });
     await startBot({ e2ee: false });
-    fake.sendEvent(room, { sender: ALICE, type: 'm.room.encrypted', content: { algorithm: 'm.megolm.v1.aes-sha2', ciphertext: 'AwgAEnAKfake', sender_key: 'k', session_id: 's', device_id: 'D' } });
+    fake.sendEvent(room, {
+      sender: ALICE,
+      type: 'm.room.encrypted',
+      content: { algorithm: 'm.megolm.v1.aes-sha2', ciphertext: 'AwgAEnAKfake', sender_key: 'k', session_id: 's', device_id: 'D' },
+    });
     const notice = await fake.waitForSent((e) => e.roomId === room, WAIT);
     expect(notice.type).toBe('m.room.message');
     expect(notice.content.body).toMatch(/cannot read encrypted messages/);

@@ -355,7 +355,6 @@ describe('Matrix adapter end to end (real matrix-bot-sdk, fake homeserver)', () 
     const accepted = await replyTo(fromAdmin);
     expect(accepted.content.body).toContain('ID: ');
 
-
     // The power levels were read from the room.
     expect(fake.requests.some((r) => r.method === 'GET' && r.path.startsWith(`/_matrix/client/v3/rooms/${room}/state/m.room.power_levels`))).toBe(true);
   });
@@ -393,7 +392,11 @@ describe('Matrix adapter end to end (real matrix-bot-sdk, fake homeserver)', () 
     const room = groupRoom({ encrypted: true });
     const b = await startBot({ e2ee: false });
     const enc = (): string =>
-      fake.sendEvent(room, { sender: ALICE, type: 'm.room.encrypted', content: { algorithm: 'm.megolm.v1.aes-sha2', ciphertext: 'AwgAEnAKfake', sender_key: 'k', session_id: 's', device_id: 'D' } });
+      fake.sendEvent(room, {
+        sender: ALICE,
+        type: 'm.room.encrypted',
+        content: { algorithm: 'm.megolm.v1.aes-sha2', ciphertext: 'AwgAEnAKfake', sender_key: 'k', session_id: 's', device_id: 'D' },
+      });
     enc();
     const notice = await fake.waitForSent((e) => e.roomId === room && /cannot read encrypted/.test(e.content?.body ?? ''), WAIT);
     expect(notice.content.msgtype).toBe('m.notice');
@@ -506,4 +509,3 @@ describe('Matrix faults: retries whatever the body, outages visible, a homeserve
     expect(fatal!.message).toMatch(/MATRIX_ACCESS_TOKEN was rejected/);
   }, 30_000);
 });
-

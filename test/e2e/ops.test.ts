@@ -44,7 +44,11 @@ describe('graceful shutdown', () => {
     bot.child.kill('SIGTERM');
     bot.child.kill('SIGTERM');
     expect(await bot.exited).toBe(0);
-    const lines = bot.logs().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const lines = bot
+      .logs()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(lines.filter((l) => l.msg === 'shutting down')).toHaveLength(1);
     expect(lines.at(-1)).toMatchObject({ msg: 'stopped' });
   });
@@ -74,7 +78,12 @@ describe('knowledge hot reload', () => {
 
     writeFileSync(file, original.replace('verdict: concern', 'verdict: sideways'));
     await until('the rejection', () => bot.logs().includes('knowledge change rejected'), { context: bot.logs });
-    const rejected = bot.logs().split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => String(l.msg).startsWith('knowledge change rejected'));
+    const rejected = bot
+      .logs()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+      .find((l) => String(l.msg).startsWith('knowledge change rejected'));
     expect(rejected.reason).toMatch(/talk\.yaml at topics\.2\.verdict: /);
     expect(await ask('/status x86', 'x86 [concern]')).toBe(true);
     expect(await ask('/status ras', 'RAS summary edited live')).toBe(true);

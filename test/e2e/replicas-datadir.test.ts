@@ -28,7 +28,13 @@ async function readyz(r: Replica): Promise<{ status: number; body: { status?: st
 const identifies = () => discord.gatewayReceived.filter((f) => f.op === 2).length;
 
 function start(): Replica {
-  const r = startReplica({ DISCORD_TOKEN: discord.token, DISCORD_API_URL: discord.apiUrl, DATA_DIR: dataDir, HTTP_PORT: '0', REPLICA_LEASE_SECONDS: String(LEASE_SECONDS) });
+  const r = startReplica({
+    DISCORD_TOKEN: discord.token,
+    DISCORD_API_URL: discord.apiUrl,
+    DATA_DIR: dataDir,
+    HTTP_PORT: '0',
+    REPLICA_LEASE_SECONDS: String(LEASE_SECONDS),
+  });
   procs.push(r);
   return r;
 }
@@ -52,7 +58,12 @@ describe('two processes on one DATA_DIR (SQLite)', () => {
     expect(identifies()).toBe(1);
 
     const b = start();
-    await until('the second process to wait as a standby', () => b.lines.some((l) => String(l.msg).includes('another bot process holds this DATA_DIR')), 60_000, procs);
+    await until(
+      'the second process to wait as a standby',
+      () => b.lines.some((l) => String(l.msg).includes('another bot process holds this DATA_DIR')),
+      60_000,
+      procs,
+    );
     const standby = await readyz(b);
     expect(standby.status).toBe(503);
     expect(standby.body.reasons?.join(' ')).toMatch(/standby: another bot process holds this DATA_DIR/);
@@ -62,7 +73,7 @@ describe('two processes on one DATA_DIR (SQLite)', () => {
     const isReply = (r: { method: string; path: string; body?: any }) => r.method === 'POST' && r.body?.message_reference?.message_id === sent.id;
     await discord.waitForRequest(isReply, 30_000);
     // The standby tries again every lease/4 = 1 s: three rounds later it still has not connected.
-    await new Promise((r) => setTimeout(r, 3 * (LEASE_SECONDS * 1000) / 4));
+    await new Promise((r) => setTimeout(r, (3 * (LEASE_SECONDS * 1000)) / 4));
     expect(identifies()).toBe(1);
     expect(discord.requests.filter(isReply)).toHaveLength(1);
 
@@ -74,7 +85,12 @@ describe('two processes on one DATA_DIR (SQLite)', () => {
 
     // A third process waits for the second; SIGTERM of the second frees DATA_DIR at once.
     const c = start();
-    await until('the third process to wait as a standby', () => c.lines.some((l) => String(l.msg).includes('another bot process holds this DATA_DIR')), 60_000, procs);
+    await until(
+      'the third process to wait as a standby',
+      () => c.lines.some((l) => String(l.msg).includes('another bot process holds this DATA_DIR')),
+      60_000,
+      procs,
+    );
     expect(identifies()).toBe(2);
     b.child.kill('SIGTERM');
     expect(await b.exited).toBe(0);

@@ -69,33 +69,51 @@ describe('three replicas on PostgreSQL', () => {
       const discordPosted = () => discord.requests.filter((r) => isMessagePost(r) && r.status === 200).length;
       await until('200 Discord posts (mid fan-out)', () => discordPosted() >= 200, 60_000, replicas);
       // The victim is the replica holding the most open claims at this moment, so the kill really orphans some.
-      const busiest = await db.query<{ holder: string }>("SELECT holder FROM deliveries WHERE state = 'claimed' GROUP BY holder ORDER BY count(*) DESC LIMIT 1");
+      const busiest = await db.query<{ holder: string }>(
+        "SELECT holder FROM deliveries WHERE state = 'claimed' GROUP BY holder ORDER BY count(*) DESC LIMIT 1",
+      );
       const victim = replicas.find((r) => r.id() === busiest.rows[0]?.holder) ?? replicas[0]!;
       const holder = victim.id();
       victim.child.kill('SIGKILL');
       await victim.exited;
       const killedAt = Date.now();
       expect(discordPosted()).toBeLessThan(COUNT / 2); // really mid fan-out
-      const orphaned = (await db.query<{ subscription_id: string }>("SELECT subscription_id FROM deliveries WHERE holder = $1 AND state = 'claimed'", [holder])).rows.map((r) => r.subscription_id);
+      const orphaned = (
+        await db.query<{ subscription_id: string }>("SELECT subscription_id FROM deliveries WHERE holder = $1 AND state = 'claimed'", [holder])
+      ).rows.map((r) => r.subscription_id);
       expect(orphaned.length).toBeGreaterThan(0); // the kill left open claims
 
       // Every orphaned claim is finished by a survivor, after the lease expired and within the stated bound.
       const orphanList = orphaned;
-      await until('the dead replica\'s claims to be taken over and delivered', async () => {
-        const r = await db.query<{ n: number }>("SELECT COUNT(*)::int AS n FROM deliveries WHERE subscription_id = ANY($1) AND state = 'delivered'", [orphanList]);
-        return r.rows[0]!.n === orphanList.length;
-      }, 60_000, replicas);
+      await until(
+        "the dead replica's claims to be taken over and delivered",
+        async () => {
+          const r = await db.query<{ n: number }>("SELECT COUNT(*)::int AS n FROM deliveries WHERE subscription_id = ANY($1) AND state = 'delivered'", [
+            orphanList,
+          ]);
+          return r.rows[0]!.n === orphanList.length;
+        },
+        60_000,
+        replicas,
+      );
       const takeoverMs = Date.now() - killedAt;
       // The issue's bound (60 s); the lease-derived figure (lease + one renewal + sending) is the bench's to
       // measure: on a loaded machine (load 6) the take-over took 19.6 s against a lease-derived 12.5 s.
       expect(takeoverMs).toBeLessThan(60_000);
-      const takers = (await db.query<{ holder: string }>('SELECT DISTINCT holder FROM deliveries WHERE subscription_id = ANY($1)', [orphanList])).rows.map((r) => r.holder);
+      const takers = (await db.query<{ holder: string }>('SELECT DISTINCT holder FROM deliveries WHERE subscription_id = ANY($1)', [orphanList])).rows.map(
+        (r) => r.holder,
+      );
       expect(takers).not.toContain(holder);
 
-      await until('every subscription to reach its slot', async () => {
-        const r = await db.query<{ n: number }>('SELECT COUNT(*)::int AS n FROM subscriptions WHERE last_slot = $1', [slot]);
-        return r.rows[0]!.n === COUNT;
-      }, 120_000, replicas);
+      await until(
+        'every subscription to reach its slot',
+        async () => {
+          const r = await db.query<{ n: number }>('SELECT COUNT(*)::int AS n FROM subscriptions WHERE last_slot = $1', [slot]);
+          return r.rows[0]!.n === COUNT;
+        },
+        120_000,
+        replicas,
+      );
       const states = (await db.query<{ state: string; n: number }>('SELECT state, COUNT(*)::int AS n FROM deliveries GROUP BY state')).rows;
       expect(states).toEqual([{ state: 'delivered', n: COUNT }]);
       // The survivors shared the work (each delivered some).

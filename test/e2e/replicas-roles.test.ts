@@ -88,7 +88,11 @@ describe('three replicas: interactions over HTTP, gateway and Matrix by lease', 
     const answers = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
         // Distinct users: the per-user rate limit (5 at once) is shared by the replicas and would answer "slow down".
-        postInteraction(urls[i % 3]!, interaction({ type: 2, name: 'status', userId: `2000000000000000${String(i).padStart(2, '0')}`, options: [{ name: 'topic', type: 3, value: 'fs' }] }), keys),
+        postInteraction(
+          urls[i % 3]!,
+          interaction({ type: 2, name: 'status', userId: `2000000000000000${String(i).padStart(2, '0')}`, options: [{ name: 'topic', type: 3, value: 'fs' }] }),
+          keys,
+        ),
       ),
     );
     for (const a of answers) {
@@ -97,13 +101,45 @@ describe('three replicas: interactions over HTTP, gateway and Matrix by lease', 
       expect(a.json.data.embeds[0].title).toContain('Filesystems');
       expect(a.json.data.allowed_mentions).toEqual({ parse: [], replied_user: false });
     }
-    const hidden = await postInteraction(urls[1]!, interaction({ type: 2, name: 'status', options: [{ name: 'topic', type: 3, value: 'rt' }, { name: 'hide', type: 5, value: true }] }), keys);
+    const hidden = await postInteraction(
+      urls[1]!,
+      interaction({
+        type: 2,
+        name: 'status',
+        options: [
+          { name: 'topic', type: 3, value: 'rt' },
+          { name: 'hide', type: 5, value: true },
+        ],
+      }),
+      keys,
+    );
     expect(hidden.json.data.flags).toBe(64);
-    const auto = await postInteraction(urls[2]!, interaction({ type: 4, name: 'status', options: [{ name: 'topic', type: 3, value: 'filesys', focused: true }] }), keys);
+    const auto = await postInteraction(
+      urls[2]!,
+      interaction({ type: 4, name: 'status', options: [{ name: 'topic', type: 3, value: 'filesys', focused: true }] }),
+      keys,
+    );
     expect(auto.json.type).toBe(8);
     expect(auto.json.data.choices[0]).toEqual({ name: expect.stringContaining('Filesystems'), value: 'filesystems' });
     // A subcommand with a manager permission: the member's permissions come with the interaction.
-    const denied = await postInteraction(urls[0]!, interaction({ type: 2, name: 'digest', options: [{ name: 'subscribe', type: 1, options: [{ name: 'topics', type: 3, value: 'fs' }, { name: 'schedule', type: 3, value: 'daily' }] }] }), keys);
+    const denied = await postInteraction(
+      urls[0]!,
+      interaction({
+        type: 2,
+        name: 'digest',
+        options: [
+          {
+            name: 'subscribe',
+            type: 1,
+            options: [
+              { name: 'topics', type: 3, value: 'fs' },
+              { name: 'schedule', type: 3, value: 'daily' },
+            ],
+          },
+        ],
+      }),
+      keys,
+    );
     expect(denied.json.data.flags).toBe(64);
     expect(JSON.stringify(denied.json.data.embeds)).toMatch(/Manage Channels|manage/i);
 
@@ -121,7 +157,11 @@ describe('three replicas: interactions over HTTP, gateway and Matrix by lease', 
     const urls = replicas.map((r) => r.url());
     const out = [];
     for (let i = 0; i < 8; i++) {
-      const a = await postInteraction(urls[i % 3]!, interaction({ type: 2, name: 'status', userId: '300000000000000001', options: [{ name: 'topic', type: 3, value: 'fs' }] }), keys);
+      const a = await postInteraction(
+        urls[i % 3]!,
+        interaction({ type: 2, name: 'status', userId: '300000000000000001', options: [{ name: 'topic', type: 3, value: 'fs' }] }),
+        keys,
+      );
       expect(a.status).toBe(200);
       out.push(String(a.json.data.embeds?.[0]?.title ?? a.json.data.content ?? JSON.stringify(a.json.data)));
     }
@@ -131,7 +171,11 @@ describe('three replicas: interactions over HTTP, gateway and Matrix by lease', 
     expect(out[7]).toMatch(/slow down/i);
     expect(out.slice(5).some((t) => t.includes('Filesystems'))).toBe(false);
     // Another user is not limited by the first one.
-    const other = await postInteraction(urls[0]!, interaction({ type: 2, name: 'status', userId: '300000000000000002', options: [{ name: 'topic', type: 3, value: 'fs' }] }), keys);
+    const other = await postInteraction(
+      urls[0]!,
+      interaction({ type: 2, name: 'status', userId: '300000000000000002', options: [{ name: 'topic', type: 3, value: 'fs' }] }),
+      keys,
+    );
     expect(other.json.data.embeds[0].title).toContain('Filesystems');
   });
 
@@ -157,17 +201,23 @@ describe('three replicas: interactions over HTTP, gateway and Matrix by lease', 
 
   it('SIGKILL of the gateway holder: another replica connects within the bound; mentions sent before, during and after the failover are each answered once', async () => {
     const mention = (text: string) => discord.sendUserMessage({ content: `<@${discord.botUser.id}> ${text}`, mentionsBot: true });
-    const isReplyTo = (id: string) => (r: { method: string; path: string; body?: any }) => r.method === 'POST' && r.path === `/channels/${discord.channelIds.general}/messages` && r.body?.message_reference?.message_id === id;
+    const isReplyTo = (id: string) => (r: { method: string; path: string; body?: any }) =>
+      r.method === 'POST' && r.path === `/channels/${discord.channelIds.general}/messages` && r.body?.message_reference?.message_id === id;
     const holder = (await holderOf('gateway'))!;
     const before = mention('what about ext4?');
     await discord.waitForRequest(isReplyTo(before.id), 30_000);
     // The holder writes the channels it saw every 2 s: wait until that happened before killing it.
-    await until('the holder to record the channel it saw', async () => {
-      const c = new pg.Client({ connectionString: dbUrl });
-      await c.connect();
-      const r = await c.query<{ value: string }>("SELECT value FROM bot_state WHERE key = 'discord:seen'").finally(() => c.end());
-      return (r.rows[0]?.value ?? '').includes(discord.channelIds.general);
-    }, 10_000, replicas);
+    await until(
+      'the holder to record the channel it saw',
+      async () => {
+        const c = new pg.Client({ connectionString: dbUrl });
+        await c.connect();
+        const r = await c.query<{ value: string }>("SELECT value FROM bot_state WHERE key = 'discord:seen'").finally(() => c.end());
+        return (r.rows[0]?.value ?? '').includes(discord.channelIds.general);
+      },
+      10_000,
+      replicas,
+    );
     const readyBefore = discord.readyCount;
     holder.child.kill('SIGKILL');
     const killedAt = Date.now();

@@ -66,7 +66,10 @@ describe('environment problems at start-up exit 2 with one line naming the varia
   it('a corrupt digest database', async () => {
     const dir = tmp();
     writeFileSync(join(dir, 'digests.sqlite'), 'this is not an SQLite database, just some text '.repeat(200));
-    expectStartupExit(await main({ DATA_DIR: dir }), /DATA_DIR \(.*\): cannot (open|prepare) the digest database digests\.sqlite: SQLITE_NOTADB: .*restore a backup/);
+    expectStartupExit(
+      await main({ DATA_DIR: dir }),
+      /DATA_DIR \(.*\): cannot (open|prepare) the digest database digests\.sqlite: SQLITE_NOTADB: .*restore a backup/,
+    );
   });
 
   it('npm run ask needs no writable DATA_DIR and does not open the store', async () => {
@@ -125,7 +128,11 @@ describe('chat platforms against the fakes', () => {
     const cb = await discord.sendInteraction({ commandName: 'status', options: [{ name: 'topic', type: 3, value: 'fs' }] }).callback;
     expect(cb.body.data.embeds[0].title).toContain('Filesystems');
     const reasons = async () => ((await (await fetch(`${url}/readyz`)).json()) as { reasons?: string[] }).reasons ?? [];
-    await until('/readyz naming the unreachable homeserver', async () => (await reasons()).some((r) => /^matrix: homeserver unreachable \(ECONNREFUSED/.test(r)), 30_000);
+    await until(
+      '/readyz naming the unreachable homeserver',
+      async () => (await reasons()).some((r) => /^matrix: homeserver unreachable \(ECONNREFUSED/.test(r)),
+      30_000,
+    );
     expect(await reasons()).toHaveLength(1);
     expect(await (await fetch(`${url}/metrics`)).text()).toContain('kbot_adapter_connected{platform="matrix"} 0');
     await matrix.comeBack();

@@ -15,7 +15,15 @@ const testbed = storeTestbed('copy');
 
 const sub = (id: string, extra: Partial<Subscription> = {}): Subscription =>
   makeSubscription(id, {
-    platform: 'matrix', channelId: '!r:x', topics: ['filesystems', 'tracing'], schedule: '0 9 * * 1', timezone: 'Europe/Berlin', mode: 'board', createdBy: '@a:x', createdAt: 1_700_000_000_000, ...extra,
+    platform: 'matrix',
+    channelId: '!r:x',
+    topics: ['filesystems', 'tracing'],
+    schedule: '0 9 * * 1',
+    timezone: 'Europe/Berlin',
+    mode: 'board',
+    createdBy: '@a:x',
+    createdAt: 1_700_000_000_000,
+    ...extra,
   });
 
 describe('npm run store:copy', () => {
@@ -45,7 +53,9 @@ describe('npm run store:copy', () => {
     try {
       for (const e of expected) expect(await pg.get(e!.id)).toEqual(e);
       expect(await pg.claim('done', 1000, 'x')).toBeUndefined(); // delivered stays delivered
-      expect(await pg.unfinished()).toEqual([{ subscriptionId: 'open', slot: 2000, key: 'open-key', position: 0, state: 'claimed', claimedAt: expect.any(Number), resumed: true }]); // resumed: it may have been posted from SQLite
+      expect(await pg.unfinished()).toEqual([
+        { subscriptionId: 'open', slot: 2000, key: 'open-key', position: 0, state: 'claimed', claimedAt: expect.any(Number), resumed: true },
+      ]); // resumed: it may have been posted from SQLite
     } finally {
       await pg.close();
     }
@@ -55,7 +65,11 @@ describe('npm run store:copy', () => {
     const noFrom = await runNode(['dist/src/cli/store-copy.js'], '', cleanEnv({ DATABASE_URL: testbed.postgres.url() }));
     expect(noFrom.code).toBe(2);
     expect(noFrom.stderr).toContain('--from is required');
-    const missing = await runNode(['dist/src/cli/store-copy.js', '--from', testbed.path('nope.sqlite')], '', cleanEnv({ DATABASE_URL: testbed.postgres.url() }));
+    const missing = await runNode(
+      ['dist/src/cli/store-copy.js', '--from', testbed.path('nope.sqlite')],
+      '',
+      cleanEnv({ DATABASE_URL: testbed.postgres.url() }),
+    );
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('no such file');
     const noDb = await runNode(['dist/src/cli/store-copy.js', '--from', testbed.path('digests.sqlite')], '', cleanEnv());

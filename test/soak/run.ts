@@ -23,7 +23,16 @@ const asJson = args.includes('--json');
 if (!(minutes > 0)) throw new Error('usage: npm run soak -- --minutes N [--json]');
 
 const DIGEST_SCHEDULE = '*/15 * * * * *';
-const QUESTIONS = ['/status fs', 'what does the talk say about btrfs?', 'who maintains x86?', '/status rt', '/topics', 'is realtime merged?', '/status mm', 'tracing'];
+const QUESTIONS = [
+  '/status fs',
+  'what does the talk say about btrfs?',
+  'who maintains x86?',
+  '/status rt',
+  '/topics',
+  'is realtime merged?',
+  '/status mm',
+  'tracing',
+];
 const rand = (n: number) => Math.floor(Math.random() * n);
 const pick = <T>(xs: readonly T[]) => xs[rand(xs.length)]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -50,7 +59,9 @@ async function faultyProxy(target: number, name: string, o: { errorRate: number;
       const kind = rand(4);
       if (kind === 0) {
         count(`${name} 500 json`);
-        res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(name === 'matrix' ? { errcode: 'M_UNKNOWN', error: 'Internal error' } : { message: 'Internal Server Error', code: 0 }));
+        res
+          .writeHead(500, { 'content-type': 'application/json' })
+          .end(JSON.stringify(name === 'matrix' ? { errcode: 'M_UNKNOWN', error: 'Internal error' } : { message: 'Internal Server Error', code: 0 }));
       } else if (kind === 1) {
         count(`${name} 502 html`);
         res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body><h1>502 Bad Gateway</h1></body></html>');
@@ -59,8 +70,13 @@ async function faultyProxy(target: number, name: string, o: { errorRate: number;
         res.writeHead(503, { 'content-type': 'text/plain' }).end('Service Unavailable');
       } else {
         count(`${name} 429 json`);
-        const body = name === 'matrix' ? { errcode: 'M_LIMIT_EXCEEDED', error: 'Too many requests', retry_after_ms: 200 } : { message: 'You are being rate limited.', retry_after: 0.2, global: false };
-        res.writeHead(429, { 'content-type': 'application/json', ...(name === 'discord' ? { 'retry-after': '1', 'x-ratelimit-scope': 'user' } : {}) }).end(JSON.stringify(body));
+        const body =
+          name === 'matrix'
+            ? { errcode: 'M_LIMIT_EXCEEDED', error: 'Too many requests', retry_after_ms: 200 }
+            : { message: 'You are being rate limited.', retry_after: 0.2, global: false };
+        res
+          .writeHead(429, { 'content-type': 'application/json', ...(name === 'discord' ? { 'retry-after': '1', 'x-ratelimit-scope': 'user' } : {}) })
+          .end(JSON.stringify(body));
       }
       req.resume();
       return;
@@ -86,7 +102,11 @@ async function faultyProxy(target: number, name: string, o: { errorRate: number;
       server.closeAllConnections();
       setTimeout(() => (down = false), ms);
     },
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -113,9 +133,21 @@ async function main(): Promise<void> {
     const onDiscord = i % 2 === 0;
     const id = `soak${String(i).padStart(4, '0')}`;
     store.add({
-      id, platform: onDiscord ? 'discord' : 'matrix', channelId: onDiscord ? channels[i % 5]! : rooms[i % 5]!, topics: [], allTopics: true,
-      schedule: DIGEST_SCHEDULE, timezone: 'UTC', mode: i % 4 < 2 ? 'rotate' : 'board', createdBy: 'soak', createdAt: startAt, position: 0,
-      lastSlot: null, lastHashes: {}, enabled: true, disabledReason: null,
+      id,
+      platform: onDiscord ? 'discord' : 'matrix',
+      channelId: onDiscord ? channels[i % 5]! : rooms[i % 5]!,
+      topics: [],
+      allTopics: true,
+      schedule: DIGEST_SCHEDULE,
+      timezone: 'UTC',
+      mode: i % 4 < 2 ? 'rotate' : 'board',
+      createdBy: 'soak',
+      createdAt: startAt,
+      position: 0,
+      lastSlot: null,
+      lastHashes: {},
+      enabled: true,
+      disabledReason: null,
     });
     subs.push({ id, platform: onDiscord ? 'discord' : 'matrix' });
   }
@@ -123,10 +155,18 @@ async function main(): Promise<void> {
 
   const child = spawn(process.execPath, ['--max-semi-space-size=4', '--max-old-space-size=256', 'dist/src/main.js'], {
     env: {
-      ...process.env, LOG_LEVEL: 'info', KNOWLEDGE_WATCH: 'false', DATA_DIR: dataDir, HTTP_PORT: '0',
-      DISCORD_TOKEN: discord.token, DISCORD_API_URL: `http://127.0.0.1:${dProxy.port}/api`,
-      MATRIX_HOMESERVER_URL: `http://127.0.0.1:${mProxy.port}`, MATRIX_ACCESS_TOKEN: matrix.accessToken,
-      DIGEST_MIN_INTERVAL_SECONDS: '1', RATE_LIMIT_BURST: '5', RATE_LIMIT_PER_MINUTE: '20',
+      ...process.env,
+      LOG_LEVEL: 'info',
+      KNOWLEDGE_WATCH: 'false',
+      DATA_DIR: dataDir,
+      HTTP_PORT: '0',
+      DISCORD_TOKEN: discord.token,
+      DISCORD_API_URL: `http://127.0.0.1:${dProxy.port}/api`,
+      MATRIX_HOMESERVER_URL: `http://127.0.0.1:${mProxy.port}`,
+      MATRIX_ACCESS_TOKEN: matrix.accessToken,
+      DIGEST_MIN_INTERVAL_SECONDS: '1',
+      RATE_LIMIT_BURST: '5',
+      RATE_LIMIT_PER_MINUTE: '20',
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -153,11 +193,21 @@ async function main(): Promise<void> {
     if (kind === 0) {
       asked.slash++;
       const q = pick(['fs', 'mm', 'rt', 'kvm', 'tracing', 'x86']);
-      const i = discord.sendInteraction({ commandName: 'status', options: [{ name: 'topic', type: 3, value: q }], channelId: pick(channels), user: { id: String(10_000_000_000_000_000n + BigInt(rand(200))) } });
+      const i = discord.sendInteraction({
+        commandName: 'status',
+        options: [{ name: 'topic', type: 3, value: q }],
+        channelId: pick(channels),
+        user: { id: String(10_000_000_000_000_000n + BigInt(rand(200))) },
+      });
       callbacks.push(i.callback.catch(() => undefined));
     } else if (kind === 1) {
       asked.mention++;
-      const m = discord.sendUserMessage({ content: pick(QUESTIONS), channelId: pick(channels), mentionsBot: true, author: { id: String(20_000_000_000_000_000n + BigInt(rand(200))) } });
+      const m = discord.sendUserMessage({
+        content: pick(QUESTIONS),
+        channelId: pick(channels),
+        mentionsBot: true,
+        author: { id: String(20_000_000_000_000_000n + BigInt(rand(200))) },
+      });
       mentionIds.add(m.id);
     } else {
       asked.matrix++;
@@ -181,24 +231,47 @@ async function main(): Promise<void> {
   const rssEnd = exitCode === null ? rssMb(child.pid!) : 0;
 
   // Answers: Discord interaction callbacks and message replies, Matrix replies.
-  const answeredSlash = discord.requests.filter((r) => r.method === 'POST' && /^\/interactions\/\d+\/[^/]+\/callback$/.test(r.path) && (r.status ?? 500) < 300).length;
-  const answeredMentions = new Set(discord.requests.filter((r) => r.method === 'POST' && (r.status ?? 500) < 300 && mentionIds.has(String(r.body?.message_reference?.message_id ?? ''))).map((r) => r.body.message_reference.message_id)).size;
+  const answeredSlash = discord.requests.filter(
+    (r) => r.method === 'POST' && /^\/interactions\/\d+\/[^/]+\/callback$/.test(r.path) && (r.status ?? 500) < 300,
+  ).length;
+  const answeredMentions = new Set(
+    discord.requests
+      .filter((r) => r.method === 'POST' && (r.status ?? 500) < 300 && mentionIds.has(String(r.body?.message_reference?.message_id ?? '')))
+      .map((r) => r.body.message_reference.message_id),
+  ).size;
   const answeredMatrix = new Set(matrix.sent.map((e) => e.content?.['m.relates_to']?.['m.in_reply_to']?.event_id).filter((id) => matrixIds.has(id))).size;
 
   // Digests: slots due while the bot ran, and what the platforms show (one message per idempotency key is right).
   // Slots up to the end of the load are due (the 15 s after it leave time for retries); later ones are not counted.
-  const slots = new Cron(DIGEST_SCHEDULE, { paused: true, timezone: 'UTC', mode: '5-or-6-parts' }).nextRuns(100_000, new Date(startAt)).filter((d) => d.getTime() <= loadStoppedAt).length;
+  const slots = new Cron(DIGEST_SCHEDULE, { paused: true, timezone: 'UTC', mode: '5-or-6-parts' })
+    .nextRuns(100_000, new Date(startAt))
+    .filter((d) => d.getTime() <= loadStoppedAt).length;
   const slotOf = (key: string) => Number.parseInt(key.split('-').pop()!, 36);
   const discordDigests = channels.flatMap((c) => discord.channelMessages(c)).filter((m) => typeof m.nonce === 'string' && m.nonce.startsWith('soak'));
   const matrixDigests = matrix.sent.filter((e) => e.txnId.startsWith('digest-soak'));
-  const keys = [...discordDigests.map((m) => m.nonce as string), ...matrixDigests.map((e) => e.txnId.slice('digest-'.length))].filter((k) => slotOf(k) <= loadStoppedAt);
+  const keys = [...discordDigests.map((m) => m.nonce as string), ...matrixDigests.map((e) => e.txnId.slice('digest-'.length))].filter(
+    (k) => slotOf(k) <= loadStoppedAt,
+  );
   const unique = new Set(keys);
 
   let metrics = '';
   const port = /"port":(\d+)/.exec(logs.split('\n').find((l) => l.includes('http listening')) ?? '')?.[1];
   if (port && exitCode === null) metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text().catch(() => '');
-  const sum = (re: RegExp) => metrics.split('\n').filter((l) => re.test(l)).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
-  const logLines = logs.split('\n').filter(Boolean).map((l) => { try { return JSON.parse(l) as { level: number; msg: string }; } catch { return { level: 0, msg: l }; } });
+  const sum = (re: RegExp) =>
+    metrics
+      .split('\n')
+      .filter((l) => re.test(l))
+      .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+  const logLines = logs
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      try {
+        return JSON.parse(l) as { level: number; msg: string };
+      } catch {
+        return { level: 0, msg: l };
+      }
+    });
   const unhandled = logLines.filter((l) => /unhandled|uncaught/i.test(l.msg)).length;
   const errorKinds: Record<string, number> = {};
   for (const l of logLines.filter((x) => x.level >= 50)) {
@@ -217,7 +290,17 @@ async function main(): Promise<void> {
       rateLimited: sum(/^kbot_rate_limited_total\{/),
       byKind: { slash: [asked.slash, answeredSlash], mention: [asked.mention, answeredMentions], matrix: [asked.matrix, answeredMatrix] },
     },
-    digests: { due: slots * subs.length, posted: unique.size, duplicated: keys.length - unique.size, outcomes: Object.fromEntries(metrics.split('\n').filter((l) => l.startsWith('kbot_digest_deliveries_total{')).map((l) => [/outcome="([^"]+)"/.exec(l)![1], Number(l.split(' ').pop())])) },
+    digests: {
+      due: slots * subs.length,
+      posted: unique.size,
+      duplicated: keys.length - unique.size,
+      outcomes: Object.fromEntries(
+        metrics
+          .split('\n')
+          .filter((l) => l.startsWith('kbot_digest_deliveries_total{'))
+          .map((l) => [/outcome="([^"]+)"/.exec(l)![1], Number(l.split(' ').pop())]),
+      ),
+    },
     rssMb: { start: rssStart, end: rssEnd },
     unhandledErrors: unhandled,
     errorLogLines: errorKinds,

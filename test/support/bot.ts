@@ -44,7 +44,12 @@ export interface TestBotOptions extends Partial<Pick<BotOptions, 'rateLimit' | '
 export async function makeBot(opts: TestBotOptions = {}) {
   const captured = captureLogger();
   const dataDir = opts.digests ? mkdtempSync(join(tmpdir(), 'ksb-bot-')) : undefined;
-  const overrides: AppOverrides = { chat: false, digests: Boolean(opts.digests), extraCommands: opts.extra, bot: { rateLimit: opts.rateLimit, maxInputChars: opts.maxInputChars } };
+  const overrides: AppOverrides = {
+    chat: false,
+    digests: Boolean(opts.digests),
+    extraCommands: opts.extra,
+    bot: { rateLimit: opts.rateLimit, maxInputChars: opts.maxInputChars },
+  };
   if (opts.knowledge) overrides.knowledge = opts.knowledge;
   const app: App = await createApp(testConfig({ ...(dataDir ? { DATA_DIR: dataDir } : {}), ...opts.env }), opts.logger ?? captured.logger, overrides);
   const close = () => {

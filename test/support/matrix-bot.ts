@@ -62,7 +62,10 @@ export async function makeMatrixBot(fake: FakeMatrix, o: MatrixBotOptions): Prom
     RATE_LIMIT_PER_MINUTE: '1000',
     ...(o.e2ee !== undefined ? { MATRIX_E2EE: String(o.e2ee) } : {}),
   });
-  const app = await createApp(config, logger, { extraCommands: o.extra, matrix: { retry: { retries: 3, minTimeoutMs: 20 }, ...(o.connectBackoff ? { connectBackoff: o.connectBackoff } : {}) } });
+  const app = await createApp(config, logger, {
+    extraCommands: o.extra,
+    matrix: { retry: { retries: 3, minTimeoutMs: 20 }, ...(o.connectBackoff ? { connectBackoff: o.connectBackoff } : {}) },
+  });
   const adapter = app.adapters[0] as MatrixAdapter;
   let closed = false;
   return {

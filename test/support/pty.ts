@@ -12,7 +12,13 @@ export class Terminal {
   private readonly pty: IPty;
 
   constructor(args: string[], env: NodeJS.ProcessEnv, size = { cols: 100, rows: 40 }) {
-    this.pty = spawn(process.execPath, args, { name: 'xterm-256color', cols: size.cols, rows: size.rows, cwd: process.cwd(), env: env as Record<string, string> });
+    this.pty = spawn(process.execPath, args, {
+      name: 'xterm-256color',
+      cols: size.cols,
+      rows: size.rows,
+      cwd: process.cwd(),
+      env: env as Record<string, string>,
+    });
     this.pty.onData((d) => (this.raw += d));
     this.exited = new Promise((resolve) => this.pty.onExit((e) => resolve(e.exitCode)));
   }

@@ -21,7 +21,10 @@ export interface Replica {
 
 /** Starts one replica with `env` (on top of a clean environment). */
 export function startReplica(env: Record<string, string>, nodeFlags: string[] = []): Replica {
-  const child = spawn(process.execPath, [...nodeFlags, 'dist/src/main.js'], { env: cleanEnv({ LOG_LEVEL: 'info', ...env }), stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeFlags, 'dist/src/main.js'], {
+    env: cleanEnv({ LOG_LEVEL: 'info', ...env }),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const lines: Record<string, unknown>[] = [];
   let raw = '';
   let partial = '';

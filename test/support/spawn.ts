@@ -72,7 +72,8 @@ export function spawnBot(env: NodeJS.ProcessEnv, opts: string[] | { nodeFlags?: 
     for (;;) {
       const hit = lines().find(pred);
       if (hit) return hit;
-      if (child.exitCode !== null || Date.now() > end) throw new Error(`log line not seen (exit ${child.exitCode}); stderr tail:\n${logs.split('\n').slice(-12).join('\n')}`);
+      if (child.exitCode !== null || Date.now() > end)
+        throw new Error(`log line not seen (exit ${child.exitCode}); stderr tail:\n${logs.split('\n').slice(-12).join('\n')}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   };
@@ -94,11 +95,18 @@ export async function until(what: string, cond: () => boolean | Promise<boolean>
  */
 export async function httpBaseUrl(bot: SpawnedBot): Promise<string> {
   let port: number | undefined;
-  await poll('the bot to listen on HTTP', () => {
-    if (bot.child.exitCode !== null) throw new Error(`bot exited early: ${bot.logs()}`);
-    const line = bot.logs().split('\n').find((l) => l.includes('"http listening'));
-    port = line ? (JSON.parse(line) as { address: { port: number } }).address.port : undefined;
-    return port !== undefined;
-  }, { timeoutMs: 30_000, context: bot.logs }); // generous: a loaded machine can take seconds to start a process
+  await poll(
+    'the bot to listen on HTTP',
+    () => {
+      if (bot.child.exitCode !== null) throw new Error(`bot exited early: ${bot.logs()}`);
+      const line = bot
+        .logs()
+        .split('\n')
+        .find((l) => l.includes('"http listening'));
+      port = line ? (JSON.parse(line) as { address: { port: number } }).address.port : undefined;
+      return port !== undefined;
+    },
+    { timeoutMs: 30_000, context: bot.logs },
+  ); // generous: a loaded machine can take seconds to start a process
   return `http://127.0.0.1:${port}`;
 }

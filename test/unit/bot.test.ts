@@ -28,10 +28,16 @@ describe('bot core: routing', () => {
     const { bot } = await makeBot();
     const kb = ['kb!'];
     expect(await bot.handle(msg('kb!ask'), kb)).toMatchObject({ kind: 'usage', lines: ['Usage: kb!ask <question>'] });
-    expect(await bot.handle(msg('kb!stauts fs'), kb)).toMatchObject({ summary: expect.stringContaining('There is no command "kb!stauts". Did you mean kb!status?') });
+    expect(await bot.handle(msg('kb!stauts fs'), kb)).toMatchObject({
+      summary: expect.stringContaining('There is no command "kb!stauts". Did you mean kb!status?'),
+    });
     expect(await bot.handle(msg('  ', { addressed: true }), kb)).toMatchObject({ summary: expect.stringContaining('try kb!help') });
     const help = await bot.handle(msg('kb!help kb!status'), kb);
-    expect(help).toMatchObject({ kind: 'info', title: 'kb!status', lines: expect.arrayContaining(['Usage: kb!status [topic] [from]', 'Example: kb!status fs']) });
+    expect(help).toMatchObject({
+      kind: 'info',
+      title: 'kb!status',
+      lines: expect.arrayContaining(['Usage: kb!status [topic] [from]', 'Example: kb!status fs']),
+    });
     expect(await bot.handle(msg('kb!help !status'), kb)).toMatchObject({ kind: 'info', title: 'kb!status' });
     // With both "!" and "kb!" accepted, the longer prefix wins for "kb!...".
     expect(await bot.handle(msg('kb!ask'), ['!', 'kb!'])).toMatchObject({ lines: ['Usage: kb!ask <question>'] });
@@ -63,7 +69,14 @@ describe('bot core: routing', () => {
 });
 
 describe('bot core: guarantees', () => {
-  const boom = defineCommand({ name: 'boom', description: 'fails', examples: [], run: () => { throw new Error('kaput'); } });
+  const boom = defineCommand({
+    name: 'boom',
+    description: 'fails',
+    examples: [],
+    run: () => {
+      throw new Error('kaput');
+    },
+  });
 
   it('GIVEN a handler that throws THEN a short reply and exactly one error log line', async () => {
     const { bot, lines } = await makeBot({ extra: [boom] });

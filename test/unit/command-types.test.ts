@@ -29,7 +29,13 @@ describe('typed arguments from the definition', () => {
   });
 
   it('GIVEN subcommands THEN each variant has its own options, told apart by subcommand', () => {
-    type A = ArgumentsOf<readonly [], readonly [{ name: 'add'; description: ''; options: readonly [{ name: 'id'; description: ''; type: 'string'; required: true }] }, { name: 'list'; description: '' }]>;
+    type A = ArgumentsOf<
+      readonly [],
+      readonly [
+        { name: 'add'; description: ''; options: readonly [{ name: 'id'; description: ''; type: 'string'; required: true }] },
+        { name: 'list'; description: '' },
+      ]
+    >;
     expectTypeOf<Extract<A, { subcommand: 'add' }>['id']>().toEqualTypeOf<string>();
     // @ts-expect-error: "list" has no id
     expectTypeOf<Extract<A, { subcommand: 'list' }>['id']>().toBeString();

@@ -10,7 +10,11 @@ describe('configuration of several replicas', () => {
   });
 
   it('GIVEN a bad DATABASE_URL, lease or public key THEN the variable is named, never its value', () => {
-    for (const [k, v] of [['DATABASE_URL', 'mysql://secret@db'], ['REPLICA_LEASE_SECONDS', '1'], ['DISCORD_PUBLIC_KEY', 'abc']] as const) {
+    for (const [k, v] of [
+      ['DATABASE_URL', 'mysql://secret@db'],
+      ['REPLICA_LEASE_SECONDS', '1'],
+      ['DISCORD_PUBLIC_KEY', 'abc'],
+    ] as const) {
       let msg = '';
       try {
         loadConfig({ [k]: v });

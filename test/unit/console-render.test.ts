@@ -24,7 +24,13 @@ describe('console colour', () => {
     expect(fs.split('\n')[0]).toBe('\x1b[1mFilesystems\x1b[22m \x1b[31m[concern]\x1b[39m');
     expect(fs).toContain('\x1b[2m(p. 10)\x1b[22m');
     const board = renderText(boardReply(k, k.topics), '/', style);
-    for (const [v, code] of [['[good]', 32], ['[mixed]', 33], ['[concern]', 31], ['[not rated]', 90]] as const) expect(board).toContain(`\x1b[${code}m${v}\x1b[39m`);
+    for (const [v, code] of [
+      ['[good]', 32],
+      ['[mixed]', 33],
+      ['[concern]', 31],
+      ['[not rated]', 90],
+    ] as const)
+      expect(board).toContain(`\x1b[${code}m${v}\x1b[39m`);
     expect(renderText(replies[0]!, '/', colorStyle(false))).toBe(renderText(replies[0]!));
   });
 
@@ -65,8 +71,18 @@ describe('console wrapping', () => {
   });
 
   it('GIVEN a bullet longer than the line THEN its continuation lines are indented under its text', () => {
-    const wrapped = wrapText('• “one two three four five six seven eight nine ten eleven” (p. 10)\n   – “alpha beta gamma delta epsilon zeta eta theta” (p. 11)', 30);
-    expect(wrapped.split('\n')).toEqual(['• “one two three four five six', '  seven eight nine ten eleven”', '  (p. 10)', '   – “alpha beta gamma delta', '     epsilon zeta eta theta”', '     (p. 11)']);
+    const wrapped = wrapText(
+      '• “one two three four five six seven eight nine ten eleven” (p. 10)\n   – “alpha beta gamma delta epsilon zeta eta theta” (p. 11)',
+      30,
+    );
+    expect(wrapped.split('\n')).toEqual([
+      '• “one two three four five six',
+      '  seven eight nine ten eleven”',
+      '  (p. 10)',
+      '   – “alpha beta gamma delta',
+      '     epsilon zeta eta theta”',
+      '     (p. 11)',
+    ]);
     expect(wrapText('short line', 80)).toBe('short line');
   });
 });

@@ -26,16 +26,36 @@ const disks: FullDisk[] = [];
 
 function sub(id: string, extra: Partial<Subscription> = {}): Subscription {
   return {
-    id, platform: 'test', channelId: `chan-${id}`, topics: ['filesystems'], allTopics: false, schedule: '0 9 * * *', timezone: 'UTC',
-    mode: 'rotate', createdBy: 'u1', createdAt: MON_0900 - 10 * 24 * HOUR, position: 0, lastSlot: null, lastHashes: {}, enabled: true, disabledReason: null, ...extra,
+    id,
+    platform: 'test',
+    channelId: `chan-${id}`,
+    topics: ['filesystems'],
+    allTopics: false,
+    schedule: '0 9 * * *',
+    timezone: 'UTC',
+    mode: 'rotate',
+    createdBy: 'u1',
+    createdAt: MON_0900 - 10 * 24 * HOUR,
+    position: 0,
+    lastSlot: null,
+    lastHashes: {},
+    enabled: true,
+    disabledReason: null,
+    ...extra,
   };
 }
 
 function scheduler(store: SqliteDigestStore, poster: Poster, now: () => number, extra: Partial<ConstructorParameters<typeof DigestScheduler>[0]> = {}) {
   const log = captureLogger();
   const s = new DigestScheduler({
-    store, knowledge, posters: new Map([['test', poster]]), logger: log.logger, catchUpGraceMs: HOUR, now,
-    retry: { retries: 3, minTimeoutMs: 1, maxTimeoutMs: 5 }, ...extra,
+    store,
+    knowledge,
+    posters: new Map([['test', poster]]),
+    logger: log.logger,
+    catchUpGraceMs: HOUR,
+    now,
+    retry: { retries: 3, minTimeoutMs: 1, maxTimeoutMs: 5 },
+    ...extra,
   });
   schedulers.push(s);
   return { s, lines: log.lines };
@@ -92,7 +112,12 @@ describe('digests on a full disk', () => {
     const posts: string[] = [];
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const poster: Poster = { post: async (_c, _r, key) => { await gate; posts.push(key); } };
+    const poster: Poster = {
+      post: async (_c, _r, key) => {
+        await gate;
+        posts.push(key);
+      },
+    };
     const { s } = scheduler(store, poster, () => now, { storageRetryMs: 50 });
     s.start();
     await until(() => store.unfinished().length === 1, 'the claim');
@@ -129,7 +154,9 @@ describe('digests on a full disk', () => {
     disks.push(disk);
     disk.fill();
     expect(() => new SqliteDigestStore(join(disk.dir, 'digests.sqlite'))).toThrow(StoreError);
-    expect(() => new SqliteDigestStore(join(disk.dir, 'digests.sqlite'))).toThrow(/^DATA_DIR \(.*\): cannot (open|prepare) the digest database digests\.sqlite: .*full/);
+    expect(() => new SqliteDigestStore(join(disk.dir, 'digests.sqlite'))).toThrow(
+      /^DATA_DIR \(.*\): cannot (open|prepare) the digest database digests\.sqlite: .*full/,
+    );
   });
 });
 
@@ -143,10 +170,16 @@ describe('the digest database deleted while the bot runs', () => {
     s.start();
     unlinkSync(file);
     expect(s.problem()).toBe('digests.sqlite was deleted while the bot runs');
-    expect(await service.subscribe(msg('/digest'), { topics: 'mm', schedule: 'daily', mode: 'rotate' })).toMatchObject({ kind: 'usage', summary: expect.stringMatching(/cannot be stored right now/) });
+    expect(await service.subscribe(msg('/digest'), { topics: 'mm', schedule: 'daily', mode: 'rotate' })).toMatchObject({
+      kind: 'usage',
+      summary: expect.stringMatching(/cannot be stored right now/),
+    });
     s.wake();
     expect(lines.some((l) => l.level === 50 && /deleted while the bot runs/.test(String(l.msg)))).toBe(true);
-    await until(() => { s.wake(); return s.problem() === undefined; }, 'the store restored');
+    await until(() => {
+      s.wake();
+      return s.problem() === undefined;
+    }, 'the store restored');
     expect(existsSync(file)).toBe(true);
     expect((await service.subscribe(msg('/digest'), { topics: 'mm', schedule: 'daily', mode: 'rotate' })).title).toBe('Digest subscribed');
     await s.stop();
@@ -190,7 +223,12 @@ describe('databases from other versions', () => {
     expect(poster.posts[0]!.channelId).toBe('chan-good');
     expect(store.get('bad')).toMatchObject({ enabled: false, disabledReason: expect.stringMatching(/no longer parses/) });
     expect(store.listEnabled().map((x) => x.id)).toEqual(['good']);
-    expect(lines.filter((l) => l.level === 50 && /disabled/.test(String(l.msg))).map((l) => l.subscription).sort()).toEqual(['bad', 'ugly']);
+    expect(
+      lines
+        .filter((l) => l.level === 50 && /disabled/.test(String(l.msg)))
+        .map((l) => l.subscription)
+        .sort(),
+    ).toEqual(['bad', 'ugly']);
   });
 });
 
@@ -214,7 +252,10 @@ describe('re-sends past the de-duplication window', () => {
     readonly posts: { key: string; at: number }[] = [];
     attempts = 0;
     searchable: FindResult | undefined; // forced result of findPost, or undefined to search for real
-    constructor(readonly dedupWindowMs: number, private readonly now: () => number) {}
+    constructor(
+      readonly dedupWindowMs: number,
+      private readonly now: () => number,
+    ) {}
     async post(_c: string, _r: Reply, key: string) {
       this.attempts++;
       const prior = this.posts.find((p) => p.key === key);

@@ -37,7 +37,11 @@ describe('digest schedules', () => {
     vi.setSystemTime(new Date('2026-03-20T12:00:00Z'));
     const runs = nextSlots('0 9 * * 1', 'Europe/Berlin', new Date(), 3);
     expect(runs.map((d) => d.toISOString())).toEqual(['2026-03-23T08:00:00.000Z', '2026-03-30T07:00:00.000Z', '2026-04-06T07:00:00.000Z']);
-    expect(runs.map((d) => formatSlot(d, 'Europe/Berlin'))).toEqual(['Mon 2026-03-23 09:00 Europe/Berlin', 'Mon 2026-03-30 09:00 Europe/Berlin', 'Mon 2026-04-06 09:00 Europe/Berlin']);
+    expect(runs.map((d) => formatSlot(d, 'Europe/Berlin'))).toEqual([
+      'Mon 2026-03-23 09:00 Europe/Berlin',
+      'Mon 2026-03-30 09:00 Europe/Berlin',
+      'Mon 2026-04-06 09:00 Europe/Berlin',
+    ]);
   });
 
   it('GIVEN a daily 02:30 slot on the night the clocks skip 02:00–03:00 (New York) THEN the day still gets exactly one slot', () => {

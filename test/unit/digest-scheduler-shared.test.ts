@@ -49,8 +49,15 @@ async function until(cond: () => boolean, timeoutMs = 30_000): Promise<void> {
 
 function replica(store: PgDigestStore, poster: RecordingPoster, storageRetryMs = 30_000): DigestScheduler {
   return new DigestScheduler({
-    store, knowledge, posters: new Map([['test', poster]]), logger: captureLogger().logger, catchUpGraceMs: HOUR,
-    now: () => MON_0900 + 1000, retry: { retries: 3, minTimeoutMs: 1, maxTimeoutMs: 5 }, storageRetryMs, renewEveryMs: 60_000,
+    store,
+    knowledge,
+    posters: new Map([['test', poster]]),
+    logger: captureLogger().logger,
+    catchUpGraceMs: HOUR,
+    now: () => MON_0900 + 1000,
+    retry: { retries: 3, minTimeoutMs: 1, maxTimeoutMs: 5 },
+    storageRetryMs,
+    renewEveryMs: 60_000,
   });
 }
 

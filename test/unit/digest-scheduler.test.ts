@@ -15,10 +15,21 @@ const schedulers: DigestScheduler[] = [];
 
 const sub = (id: string, extra: Partial<Subscription> = {}): Subscription => makeSubscription(id, { createdAt: MON_0900 - 10 * 24 * HOUR, ...extra });
 
-function scheduler(store: SqliteDigestStore, poster: RecordingPoster, now: () => number, extra: { onDelivery?: (o: string) => void; logger?: ReturnType<typeof captureLogger>['logger'] } = {}) {
+function scheduler(
+  store: SqliteDigestStore,
+  poster: RecordingPoster,
+  now: () => number,
+  extra: { onDelivery?: (o: string) => void; logger?: ReturnType<typeof captureLogger>['logger'] } = {},
+) {
   const s = new DigestScheduler({
-    store, knowledge, posters: new Map([['test', poster]]), logger: captureLogger().logger, catchUpGraceMs: HOUR, now,
-    retry: { retries: 3, minTimeoutMs: 1, maxTimeoutMs: 5 }, ...extra,
+    store,
+    knowledge,
+    posters: new Map([['test', poster]]),
+    logger: captureLogger().logger,
+    catchUpGraceMs: HOUR,
+    now,
+    retry: { retries: 3, minTimeoutMs: 1, maxTimeoutMs: 5 },
+    ...extra,
   });
   schedulers.push(s);
   return s;
@@ -62,7 +73,14 @@ describe('digest scheduler', () => {
     expect(poster.attempts).toEqual([]);
     expect(store.get('a')).toMatchObject({ lastSlot: MON_0900, position: 0 });
     expect(outcomes).toEqual(['skipped']);
-    expect(lines).toContainEqual(expect.objectContaining({ level: 30, subscription: 'a', slot: new Date(MON_0900).toISOString(), msg: expect.stringContaining('older than the catch-up grace; skipped') }));
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 30,
+        subscription: 'a',
+        slot: new Date(MON_0900).toISOString(),
+        msg: expect.stringContaining('older than the catch-up grace; skipped'),
+      }),
+    );
   });
 
   it('GIVEN consecutive slots in rotate mode THEN topics cycle in talk order', async () => {
@@ -131,7 +149,7 @@ describe('digest scheduler', () => {
     expect(store.get('a')!.lastHashes.filesystems).toBe(knowledge.current.knowledge.topicById.get('filesystems')!.hash);
   });
 
-  it('GIVEN one platform stalls THEN the other platform\'s digests still go out (one lane per platform)', async () => {
+  it("GIVEN one platform stalls THEN the other platform's digests still go out (one lane per platform)", async () => {
     const store = new SqliteDigestStore(':memory:');
     for (let i = 0; i < 20; i++) {
       store.add(sub(`s${i}`, { platform: 'stuck' }));
@@ -141,8 +159,16 @@ describe('digest scheduler', () => {
     let stalled = 0;
     const stuck = { post: () => new Promise<void>(() => void stalled++) }; // never answers
     const s = new DigestScheduler({
-      store, knowledge, posters: new Map<string, Poster>([['test', fast], ['stuck', stuck]]), logger: captureLogger().logger, catchUpGraceMs: HOUR,
-      now: () => MON_0900 + 1000, pace: { stuck: { concurrency: 2 }, test: { concurrency: 2 } },
+      store,
+      knowledge,
+      posters: new Map<string, Poster>([
+        ['test', fast],
+        ['stuck', stuck],
+      ]),
+      logger: captureLogger().logger,
+      catchUpGraceMs: HOUR,
+      now: () => MON_0900 + 1000,
+      pace: { stuck: { concurrency: 2 }, test: { concurrency: 2 } },
     });
     schedulers.push(s);
     s.start();
@@ -158,8 +184,13 @@ describe('digest scheduler', () => {
     for (let i = 0; i < 12; i++) store.add(sub(`p${i}`));
     const poster = new RecordingPoster();
     const s = new DigestScheduler({
-      store, knowledge, posters: new Map([['test', poster]]), logger: captureLogger().logger, catchUpGraceMs: HOUR,
-      now: () => MON_0900 + 1000, pace: { test: { concurrency: 12, perSecond: 5 } },
+      store,
+      knowledge,
+      posters: new Map([['test', poster]]),
+      logger: captureLogger().logger,
+      catchUpGraceMs: HOUR,
+      now: () => MON_0900 + 1000,
+      pace: { test: { concurrency: 12, perSecond: 5 } },
     });
     schedulers.push(s);
     s.start();

@@ -8,7 +8,15 @@ import { SqliteDigestStore } from '../../src/store/sqlite-store.js';
 import { makeSubscription } from '../support/subscription.js';
 
 const sub = (id: string, extra: Partial<Subscription> = {}): Subscription =>
-  makeSubscription(id, { platform: 'discord', channelId: 'c1', topics: ['filesystems', 'tracing'], schedule: '0 9 * * 1', timezone: 'Europe/Berlin', createdAt: 1_000, ...extra });
+  makeSubscription(id, {
+    platform: 'discord',
+    channelId: 'c1',
+    topics: ['filesystems', 'tracing'],
+    schedule: '0 9 * * 1',
+    timezone: 'Europe/Berlin',
+    createdAt: 1_000,
+    ...extra,
+  });
 
 describe('digest store on a real SQLite file', () => {
   it('GIVEN a subscription, a delivered slot and a restart THEN the state is intact', () => {
@@ -22,7 +30,13 @@ describe('digest store on a real SQLite file', () => {
     a.close();
 
     const b = new SqliteDigestStore(file);
-    expect(b.get('aaa')).toMatchObject({ position: 1, lastSlot: 5_000, lastHashes: { filesystems: 'h1' }, topics: ['filesystems', 'tracing'], timezone: 'Europe/Berlin' });
+    expect(b.get('aaa')).toMatchObject({
+      position: 1,
+      lastSlot: 5_000,
+      lastHashes: { filesystems: 'h1' },
+      topics: ['filesystems', 'tracing'],
+      timezone: 'Europe/Berlin',
+    });
     expect(b.listChannel('discord', 'c1').map((s) => s.id)).toEqual(['aaa']);
     expect(b.claim('aaa', 5_000, 'aaa-key')).toBeUndefined(); // delivered: never again
     const journal = new Database(file, { readonly: true }).pragma('journal_mode', { simple: true });
@@ -38,7 +52,9 @@ describe('digest store on a real SQLite file', () => {
     a.close(); // "crash" between claim and delivery
 
     const b = new SqliteDigestStore(file);
-    expect(b.unfinished()).toEqual([{ subscriptionId: 'aaa', slot: 7_000, key: 'aaa-k7', position: 4, state: 'claimed', claimedAt: expect.any(Number), resumed: true }]);
+    expect(b.unfinished()).toEqual([
+      { subscriptionId: 'aaa', slot: 7_000, key: 'aaa-k7', position: 4, state: 'claimed', claimedAt: expect.any(Number), resumed: true },
+    ]);
     expect(b.claim('aaa', 7_000, 'other')).toMatchObject({ key: 'aaa-k7' });
     b.finish(b.unfinished()[0]!, 'delivered', {});
     expect(b.unfinished()).toEqual([]);
@@ -84,7 +100,9 @@ describe('digest store on a real SQLite file', () => {
     expect(b.get('aaa')).toMatchObject({ id: 'aaa', schedule: '0 9 * * 1' });
     b.close();
     const check = new Database(file, { readonly: true });
-    expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'deliveries_finished'").get()).toEqual({ name: 'deliveries_finished' });
+    expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'deliveries_finished'").get()).toEqual({
+      name: 'deliveries_finished',
+    });
     check.close();
   });
 

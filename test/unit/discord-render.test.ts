@@ -7,11 +7,15 @@ import { loadCommands } from '../../src/core/registry.js';
 import type { Reply } from '../../src/core/reply.js';
 import { embedSize } from '../support/discord.js';
 
-
 describe('Discord renderer', () => {
   it('GIVEN a reply with 200 long points THEN it is cut at a point boundary within every limit, with a pointer', () => {
     const reply: Reply = {
-      kind: 'status', title: 'T'.repeat(300), verdict: 'concern', summary: 'S'.repeat(500), more: 'status filesystems', footer: 'F'.repeat(3000),
+      kind: 'status',
+      title: 'T'.repeat(300),
+      verdict: 'concern',
+      summary: 'S'.repeat(500),
+      more: 'status filesystems',
+      footer: 'F'.repeat(3000),
       points: Array.from({ length: 200 }, (_, i) => ({ text: `point ${i} ${'x'.repeat(90)}`, page: 3, topicId: 'fs', topicTitle: 'Filesystems' })),
     };
     const { embeds, allowed_mentions } = messageBody(reply);
@@ -28,7 +32,12 @@ describe('Discord renderer', () => {
   });
 
   it('GIVEN a board of 40 rows THEN at most 25 fields, the last pointing on', () => {
-    const reply: Reply = { kind: 'board', title: 'Status board', more: 'status <topic>', rows: Array.from({ length: 40 }, (_, i) => ({ topicId: `t${i}`, title: `Topic ${i}`, verdict: 'good' as const, summary: 'y'.repeat(2000) })) };
+    const reply: Reply = {
+      kind: 'board',
+      title: 'Status board',
+      more: 'status <topic>',
+      rows: Array.from({ length: 40 }, (_, i) => ({ topicId: `t${i}`, title: `Topic ${i}`, verdict: 'good' as const, summary: 'y'.repeat(2000) })),
+    };
     const e = renderDiscord(reply).embeds[0]!;
     expect(e.fields!.length).toBeLessThanOrEqual(LIMITS.fields);
     for (const f of e.fields!) expect(f.value.length).toBeLessThanOrEqual(LIMITS.fieldValue);
@@ -37,14 +46,20 @@ describe('Discord renderer', () => {
   });
 
   it('GIVEN user text with Markdown and mentions THEN it is escaped and mentions stay disabled', () => {
-    const { embeds, allowed_mentions } = messageBody({ kind: 'no-match', summary: 'No topic matches “**@everyone** <@&123>”.' }, { replyTo: '9', ephemeral: true });
+    const { embeds, allowed_mentions } = messageBody(
+      { kind: 'no-match', summary: 'No topic matches “**@everyone** <@&123>”.' },
+      { replyTo: '9', ephemeral: true },
+    );
     expect(embeds[0]!.description).toContain('\\*\\*@everyone\\*\\*');
     expect(allowed_mentions).toEqual({ parse: [], replied_user: false });
   });
 
   it('GIVEN any text THEN md escapes exactly like escapeMarkdown (its fast path skips only text it would not change)', () => {
     const chars = fc.constantFrom(...'\\`*_~|<>:/ahttps#-1.[]()@ \n“”'.split(''));
-    fc.assert(fc.property(fc.oneof(fc.string(), fc.string({ unit: chars, maxLength: 60 })), (s) => md(s) === escapeMarkdown(s)), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.string({ unit: chars, maxLength: 60 })), (s) => md(s) === escapeMarkdown(s)),
+      { numRuns: 2000 },
+    );
     expect(md('ext4 is *old* and __slow__, see https://x_y')).toBe(escapeMarkdown('ext4 is *old* and __slow__, see https://x_y'));
   });
 

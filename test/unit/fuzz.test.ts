@@ -15,6 +15,7 @@ const hostile = fc.oneof(
   { weight: 2, arbitrary: fc.stringMatching(/^[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff a-z]{0,80}$/) },
   {
     weight: 4,
+    // biome-ignore format: hostile strings, several to a line
     arbitrary: fc.array(
       fc.constantFrom(
         '@everyone', '@here', '<@&123456789012345678>', '<@123456789012345678>', '@room', '<script>alert(1)</script>',
@@ -27,9 +28,32 @@ const hostile = fc.oneof(
     ).map((parts) => parts.join(' ')),
   },
   { weight: 1, arbitrary: fc.constantFrom('/', '!', '/ ', '! ', '//', '!!', '/status', '!digest', '/digest subscribe', '/ask', '') },
-  { weight: 1, arbitrary: fc.constantFrom('x'.repeat(100_000), `${'<b>'.repeat(20_000)}`, `/status ${'fs '.repeat(10_000)}`, `/ask ${'a '.repeat(10_000)}`, '@everyone '.repeat(5000)) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      'x'.repeat(100_000),
+      `${'<b>'.repeat(20_000)}`,
+      `/status ${'fs '.repeat(10_000)}`,
+      `/ask ${'a '.repeat(10_000)}`,
+      '@everyone '.repeat(5000),
+    ),
+  },
 );
-const prefix = fc.constantFrom('', '', '/', '!', '/status ', '!status ', '/ask ', '/help ', '/topics ', '/digest subscribe ', '!digest preview ', '/digest unsubscribe ', '/about ');
+const prefix = fc.constantFrom(
+  '',
+  '',
+  '/',
+  '!',
+  '/status ',
+  '!status ',
+  '/ask ',
+  '/help ',
+  '/topics ',
+  '/digest subscribe ',
+  '!digest preview ',
+  '/digest unsubscribe ',
+  '/about ',
+);
 
 function checkDiscord(reply: Reply): void {
   const { embeds, allowed_mentions } = messageBody(reply, { replyTo: '1' });
@@ -53,7 +77,12 @@ function checkMatrix(reply: Reply): void {
 
 describe('hostile input (fast-check)', () => {
   it('GIVEN 10,000 generated messages THEN the router and every renderer never throw, stay within limits and never enable a mass mention', async () => {
-    const { bot, close } = await makeBot({ rateLimit: { burst: 1e9, perMinute: 1e9 }, maxInputChars: 100_000, digests: true, env: { DIGEST_MIN_INTERVAL_SECONDS: '1', DIGEST_MAX_PER_CHANNEL: '1000' } });
+    const { bot, close } = await makeBot({
+      rateLimit: { burst: 1e9, perMinute: 1e9 },
+      maxInputChars: 100_000,
+      digests: true,
+      env: { DIGEST_MIN_INTERVAL_SECONDS: '1', DIGEST_MAX_PER_CHANNEL: '1000' },
+    });
     let replies = 0;
     await fc.assert(
       fc.asyncProperty(prefix, hostile, fc.boolean(), fc.boolean(), async (p, text, addressed, canManage) => {

@@ -15,7 +15,10 @@ const NOW = 1_800_000_000_000;
 function signed(body: unknown, tsSeconds = NOW / 1000, k = keys) {
   const raw = Buffer.from(JSON.stringify(body));
   const ts = String(tsSeconds);
-  return { headers: { 'x-signature-ed25519': sign(null, Buffer.concat([Buffer.from(ts), raw]), k.privateKey).toString('hex'), 'x-signature-timestamp': ts }, raw };
+  return {
+    headers: { 'x-signature-ed25519': sign(null, Buffer.concat([Buffer.from(ts), raw]), k.privateKey).toString('hex'), 'x-signature-timestamp': ts },
+    raw,
+  };
 }
 
 const slow = defineCommand({

@@ -61,16 +61,36 @@ describe('knowledge: complete and faithful to the talk export', () => {
       expect(quoted, t.id).toBeDefined();
     }
     expect(knowledge.topics.map((t) => t.id)).toEqual([
-      'linux-next', 'embedded', 'x86', 'realtime', 'filesystems', 'memory-management',
-      'hardware-virtualisation', 'os-virtualisation', 'ras', 'aio', 'tracing',
+      'linux-next',
+      'embedded',
+      'x86',
+      'realtime',
+      'filesystems',
+      'memory-management',
+      'hardware-virtualisation',
+      'os-virtualisation',
+      'ras',
+      'aio',
+      'tracing',
     ]);
   });
 
   it.each([
-    ['fs', 'filesystems'], ['mm', 'memory-management'], ['next', 'linux-next'], ['rt', 'realtime'],
-    ['kvm', 'hardware-virtualisation'], ['xen', 'hardware-virtualisation'], ['virtualization', 'hardware-virtualisation'],
-    ['containers', 'os-virtualisation'], ['cgroups', 'os-virtualisation'], ['namespaces', 'os-virtualisation'],
-    ['ras', 'ras'], ['dtrace', 'tracing'], ['systemtap', 'tracing'], ['FS', 'filesystems'], ['Memory Management', 'memory-management'],
+    ['fs', 'filesystems'],
+    ['mm', 'memory-management'],
+    ['next', 'linux-next'],
+    ['rt', 'realtime'],
+    ['kvm', 'hardware-virtualisation'],
+    ['xen', 'hardware-virtualisation'],
+    ['virtualization', 'hardware-virtualisation'],
+    ['containers', 'os-virtualisation'],
+    ['cgroups', 'os-virtualisation'],
+    ['namespaces', 'os-virtualisation'],
+    ['ras', 'ras'],
+    ['dtrace', 'tracing'],
+    ['systemtap', 'tracing'],
+    ['FS', 'filesystems'],
+    ['Memory Management', 'memory-management'],
   ])('GIVEN the alias "%s" THEN it names %s exactly', (alias, id) => {
     const r = new SearchIndex(knowledge).findTopic(alias);
     expect(r).toMatchObject({ kind: 'match', exact: true, topic: { id } });
@@ -121,14 +141,19 @@ describe('knowledge: a broken file stops loading with file, path and reason', ()
     expect(err.reason).toContain('beyond');
   });
 
-  it('GIVEN an edit THEN the version changes, and only the edited topic\'s hash, which digests compare across restarts', () => {
+  it("GIVEN an edit THEN the version changes, and only the edited topic's hash, which digests compare across restarts", () => {
     const before = loadKnowledge(dirWith(good));
     const again = loadKnowledge(dirWith(good));
     expect(again.version).toBe(before.version);
     // A topic's hash is the first 12 hex digits of SHA-256 over its entry as JSON: stored hashes stay valid across versions of the bot.
     const raw = (parse(good) as { topics: { id: string }[] }).topics.find((t) => t.id === 'filesystems')!;
     const fs = before.topicById.get('filesystems')!;
-    expect(fs.hash).toBe(createHash('sha256').update(JSON.stringify(talkFileSchema.parse(parse(good)).topics.find((t) => t.id === raw.id))).digest('hex').slice(0, 12));
+    expect(fs.hash).toBe(
+      createHash('sha256')
+        .update(JSON.stringify(talkFileSchema.parse(parse(good)).topics.find((t) => t.id === raw.id)))
+        .digest('hex')
+        .slice(0, 12),
+    );
     const edited = loadKnowledge(dirWith(good.replace('verdict_quote: Very little activity here', 'verdict_quote: Very little activity')));
     expect(edited.version).not.toBe(before.version);
     for (const t of before.topics) expect(edited.topicById.get(t.id)!.hash === t.hash, t.id).toBe(t.id !== 'ras');

@@ -8,7 +8,14 @@ import { createLogger, registerSecrets, scrub } from '../../src/log.js';
 function logTo() {
   const file = join(mkdtempSync(join(tmpdir(), 'ksb-log-')), 'log.jsonl');
   const logger = createLogger('info', file);
-  return { logger, lines: () => readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>) };
+  return {
+    logger,
+    lines: () =>
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, any>),
+  };
 }
 
 describe('log redaction', () => {
@@ -16,7 +23,15 @@ describe('log redaction', () => {
     const { logger, lines } = logTo();
     logger.info({ token: 'tok-1', accessToken: 'syt_2', DISCORD_TOKEN: 'd3', headers: { authorization: 'Bot abc' }, platform: 'discord', ms: 0.5 }, 'handled');
     const [l] = lines();
-    expect(l).toMatchObject({ token: '[Redacted]', accessToken: '[Redacted]', DISCORD_TOKEN: '[Redacted]', headers: { authorization: '[Redacted]' }, platform: 'discord', ms: 0.5, msg: 'handled' });
+    expect(l).toMatchObject({
+      token: '[Redacted]',
+      accessToken: '[Redacted]',
+      DISCORD_TOKEN: '[Redacted]',
+      headers: { authorization: '[Redacted]' },
+      platform: 'discord',
+      ms: 0.5,
+      msg: 'handled',
+    });
   });
 
   it('GIVEN an SDK error carrying credentials in nested fields, URLs and its message THEN none of them is written', () => {

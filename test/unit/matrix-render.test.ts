@@ -12,7 +12,13 @@ describe('Matrix mentions', () => {
   });
 
   it('GIVEN no m.mentions THEN a pill, the user id or the display name at the start counts', () => {
-    expect(readMention({ body: 'kbot: what about btrfs?', formatted_body: '<a href="https://matrix.to/#/@kbot:fake.local">kbot</a>: what about btrfs?' }, BOT, 'kbot')).toEqual({ mentioned: true, text: 'what about btrfs?' });
+    expect(
+      readMention(
+        { body: 'kbot: what about btrfs?', formatted_body: '<a href="https://matrix.to/#/@kbot:fake.local">kbot</a>: what about btrfs?' },
+        BOT,
+        'kbot',
+      ),
+    ).toEqual({ mentioned: true, text: 'what about btrfs?' });
     expect(readMention({ body: 'hey @kbot:fake.local what about xfs?' }, BOT, 'kbot')).toMatchObject({ mentioned: true });
     expect(readMention({ body: 'KBot, what about xfs?' }, BOT, 'kbot')).toEqual({ mentioned: true, text: 'what about xfs?' });
     expect(readMention({ body: 'I like kbot' }, BOT, 'kbot').mentioned).toBe(false);
@@ -21,7 +27,9 @@ describe('Matrix mentions', () => {
   it('GIVEN a reply fallback quoting the bot THEN it is stripped before matching', () => {
     const body = '> <@kbot:fake.local> Filesystems [concern]\n> more\n\nthanks!';
     expect(stripReplyFallback(body).body).toBe('thanks!');
-    expect(readMention({ body, formatted_body: '<mx-reply><a href="https://matrix.to/#/@kbot:fake.local">x</a></mx-reply>thanks!' }, BOT, 'kbot').mentioned).toBe(false);
+    expect(
+      readMention({ body, formatted_body: '<mx-reply><a href="https://matrix.to/#/@kbot:fake.local">x</a></mx-reply>thanks!' }, BOT, 'kbot').mentioned,
+    ).toBe(false);
   });
 
   it('GIVEN edits THEN they are recognised', () => {
@@ -51,7 +59,10 @@ describe('Matrix renderer', () => {
 
   it('GIVEN a reply far over 64 KiB THEN whole points are dropped with a pointer and the event fits', () => {
     const reply: Reply = {
-      kind: 'status', title: 'Filesystems', verdict: 'concern', more: 'status filesystems',
+      kind: 'status',
+      title: 'Filesystems',
+      verdict: 'concern',
+      more: 'status filesystems',
       points: Array.from({ length: 3000 }, (_, i) => ({ text: `point ${i} & <b>${'x'.repeat(60)}</b>`, page: 10, topicId: 'fs', topicTitle: 'Filesystems' })),
     };
     const c = renderMatrix(reply, '!', '$e');

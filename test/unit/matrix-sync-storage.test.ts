@@ -73,7 +73,12 @@ describe('SyncStorage', () => {
   it('a failed write is reported and retried by the next flush', async () => {
     const errors: unknown[] = [];
     let fail = true;
-    const s = new SyncStorage(file, async () => (fail ? Promise.reject(new Error('ENOSPC: no space left on device')) : undefined), (e) => errors.push(e), 60_000);
+    const s = new SyncStorage(
+      file,
+      async () => (fail ? Promise.reject(new Error('ENOSPC: no space left on device')) : undefined),
+      (e) => errors.push(e),
+      60_000,
+    );
     s.setSyncToken('t1');
     await s.flush();
     expect(errors).toHaveLength(1);

@@ -3,15 +3,20 @@ import { defineCommand } from '../../src/core/command.js';
 import { parseArgs, splitCommand, tokenize } from '../../src/core/parse.js';
 
 const status = defineCommand({
-  name: 'status', description: 'd', examples: [],
+  name: 'status',
+  description: 'd',
+  examples: [],
   options: [{ name: 'topic', description: 'd', type: 'string' }],
   run: () => ({ kind: 'info' }),
 });
 const digest = defineCommand({
-  name: 'digest', description: 'd', examples: [],
+  name: 'digest',
+  description: 'd',
+  examples: [],
   subcommands: [
     {
-      name: 'subscribe', description: 'd',
+      name: 'subscribe',
+      description: 'd',
       options: [
         { name: 'topics', description: 'd', type: 'string', required: true },
         { name: 'schedule', description: 'd', type: 'string', required: true },
@@ -24,8 +29,13 @@ const digest = defineCommand({
   run: () => ({ kind: 'info' }),
 });
 const limit = defineCommand({
-  name: 'limit', description: 'd', examples: [],
-  options: [{ name: 'n', description: 'd', type: 'integer', required: true }, { name: 'flag', description: 'd', type: 'boolean' }],
+  name: 'limit',
+  description: 'd',
+  examples: [],
+  options: [
+    { name: 'n', description: 'd', type: 'integer', required: true },
+    { name: 'flag', description: 'd', type: 'boolean' },
+  ],
   run: () => ({ kind: 'info' }),
 });
 
@@ -40,7 +50,7 @@ describe('router: command lines', () => {
 
   it('GIVEN quotes THEN they group words, also inside name:value', () => {
     expect(tokenize('topics:fs,mm schedule:"0 9 * * 1" mode:rotate')).toEqual(['topics:fs,mm', 'schedule:0 9 * * 1', 'mode:rotate']);
-    expect(tokenize("a 'b c' \"\" d")).toEqual(['a', 'b c', '', 'd']);
+    expect(tokenize('a \'b c\' "" d')).toEqual(['a', 'b c', '', 'd']);
     expect(tokenize('unclosed "quote runs on')).toEqual(['unclosed', 'quote runs on']);
   });
 });
@@ -60,10 +70,12 @@ describe('router: binding options from the definitions', () => {
 
   it('GIVEN a subcommand with pairs and positionals THEN all bind', () => {
     expect(parseArgs(digest, 'subscribe topics:all schedule:"0 9 * * 1" mode:rotate')).toEqual({
-      ok: true, args: { subcommand: 'subscribe', topics: 'all', schedule: '0 9 * * 1', mode: 'rotate' },
+      ok: true,
+      args: { subcommand: 'subscribe', topics: 'all', schedule: '0 9 * * 1', mode: 'rotate' },
     });
     expect(parseArgs(digest, 'subscribe fs "0 9 * * 1" Europe/Berlin board')).toMatchObject({
-      ok: true, args: { topics: 'fs', schedule: '0 9 * * 1', timezone: 'Europe/Berlin', mode: 'board' },
+      ok: true,
+      args: { topics: 'fs', schedule: '0 9 * * 1', timezone: 'Europe/Berlin', mode: 'board' },
     });
   });
 

@@ -29,7 +29,9 @@ describe('plain-text renderer', () => {
 
   it('GIVEN an answer THEN points name topic and page; GIVEN no match THEN suggestions use the prefix', async () => {
     const { bot } = await makeBot();
-    expect(renderText((await bot.handle(msg('who operates linux-next?'), ['/']))!)).toContain('“A GIT tree operated by Stephen Rothwell” (The linux-next tree, p. 3)');
+    expect(renderText((await bot.handle(msg('who operates linux-next?'), ['/']))!)).toContain(
+      '“A GIT tree operated by Stephen Rothwell” (The linux-next tree, p. 3)',
+    );
     expect(renderText((await bot.handle(msg('!status filesystem hierarchy'), ['!']))!, '!')).toMatch(/Did you mean: !status filesystems/);
   });
 

@@ -22,7 +22,8 @@ describe('answer quality on the chat-words set (questions as people type them in
     expect(questions.length).toBeGreaterThanOrEqual(120);
     expect(questions.filter((q) => q.kind === 'out-of-scope').length).toBeGreaterThanOrEqual(25);
     const kinds = new Set(questions.map((q) => q.kind));
-    for (const k of ['paraphrase', 'synonym', 'abbreviation', 'typo', 'who', 'count', 'when', 'why', 'purpose', 'done', 'two-subject', 'out-of-scope']) expect(kinds).toContain(k);
+    for (const k of ['paraphrase', 'synonym', 'abbreviation', 'typo', 'who', 'count', 'when', 'why', 'purpose', 'done', 'two-subject', 'out-of-scope'])
+      expect(kinds).toContain(k);
     const r = accuracy(search, questions);
     const failed = r.graded.filter((g) => !g.ok).map((g) => `${g.q} → ${g.got}`);
     console.log(`chat-words set: ${JSON.stringify(r.figures)}${failed.length ? `; misses: ${failed.join(' | ')}` : ''}`);
@@ -83,7 +84,7 @@ describe('two subjects at once', () => {
     expect(reply.points!.map((p) => p.label)).toEqual(r.hits.map((h) => h.label));
   });
 
-  it('GIVEN a two-subject answer THEN every renderer shows each point\'s label', () => {
+  it("GIVEN a two-subject answer THEN every renderer shows each point's label", () => {
     const reply = answerReply(knowledge, 'ext4 or XFS?', search.ask('ext4 or XFS?'));
     const text = renderText(reply);
     const matrix = renderMatrix(reply, '!');
@@ -117,7 +118,12 @@ describe('intents and adjacency', () => {
     ['why do people keep sending patches against mainline instead of next?', 'avoid testing'],
     ['is the realtime patchset blocked on anything', 'no particular blockage'],
   ])('GIVEN "%s" THEN the point carrying the answer is cited (%s)', (q, piece) => {
-    expect(search.ask(q).hits.map((h) => h.point.text).join(' | ')).toContain(piece);
+    expect(
+      search
+        .ask(q)
+        .hits.map((h) => h.point.text)
+        .join(' | '),
+    ).toContain(piece);
   });
 });
 

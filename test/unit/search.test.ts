@@ -16,7 +16,9 @@ describe('answer quality on the labelled question set', () => {
     for (const k of ['alias', 'typo', 'spelling', 'natural', 'single-bullet', 'nonsense']) expect(kinds).toContain(k);
     const r = accuracy(search, questions);
     const failed = r.graded.filter((g) => !g.ok).map((g) => `${g.q} → ${g.got}`);
-    console.log(`answer quality: top-1 accuracy ${r.accuracy.toFixed(1)}% over ${questions.length} questions${failed.length ? `; misses: ${failed.join(' | ')}` : ''}`);
+    console.log(
+      `answer quality: top-1 accuracy ${r.accuracy.toFixed(1)}% over ${questions.length} questions${failed.length ? `; misses: ${failed.join(' | ')}` : ''}`,
+    );
     expect(r.accuracy).toBeGreaterThanOrEqual(95);
   });
 });
@@ -89,21 +91,36 @@ describe('index tokeniser', () => {
     const same = (text: string) => {
       name = !name;
       const ids = table.ids(text, [], name);
-      expect(ids.map((id) => table.terms[id]), JSON.stringify(text)).toEqual(terms(text));
+      expect(
+        ids.map((id) => table.terms[id]),
+        JSON.stringify(text),
+      ).toEqual(terms(text));
       expect(table.ids(text, [], !name), JSON.stringify(text)).toEqual(ids);
     };
     for (const p of search.knowledge.points) same(p.text);
     for (const t of search.knowledge.topics) same([t.id, t.title, ...t.aliases].join(' '));
-    const ascii = ['Realised: the organisation, otherwise-raised rising 2.6.27', 'ISATION ise ised ising', 'ext4_FS/XFS', 'a..b a.-b -c- x+y', 'RAISE_x ise2 rise-2'];
+    const ascii = [
+      'Realised: the organisation, otherwise-raised rising 2.6.27',
+      'ISATION ise ised ising',
+      'ext4_FS/XFS',
+      'a..b a.-b -c- x+y',
+      'RAISE_x ise2 rise-2',
+    ];
     for (const text of [...ascii, "don't", 'the organisation’s plans', 'ΟΔΟΣ café ﬁle', '']) same(text);
     // Plain ASCII takes the fast path; a quote or a non-ASCII character the general one.
     const letters = fc.constantFrom(...'aeisdgnotz09 .+-/_AIS'.split(''), '\t', "'", '’', 'é');
-    fc.assert(fc.property(fc.string({ unit: letters, maxLength: 40 }), (text) => {
-      same(text);
-    }), { numRuns: 2000 });
-    fc.assert(fc.property(fc.string({ unit: 'binary-ascii', maxLength: 40 }), (text) => {
-      same(text);
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.string({ unit: letters, maxLength: 40 }), (text) => {
+        same(text);
+      }),
+      { numRuns: 2000 },
+    );
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary-ascii', maxLength: 40 }), (text) => {
+        same(text);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('GIVEN 60,000 distinct words THEN each keeps its one term id while the tables grow', () => {
@@ -117,26 +134,41 @@ describe('index tokeniser', () => {
 
   it('GIVEN any word THEN stemOf stems exactly the words of more than three letters', () => {
     const units = fc.constantFrom(...'aeisdgnotzAIS09-@[`{'.split(''), 'é', 'Ω', '\u0301', '一');
-    fc.assert(fc.property(fc.string({ unit: units, maxLength: 12 }), (w) => {
-      expect(stemOf(w), JSON.stringify(w)).toBe(w.length > 3 && /^\p{L}+$/u.test(w) ? stemmer(w) : w);
-    }), { numRuns: 3000 });
+    fc.assert(
+      fc.property(fc.string({ unit: units, maxLength: 12 }), (w) => {
+        expect(stemOf(w), JSON.stringify(w)).toBe(w.length > 3 && /^\p{L}+$/u.test(w) ? stemmer(w) : w);
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   // Keys and bullets take fast paths (plain ASCII keys; text already folded); these are the general rules.
   const generalKey = (s: string) =>
-    s.normalize('NFKC').toLowerCase().replace(/[“”"'’`]/g, '').replace(/[\s_]+/g, ' ').replace(/is(ation|e|ed|ing)\b/g, 'iz$1').trim();
+    s
+      .normalize('NFKC')
+      .toLowerCase()
+      .replace(/[“”"'’`]/g, '')
+      .replace(/[\s_]+/g, ' ')
+      .replace(/is(ation|e|ed|ing)\b/g, 'iz$1')
+      .trim();
   const generalFold = (s: string) => s.replace(/\s+/g, ' ').trim();
 
   it('GIVEN any text THEN normalizeKey and foldSpace follow their general rules', () => {
     const units = fc.constantFrom(...'aeisdgnotzAIS09 .-_/"\'`~'.split(''), '  ', '\t', '\n', '\u00a0', '’', 'é', 'ﬁ');
-    fc.assert(fc.property(fc.string({ unit: units, maxLength: 30 }), (text) => {
-      expect(normalizeKey(text), JSON.stringify(text)).toBe(generalKey(text));
-      expect(foldSpace(text), JSON.stringify(text)).toBe(generalFold(text));
-    }), { numRuns: 5000 });
-    fc.assert(fc.property(fc.string({ unit: 'binary-ascii', maxLength: 30 }), (text) => {
-      expect(normalizeKey(text), JSON.stringify(text)).toBe(generalKey(text));
-      expect(foldSpace(text), JSON.stringify(text)).toBe(generalFold(text));
-    }), { numRuns: 5000 });
+    fc.assert(
+      fc.property(fc.string({ unit: units, maxLength: 30 }), (text) => {
+        expect(normalizeKey(text), JSON.stringify(text)).toBe(generalKey(text));
+        expect(foldSpace(text), JSON.stringify(text)).toBe(generalFold(text));
+      }),
+      { numRuns: 5000 },
+    );
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary-ascii', maxLength: 30 }), (text) => {
+        expect(normalizeKey(text), JSON.stringify(text)).toBe(generalKey(text));
+        expect(foldSpace(text), JSON.stringify(text)).toBe(generalFold(text));
+      }),
+      { numRuns: 5000 },
+    );
     for (const t of search.knowledge.topics) for (const key of [t.id, t.title, ...t.aliases]) expect(normalizeKey(key)).toBe(generalKey(key));
   });
 });

@@ -168,11 +168,13 @@ describe('PostgreSQL store', () => {
     const url = await testbed.postgres.database();
     const stores = await Promise.all([1, 2, 3, 4].map((i) => PgDigestStore.open({ url, holder: `r${i}`, claimLeaseMs: 60_000 })));
     for (let i = 0; i < 300; i++) await stores[0]!.add(sub(`s${i}`));
-    const won = await Promise.all(stores.map(async (s) => {
-      let n = 0;
-      for (let i = 0; i < 300; i++) for (const slot of [1, 2, 3, 4]) if (await s.claim(`s${i}`, slot, `k${i}-${slot}`)) n++;
-      return n;
-    }));
+    const won = await Promise.all(
+      stores.map(async (s) => {
+        let n = 0;
+        for (let i = 0; i < 300; i++) for (const slot of [1, 2, 3, 4]) if (await s.claim(`s${i}`, slot, `k${i}-${slot}`)) n++;
+        return n;
+      }),
+    );
     expect(won.reduce((a, b) => a + b, 0)).toBe(1200);
     for (const s of stores) await s.close();
   });
@@ -183,17 +185,24 @@ describe('PostgreSQL store', () => {
     for (let i = 0; i < 300; i++) await stores[0]!.add(sub(`s${i}`, { position: i % 7 }));
     await stores[0]!.add(sub('off', { enabled: false }));
     const all = [...Array(300).keys()].flatMap((i) => [1, 2, 3, 4].map((slot) => ({ id: `s${i}`, slot, key: `k${i}-${slot}` })));
-    const got = await Promise.all(stores.map(async (s, n) => {
-      const mine = n % 2 ? [...all].reverse() : all; // opposite orders: rows are locked in key order, so no deadlock
-      const claims = [];
-      for (let at = 0; at < mine.length; at += 40) claims.push(...(await s.claimMany(mine.slice(at, at + 40))));
-      return claims;
-    }));
+    const got = await Promise.all(
+      stores.map(async (s, n) => {
+        const mine = n % 2 ? [...all].reverse() : all; // opposite orders: rows are locked in key order, so no deadlock
+        const claims = [];
+        for (let at = 0; at < mine.length; at += 40) claims.push(...(await s.claimMany(mine.slice(at, at + 40))));
+        return claims;
+      }),
+    );
     const claims = got.flat();
     expect(claims).toHaveLength(1200);
     expect(new Set(claims.map((c) => `${c.subscriptionId}/${c.slot}`)).size).toBe(1200);
     expect(claims.find((c) => c.subscriptionId === 's12' && c.slot === 3)).toMatchObject({ key: 'k12-3', position: 12 % 7, state: 'claimed' });
-    expect(await stores[0]!.claimMany([{ id: 'off', slot: 1, key: 'x' }, { id: 's1', slot: 1, key: 'k1-1' }])).toEqual([]);
+    expect(
+      await stores[0]!.claimMany([
+        { id: 'off', slot: 1, key: 'x' },
+        { id: 's1', slot: 1, key: 'k1-1' },
+      ]),
+    ).toEqual([]);
     expect(await stores[0]!.claimMany([])).toEqual([]);
     for (const s of stores) await s.close();
   });

@@ -129,7 +129,8 @@ export class DiscordAdapter implements ChatAdapter {
     this.client.on(Events.InteractionCreate, (i) => void this.inFlight.track(this.onInteraction(i)));
     this.client.on(Events.MessageCreate, (m) => void this.inFlight.track(this.onMessage(m)));
     this.client.on(Events.ShardReady, (shard) => {
-      if (this.lastReason === 'gateway reconnecting') this.log.warn({ shard }, 'gateway session started anew: messages sent while it was down are not delivered');
+      if (this.lastReason === 'gateway reconnecting')
+        this.log.warn({ shard }, 'gateway session started anew: messages sent while it was down are not delivered');
       this.setConnected(true, 'ready');
     });
     this.client.on(Events.ShardResume, (shard, replayed) => {
@@ -158,7 +159,9 @@ export class DiscordAdapter implements ChatAdapter {
     } catch (err) {
       await this.client.destroy();
       if ((err as { code?: string }).code === 'TokenInvalid') {
-        throw new StartupError('DISCORD_TOKEN was rejected by Discord (401 Unauthorized): copy the bot token again from the Developer Portal (Bot → Reset Token).');
+        throw new StartupError(
+          'DISCORD_TOKEN was rejected by Discord (401 Unauthorized): copy the bot token again from the Developer Portal (Bot → Reset Token).',
+        );
       }
       throw err;
     } finally {
@@ -190,7 +193,9 @@ export class DiscordAdapter implements ChatAdapter {
         await this.client.rest.put(route, { body: wanted });
       } catch (err) {
         if (guildId && err instanceof DiscordAPIError && (err.status === 403 || err.status === 404)) {
-          throw new StartupError(`DISCORD_GUILD_ID: the bot cannot register its commands in that server (${err.message}): invite it there with the applications.commands scope, or unset DISCORD_GUILD_ID.`);
+          throw new StartupError(
+            `DISCORD_GUILD_ID: the bot cannot register its commands in that server (${err.message}): invite it there with the applications.commands scope, or unset DISCORD_GUILD_ID.`,
+          );
         }
         throw err;
       }
@@ -236,7 +241,9 @@ export class DiscordAdapter implements ChatAdapter {
   async post(channelId: string, reply: Reply, key: string): Promise<void> {
     try {
       // Discord drops a repeated nonce (enforce_nonce) within a few minutes: a re-sent slot shows once.
-      await this.client.rest.post(Routes.channelMessages(channelId), { body: messageBody({ ...reply, footer: withMarker(reply.footer, key) }, { nonce: key }) });
+      await this.client.rest.post(Routes.channelMessages(channelId), {
+        body: messageBody({ ...reply, footer: withMarker(reply.footer, key) }, { nonce: key }),
+      });
     } catch (err) {
       throw classifyDiscordError(err, `channel ${channelId}`);
     }
@@ -361,7 +368,10 @@ export class DiscordAdapter implements ChatAdapter {
       return m.member.permissionsIn(m.channel).has(PermissionFlagsBits.ManageChannels);
     };
     const isAdmin = () => this.isBotAdmin(m.author.id);
-    const reply = await this.opts.bot.handle({ platform: 'discord', text, userId: m.author.id, channelId: m.channelId, addressed: true, direct: isDM, canManage, isAdmin }, PREFIXES);
+    const reply = await this.opts.bot.handle(
+      { platform: 'discord', text, userId: m.author.id, channelId: m.channelId, addressed: true, direct: isDM, canManage, isAdmin },
+      PREFIXES,
+    );
     if (reply) await this.sendToMessage(m, reply);
   }
 

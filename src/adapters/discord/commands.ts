@@ -1,5 +1,11 @@
 import { ApplicationCommandOptionType, ApplicationIntegrationType, PermissionFlagsBits } from 'discord.js';
-import type { APIApplicationCommandOption, ApplicationCommand, ApplicationCommandData, ReadonlyCollection, RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
+import type {
+  APIApplicationCommandOption,
+  ApplicationCommand,
+  ApplicationCommandData,
+  ReadonlyCollection,
+  RESTPostAPIChatInputApplicationCommandsJSONBody,
+} from 'discord.js';
 import type { CommandDef, OptionDef, SubcommandDef } from '../../core/command.js';
 
 /** Chat-input (slash) commands only: no context-menu entries are derived. */
@@ -35,7 +41,12 @@ function options(list: readonly OptionDef[] = [], hide: boolean): APIApplication
 }
 
 function subcommand(s: SubcommandDef): APIApplicationCommandOption {
-  return { type: ApplicationCommandOptionType.Subcommand, name: s.name, description: s.description.slice(0, 100), options: options(s.options, !s.private) } as APIApplicationCommandOption;
+  return {
+    type: ApplicationCommandOptionType.Subcommand,
+    name: s.name,
+    description: s.description.slice(0, 100),
+    options: options(s.options, !s.private),
+  } as APIApplicationCommandOption;
 }
 
 /**
@@ -52,7 +63,11 @@ export function slashCommands(defs: readonly CommandDef[]): Body[] {
       description: d.description.slice(0, 100),
       options: d.subcommands ? d.subcommands.map(subcommand) : options(d.options, d.hideable !== false),
       // Bot-wide commands are shown to server administrators only; the handler checks the bot's own admins.
-      default_member_permissions: needsAdmin ? PermissionFlagsBits.Administrator.toString() : needsManager ? PermissionFlagsBits.ManageChannels.toString() : null,
+      default_member_permissions: needsAdmin
+        ? PermissionFlagsBits.Administrator.toString()
+        : needsManager
+          ? PermissionFlagsBits.ManageChannels.toString()
+          : null,
       // Discord's default, spelled out: a registered command reports it, and ApplicationCommand#equals compares it.
       integration_types: [ApplicationIntegrationType.GuildInstall],
     };

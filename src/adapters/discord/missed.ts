@@ -123,7 +123,9 @@ export class MissedMentions {
     if (!raw) return {};
     try {
       const v = JSON.parse(raw) as unknown;
-      return v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).filter(([k, id]) => /^\d+$/.test(k) && typeof id === 'string' && /^\d+$/.test(id))) : {};
+      return v && typeof v === 'object'
+        ? Object.fromEntries(Object.entries(v).filter(([k, id]) => /^\d+$/.test(k) && typeof id === 'string' && /^\d+$/.test(id)))
+        : {};
     } catch {
       return {};
     }

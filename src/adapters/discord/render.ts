@@ -81,8 +81,7 @@ function headLines(blocks: readonly Block[]): string[] {
     if (b.type === 'paragraph') {
       const lines = sourcedLines(b);
       head.push(...(b.lead ? [`${b.lead} ${lines[0] ?? ''}`, ...lines.slice(1)] : lines).map(md));
-    }
-    else if (b.type === 'suggestions') head.push(`Did you mean: ${b.commands.map((s) => `\`/${s.replace(/`/g, '')}\``).join(', ')}?`);
+    } else if (b.type === 'suggestions') head.push(`Did you mean: ${b.commands.map((s) => `\`/${s.replace(/`/g, '')}\``).join(', ')}?`);
   }
   return head;
 }
@@ -92,7 +91,10 @@ function rowFields(rows: readonly BulletBlock[], budget: number, more: string): 
   const fields: { name: string; value: string }[] = [];
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
-    const field = { name: ellipsis(`${r.label!.title} · ${VERDICT_LABEL[r.label!.verdict]}`, LIMITS.fieldName), value: ellipsis(md(r.text), LIMITS.fieldValue) };
+    const field = {
+      name: ellipsis(`${r.label!.title} · ${VERDICT_LABEL[r.label!.verdict]}`, LIMITS.fieldName),
+      value: ellipsis(md(r.text), LIMITS.fieldValue),
+    };
     const left = rows.length - i;
     const lastSlot = fields.length === LIMITS.fields - 1;
     const cost = field.name.length + field.value.length;
@@ -120,7 +122,9 @@ export function renderDiscord(reply: Reply): DiscordMessage {
   const blocks = layout(reply);
   const heading = blocks.find((b) => b.type === 'heading');
   const foot = blocks.find((b) => b.type === 'footer');
-  const title = heading?.title ? ellipsis([heading.title, heading.verdict ? `· ${VERDICT_LABEL[heading.verdict]}` : ''].filter(Boolean).join(' '), LIMITS.embedTitle) : undefined;
+  const title = heading?.title
+    ? ellipsis([heading.title, heading.verdict ? `· ${VERDICT_LABEL[heading.verdict]}` : ''].filter(Boolean).join(' '), LIMITS.embedTitle)
+    : undefined;
   const footer = foot ? ellipsis(foot.text, LIMITS.footer) : undefined;
   const more = `/${moreOf(reply, 0)}`;
   // Characters left for description + fields once title and footer are counted.
@@ -132,7 +136,11 @@ export function renderDiscord(reply: Reply): DiscordMessage {
   const lines = [...head, ...points.map(pointLine)];
   const description = fitLines(lines, Math.min(LIMITS.embedDescription, budget), head.length, (n) => `… ${n} more: see /${moreOf(reply, points.length - n)}`);
   budget -= description.length;
-  const fields = rowFields(bullets.filter((b) => b.label), budget, more);
+  const fields = rowFields(
+    bullets.filter((b) => b.label),
+    budget,
+    more,
+  );
 
   const embed: APIEmbed = {
     color: colour(reply),

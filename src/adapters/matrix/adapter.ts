@@ -79,7 +79,9 @@ export class MatrixAdapter implements ChatAdapter {
     const handled = () => this.inFlight.drain();
     this.storage = opts.sharedState
       ? new SharedSyncStorage(opts.sharedState, handled)
-      : new SyncStorage(join(opts.dataDir, 'matrix-sync.json'), handled, (err) => this.log.error({ err }, 'could not save the Matrix sync position; retrying at the next flush'));
+      : new SyncStorage(join(opts.dataDir, 'matrix-sync.json'), handled, (err) =>
+          this.log.error({ err }, 'could not save the Matrix sync position; retrying at the next flush'),
+        );
     this.session = new Session(this.createClient(opts.e2ee !== false));
     this.sender = new MatrixSender(this.session, this.encryption, { prefix: opts.prefix, retry: opts.retry }, this.log);
     this.messages = new Messages(this.session, this.sender, opts);
@@ -101,7 +103,10 @@ export class MatrixAdapter implements ChatAdapter {
     client.on('room.message', (roomId: string, ev: RoomEvent) => void this.inFlight.track(this.guard('message', () => this.messages.onMessage(roomId, ev))));
     client.on('room.invite', (roomId: string, ev: RoomEvent) => void this.guard('invite', () => this.rooms.onInvite(roomId, ev)));
     client.on('room.event', (roomId: string, ev: RoomEvent) => void this.guard('event', () => this.onEvent(roomId, ev)));
-    client.on('room.failed_decryption', (roomId: string, ev: RoomEvent, err: unknown) => void this.guard('undecryptable', () => this.rooms.onUndecryptable(roomId, ev, err)));
+    client.on(
+      'room.failed_decryption',
+      (roomId: string, ev: RoomEvent, err: unknown) => void this.guard('undecryptable', () => this.rooms.onUndecryptable(roomId, ev, err)),
+    );
     client.on('room.join', (roomId: string) => void this.guard('join', () => this.rooms.onJoin(roomId)));
     client.on('room.leave', (roomId: string) => {
       this.messages.forget(roomId);
@@ -130,7 +135,10 @@ export class MatrixAdapter implements ChatAdapter {
     const stored = await client.cryptoStore.getDeviceId();
     const device = stored ?? (await client.getWhoAmI()).device_id;
     if (!device) {
-      if (this.opts.e2ee) throw new StartupError('MATRIX_E2EE=true, but MATRIX_ACCESS_TOKEN belongs to no device (whoami has no device_id): log in to create a device, or set MATRIX_E2EE=false.');
+      if (this.opts.e2ee)
+        throw new StartupError(
+          'MATRIX_E2EE=true, but MATRIX_ACCESS_TOKEN belongs to no device (whoami has no device_id): log in to create a device, or set MATRIX_E2EE=false.',
+        );
       this.log.warn('MATRIX_ACCESS_TOKEN belongs to no device: end-to-end encryption is off');
       this.session.client = this.createClient(false);
       return;
@@ -167,7 +175,8 @@ export class MatrixAdapter implements ChatAdapter {
       s.userId = await s.client.getUserId();
     } catch (err) {
       const e = homeserverError(err);
-      if (e.statusCode === 401) throw new StartupError(`MATRIX_ACCESS_TOKEN was rejected by the homeserver (${e.errcode ?? '401'}): create a new access token for the bot account.`);
+      if (e.statusCode === 401)
+        throw new StartupError(`MATRIX_ACCESS_TOKEN was rejected by the homeserver (${e.errcode ?? '401'}): create a new access token for the bot account.`);
       if (e.retryable) throw e;
       throw new StartupError(`MATRIX_HOMESERVER_URL: the homeserver refused the bot (${e.message})`);
     }

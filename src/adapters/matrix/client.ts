@@ -42,7 +42,8 @@ const isDecryptionError = (args: unknown[]): boolean => typeof args[0] === 'stri
 
 /** Routes matrix-bot-sdk's own logging into pino (scrubbed), quiet below warnings. */
 export function quietSdkLogs(log: Logger): void {
-  const fmt = (module: string, args: unknown[]) => scrub(`${module}: ${args.map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}`);
+  const fmt = (module: string, args: unknown[]) =>
+    scrub(`${module}: ${args.map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}`);
   LogService.setLogger({
     trace: () => undefined,
     debug: () => undefined,

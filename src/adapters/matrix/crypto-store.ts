@@ -162,7 +162,9 @@ export class PersistentIndexedDb {
     } catch (err) {
       this.db.close();
       if ((err as { code?: string }).code === 'SQLITE_BUSY') {
-        throw new CryptoStoreLockedError(`the Matrix crypto store ${file} is in use by another process: run one bot per DATA_DIR (two processes on one crypto store corrupt it)`);
+        throw new CryptoStoreLockedError(
+          `the Matrix crypto store ${file} is in use by another process: run one bot per DATA_DIR (two processes on one crypto store corrupt it)`,
+        );
       }
       throw err;
     }
@@ -190,7 +192,19 @@ export class PersistentIndexedDb {
   install(): void {
     const g = globalThis as Record<string, unknown>;
     g.indexedDB = this.factory;
-    for (const name of ['IDBCursor', 'IDBCursorWithValue', 'IDBDatabase', 'IDBFactory', 'IDBIndex', 'IDBKeyRange', 'IDBObjectStore', 'IDBOpenDBRequest', 'IDBRequest', 'IDBTransaction', 'IDBVersionChangeEvent']) {
+    for (const name of [
+      'IDBCursor',
+      'IDBCursorWithValue',
+      'IDBDatabase',
+      'IDBFactory',
+      'IDBIndex',
+      'IDBKeyRange',
+      'IDBObjectStore',
+      'IDBOpenDBRequest',
+      'IDBRequest',
+      'IDBTransaction',
+      'IDBVersionChangeEvent',
+    ]) {
       g[name] = (fakeIdb as Record<string, unknown>)[name];
     }
   }
@@ -291,9 +305,16 @@ export class PersistentIndexedDb {
       });
       const idb = await requestDone<Idb>(req);
       if (stores.length) {
-        const tx = idb.transaction(stores.map((s) => s.name), 'readwrite');
+        const tx = idb.transaction(
+          stores.map((s) => s.name),
+          'readwrite',
+        );
         const byName = new Map(stores.map((s) => [s.name, s]));
-        const rows = this.db.prepare('SELECT store, key, value FROM idb_records WHERE db = ?').iterate(name) as Iterable<{ store: string; key: string; value: Buffer }>;
+        const rows = this.db.prepare('SELECT store, key, value FROM idb_records WHERE db = ?').iterate(name) as Iterable<{
+          store: string;
+          key: string;
+          value: Buffer;
+        }>;
         for (const row of rows) {
           const s = byName.get(row.store);
           if (!s) continue;

@@ -79,7 +79,10 @@ export function isEdit(content: MessageContent): boolean {
  */
 export function inviteAllowed(inviter: string, allow: string | undefined, botId: string): boolean {
   const own = botId.slice(botId.indexOf(':') + 1);
-  const rules = (allow ?? `*:${own}`).split(',').map((r) => r.trim()).filter(Boolean);
+  const rules = (allow ?? `*:${own}`)
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
   const server = inviter.slice(inviter.indexOf(':') + 1);
   return rules.some((r) => r === '*' || r === inviter || (r.startsWith('*:') && r.slice(2) === server));
 }

@@ -112,7 +112,11 @@ export function renderMatrix(reply: Reply, prefix: string, inReplyTo?: string): 
   const blocks = layout(reply);
   const whole = notice(blocks, prefix, inReplyTo);
   if (surelyFits(whole) || fitsBudget(whole)) return whole;
-  return shortened(blocks, (shown) => `${prefix}${moreOf(reply, shown)}`, (b) => notice(b, prefix, inReplyTo));
+  return shortened(
+    blocks,
+    (shown) => `${prefix}${moreOf(reply, shown)}`,
+    (b) => notice(b, prefix, inReplyTo),
+  );
 }
 
 function fitsBudget(c: NoticeContent): boolean {

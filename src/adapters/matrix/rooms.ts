@@ -8,7 +8,8 @@ import { hashedTxnId, type MatrixSender } from './send.js';
 import type { Session } from './session.js';
 
 const E2EE_NOTICE = 'I cannot read encrypted messages: end-to-end encryption is turned off for this bot. Ask me in an unencrypted room.';
-const UTD_NOTICE = 'I could not decrypt a message here: the sender\'s device did not share its key with my device. Please send it again (verifying or re-sharing keys may help).';
+const UTD_NOTICE =
+  "I could not decrypt a message here: the sender's device did not share its key with my device. Please send it again (verifying or re-sharing keys may help).";
 /** At most one "could not decrypt" notice per room in this time. */
 const UTD_NOTICE_EVERY_MS = 60 * 60_000;
 
@@ -67,7 +68,10 @@ export class Rooms {
     if (!this.undecryptable.has(key)) {
       if (this.undecryptable.size >= 10_000) this.undecryptable.clear();
       this.undecryptable.add(key);
-      this.log.warn({ room: roomId, session, event: ev.event_id, sender: ev.sender, reason: scrub(err instanceof Error ? err.message : String(err)) }, 'cannot decrypt a message');
+      this.log.warn(
+        { room: roomId, session, event: ev.event_id, sender: ev.sender, reason: scrub(err instanceof Error ? err.message : String(err)) },
+        'cannot decrypt a message',
+      );
     }
     const noticeKey = `utd_notice:${roomId}`;
     const last = Number((await this.memory.readValue(noticeKey)) ?? 0);

@@ -95,7 +95,8 @@ export class MatrixSender {
     const page = await this.lastEvents(roomId);
     if (!page) return 'unknown';
     const chunk = page.chunk ?? [];
-    const mine = (e: PastEvent) => e.sender === this.session.userId && (e.unsigned?.transaction_id === digestTxnId(key) || e.content?.[DIGEST_KEY_FIELD] === key);
+    const mine = (e: PastEvent) =>
+      e.sender === this.session.userId && (e.unsigned?.transaction_id === digestTxnId(key) || e.content?.[DIGEST_KEY_FIELD] === key);
     if (chunk.some(mine)) return 'found';
     const oldest = chunk.at(-1)?.origin_server_ts;
     const reachesBack = page.end === undefined || (oldest !== undefined && oldest <= since);
@@ -112,7 +113,10 @@ export class MatrixSender {
 
   private async lastEvents(roomId: string): Promise<{ chunk?: PastEvent[]; end?: string } | undefined> {
     try {
-      return (await this.session.client.doRequest('GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages`, { dir: 'b', limit: 100 })) as { chunk?: PastEvent[]; end?: string };
+      return (await this.session.client.doRequest('GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages`, { dir: 'b', limit: 100 })) as {
+        chunk?: PastEvent[];
+        end?: string;
+      };
     } catch {
       return undefined;
     }
@@ -126,7 +130,8 @@ export class MatrixSender {
   private async send(roomId: string, message: object, txnId: string): Promise<void> {
     const { type, content } = await this.encryption.seal(roomId, message);
     const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${type}/${encodeURIComponent(txnId)}`;
-    const put = () => (this.session.client.doRequest('PUT', path, null, content) as Promise<unknown>).catch((err: unknown) => Promise.reject(homeserverError(err)));
+    const put = () =>
+      (this.session.client.doRequest('PUT', path, null, content) as Promise<unknown>).catch((err: unknown) => Promise.reject(homeserverError(err)));
     // The first attempt goes out at once; only a failure pays for setting up the retries, which take
     // it over as their own first attempt (same waits and limits as if pRetry had made it).
     const first = put();

@@ -17,10 +17,18 @@ export function appKeys(): AppKeys {
   return { privateKey, publicKeyHex: Buffer.from(x, 'base64url').toString('hex') };
 }
 
-const snowflake = () => (BigInt(Date.now() - 1420070400000) << 22n | BigInt(randomBytes(2).readUInt16BE() & 0x3fffff)).toString();
+const snowflake = () => ((BigInt(Date.now() - 1420070400000) << 22n) | BigInt(randomBytes(2).readUInt16BE() & 0x3fffff)).toString();
 
 /** An interaction payload as Discord sends it (type 1 PING, 2 command, 4 autocomplete) in a guild channel. */
-export function interaction(o: { type: 1 | 2 | 4; name?: string; options?: unknown[]; applicationId?: string; channelId?: string; userId?: string; permissions?: string }) {
+export function interaction(o: {
+  type: 1 | 2 | 4;
+  name?: string;
+  options?: unknown[];
+  applicationId?: string;
+  channelId?: string;
+  userId?: string;
+  permissions?: string;
+}) {
   return {
     id: snowflake(),
     application_id: o.applicationId ?? '100000000000000001',

@@ -145,14 +145,7 @@ export function dmChannelObject(o: { id: string; recipient: ApiUser }): Json {
 }
 
 /** A role object. */
-export function roleObject(o: {
-  id: string;
-  name: string;
-  permissions: string;
-  position: number;
-  managed?: boolean;
-  tags?: Record<string, unknown>;
-}): Json {
+export function roleObject(o: { id: string; name: string; permissions: string; position: number; managed?: boolean; tags?: Record<string, unknown> }): Json {
   const role: Record<string, unknown> = {
     id: o.id,
     name: o.name,
@@ -173,13 +166,7 @@ export function roleObject(o: {
 }
 
 /** The guild fields shared by REST GET /guilds/{id} and the gateway GUILD_CREATE. */
-export function guildBaseObject(o: {
-  id: string;
-  name: string;
-  ownerId: string;
-  systemChannelId: string;
-  roles: unknown[];
-}): Json {
+export function guildBaseObject(o: { id: string; name: string; ownerId: string; systemChannelId: string; roles: unknown[] }): Json {
   return {
     id: o.id,
     name: o.name,

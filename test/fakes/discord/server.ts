@@ -336,7 +336,11 @@ class FakeDiscordServer implements FakeDiscord {
   private closed = false;
 
   constructor(opts: FakeDiscordOptions) {
-    this.opts = { interactionDeadlineMs: opts.interactionDeadlineMs ?? 3000, echoBotMessages: opts.echoBotMessages ?? true, nonceWindowMs: opts.nonceWindowMs ?? NONCE_WINDOW_MS };
+    this.opts = {
+      interactionDeadlineMs: opts.interactionDeadlineMs ?? 3000,
+      echoBotMessages: opts.echoBotMessages ?? true,
+      nonceWindowMs: opts.nonceWindowMs ?? NONCE_WINDOW_MS,
+    };
     const botId = snowflake();
     this.applicationId = botId; // modern apps: application id == bot user id
     this.token = opts.token ?? `${Buffer.from(botId).toString('base64url')}.${randomToken(4)}.${randomToken(28)}`;
@@ -967,7 +971,13 @@ class FakeDiscordServer implements FakeDiscord {
       name: 'fake team',
       icon: null,
       owner_user_id: this.teamMemberIds[0] ?? this.users.owner.id,
-      members: this.teamMemberIds.map((id) => ({ user: this.resolveUser({ id }), team_id: teamId, membership_state: 2, permissions: ['*'], role: 'developer' })),
+      members: this.teamMemberIds.map((id) => ({
+        user: this.resolveUser({ id }),
+        team_id: teamId,
+        membership_state: 2,
+        permissions: ['*'],
+        role: 'developer',
+      })),
     };
   }
 
@@ -1088,7 +1098,9 @@ class FakeDiscordServer implements FakeDiscord {
       if (!this.channels.has(p.channel!)) return E.unknownChannel();
       const limit = Math.min(100, Math.max(1, Number(req.query.get('limit') ?? 50) || 50));
       const after = req.query.get('after');
-      const list = [...this.messages.values()].filter((m) => m.channelId === p.channel && !m.ephemeral && (!after || BigInt(m.message.id) > BigInt(after))).map((m) => m.message);
+      const list = [...this.messages.values()]
+        .filter((m) => m.channelId === p.channel && !m.ephemeral && (!after || BigInt(m.message.id) > BigInt(after)))
+        .map((m) => m.message);
       // Newest first, like Discord; with `after`, the oldest `limit` after it.
       return ok(after ? list.slice(0, limit).reverse() : list.reverse().slice(0, limit));
     });
@@ -1281,7 +1293,7 @@ class FakeDiscordServer implements FakeDiscord {
       components: Array.isArray(body.components) ? body.components : [],
       pinned: false,
       type: o.type,
-      flags: o.flags ?? (typeof body.flags === 'number' ? body.flags & (1 << 2 | 1 << 12) : 0),
+      flags: o.flags ?? (typeof body.flags === 'number' ? body.flags & ((1 << 2) | (1 << 12)) : 0),
       ...o.extra,
     };
     if (body.nonce != null) message.nonce = body.nonce;
@@ -1412,7 +1424,7 @@ class FakeDiscordServer implements FakeDiscord {
     };
     const message = this.buildBotMessage(it.channelId, data, files, {
       type: followup ? 0 : 20,
-      flags: flags | (typeof data.flags === 'number' ? data.flags & (1 << 2 | 1 << 12) : 0),
+      flags: flags | (typeof data.flags === 'number' ? data.flags & ((1 << 2) | (1 << 12)) : 0),
       extra: {
         webhook_id: this.applicationId,
         application_id: this.applicationId,
@@ -1526,7 +1538,11 @@ class FakeDiscordServer implements FakeDiscord {
           add('channels', id, { id, name: c.name, type: c.type, permissions: EVERYONE_PERMISSIONS, guild_id: c.guild_id });
         }
         if ((opt.type === 8 || opt.type === 9) && this.roles.some((r) => r.id === id)) {
-          add('roles', id, this.roles.find((r) => r.id === id));
+          add(
+            'roles',
+            id,
+            this.roles.find((r) => r.id === id),
+          );
         }
       }
     };
@@ -1591,10 +1607,7 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 /** Parse a JSON or multipart/form-data (`payload_json` + `files[n]`) body. */
-async function parseBody(
-  contentType: string | undefined,
-  raw: Buffer,
-): Promise<{ body: any; files?: RecordedFile[]; invalid?: boolean }> {
+async function parseBody(contentType: string | undefined, raw: Buffer): Promise<{ body: any; files?: RecordedFile[]; invalid?: boolean }> {
   if (raw.length === 0) return { body: undefined };
   const ct = contentType ?? '';
   if (ct.startsWith('multipart/form-data')) {

@@ -8,8 +8,7 @@ import { formError } from './payloads.js';
 
 type ErrorBody = Record<string, unknown>;
 
-const tooLong = (path: string, max: number): ErrorBody =>
-  formError(path, 'BASE_TYPE_MAX_LENGTH', `Must be ${max} or fewer in length.`);
+const tooLong = (path: string, max: number): ErrorBody => formError(path, 'BASE_TYPE_MAX_LENGTH', `Must be ${max} or fewer in length.`);
 const required = (path: string): ErrorBody => formError(path, 'BASE_TYPE_REQUIRED', 'This field is required');
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 

@@ -279,7 +279,9 @@ export class HomeserverModel {
           dropped += entry.dropped;
         }
       } else if (now === 'invite' && memberEv && (since === null || memberEv.pos > since)) {
-        const events = INVITE_STATE_TYPES.map((t) => room.stateEvent(t)).filter((e): e is StoredEvent => !!e).map((e) => this.stripped(e));
+        const events = INVITE_STATE_TYPES.map((t) => room.stateEvent(t))
+          .filter((e): e is StoredEvent => !!e)
+          .map((e) => this.stripped(e));
         const inviterEv = room.stateEvent('m.room.member', memberEv.sender);
         if (inviterEv) events.push(this.stripped(inviterEv));
         // Synapse appends the invite event itself in full client format.
@@ -290,15 +292,17 @@ export class HomeserverModel {
         const timeline = lastN(candidates, o.timelineLimit);
         const startPos = timeline.length ? timeline[0]!.pos - 1 : since;
         leave[room.roomId] = {
-          timeline: { events: timeline.map((e) => this.toClient(e, { token: o.token })), limited: candidates.length > timeline.length, prev_batch: this.token(startPos) },
+          timeline: {
+            events: timeline.map((e) => this.toClient(e, { token: o.token })),
+            limited: candidates.length > timeline.length,
+            prev_batch: this.token(startPos),
+          },
           state: { events: [] },
           account_data: { events: [] },
         };
       }
     }
-    const accountData = [...this.accountData.entries()]
-      .filter(([, v]) => since === null || v.pos > since)
-      .map(([type, v]) => ({ type, content: v.content }));
+    const accountData = [...this.accountData.entries()].filter(([, v]) => since === null || v.pos > since).map(([type, v]) => ({ type, content: v.content }));
     const empty = !Object.keys(join).length && !Object.keys(invite).length && !Object.keys(leave).length && !accountData.length;
     const body = {
       next_batch: this.token(this.pos),
@@ -315,9 +319,7 @@ export class HomeserverModel {
   /** One `rooms.join` entry; null if nothing to report for an incremental sync. */
   private joinedRoom(room: Room, from: number | null, o: SyncOptions, fullState: boolean): { body: any; dropped: number } | null {
     const candidates = from === null ? room.events : room.events.filter((e) => e.pos > from);
-    const roomData = [...room.accountData.entries()]
-      .filter(([, v]) => from === null || v.pos > from)
-      .map(([type, v]) => ({ type, content: v.content }));
+    const roomData = [...room.accountData.entries()].filter(([, v]) => from === null || v.pos > from).map(([type, v]) => ({ type, content: v.content }));
     if (from !== null && !candidates.length && !roomData.length && !fullState) return null;
     const timeline = lastN(candidates, o.timelineLimit);
     const startPos = timeline.length ? timeline[0]!.pos - 1 : (from ?? this.pos);

@@ -696,7 +696,14 @@ class FakeMatrixServer implements FakeMatrix {
         body = raw;
       }
     }
-    const rec: RecordedRequest = { method: req.method ?? 'GET', path: `/${segments.join('/')}`, query: url.searchParams, headers: req.headers, body, at: performance.now() };
+    const rec: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: `/${segments.join('/')}`,
+      query: url.searchParams,
+      headers: req.headers,
+      body,
+      at: performance.now(),
+    };
     if (this.recordRequests) this.requests.push(rec);
     const c: Ctx = { req, res, params: {}, query: url.searchParams, body, rec, token: '', server };
     try {
@@ -839,7 +846,9 @@ class FakeMatrixServer implements FakeMatrix {
 
   /** The Client-Server API routes, one method per area. */
   private defineRoutes(): void {
-    this.route('GET', 'account/whoami', (c) => this.reply(c, 200, { user_id: this.botUserId, ...(this.botDeviceId ? { device_id: this.botDeviceId } : {}), is_guest: false }));
+    this.route('GET', 'account/whoami', (c) =>
+      this.reply(c, 200, { user_id: this.botUserId, ...(this.botDeviceId ? { device_id: this.botDeviceId } : {}), is_guest: false }),
+    );
     this.e2eeRoutes();
     this.accountDataRoutes();
     this.filterRoutes();
@@ -949,7 +958,12 @@ class FakeMatrixServer implements FakeMatrix {
       const m = room.membership(this.botUserId);
       if (m !== 'join' && m !== 'invite' && m !== 'knock') throw new MatrixHttpError(403, 'M_FORBIDDEN', `User ${this.botUserId} not in room ${room.roomId}`);
       const reason = c.body?.reason;
-      this.model.append(room.roomId, { sender: this.botUserId, type: 'm.room.member', stateKey: this.botUserId, content: { membership: 'leave', ...(reason ? { reason } : {}) } });
+      this.model.append(room.roomId, {
+        sender: this.botUserId,
+        type: 'm.room.member',
+        stateKey: this.botUserId,
+        content: { membership: 'leave', ...(reason ? { reason } : {}) },
+      });
       this.replyEmpty(c);
     });
     this.route('POST', 'rooms/:roomId/forget', (c) => this.replyEmpty(c));
@@ -991,7 +1005,7 @@ class FakeMatrixServer implements FakeMatrix {
       const room = this.requireJoined(roomId);
       const target = this.model.eventsById.get(eventId);
       if (target && target.sender !== this.botUserId && room.userLevel(this.botUserId) < Number(room.powerLevels().redact ?? 50)) {
-        throw new MatrixHttpError(403, 'M_FORBIDDEN', 'You don\'t have permission to redact events');
+        throw new MatrixHttpError(403, 'M_FORBIDDEN', "You don't have permission to redact events");
       }
       const content = { ...(c.body ?? {}), redacts: eventId };
       const ev = this.model.append(roomId, { sender: this.botUserId, type: 'm.room.redaction', content, redacts: eventId, txnId, txnToken: c.token });
@@ -1021,7 +1035,11 @@ class FakeMatrixServer implements FakeMatrix {
     this.route('PUT', 'rooms/:roomId/state/:type/:stateKey', (c) => putState(c, c.params.stateKey!));
     this.route('GET', 'rooms/:roomId/state', (c) => {
       const room = this.requireJoined(c.params.roomId!);
-      this.reply(c, 200, [...room.state.values()].map((e) => this.model.toClient(e, { withRoomId: true })));
+      this.reply(
+        c,
+        200,
+        [...room.state.values()].map((e) => this.model.toClient(e, { withRoomId: true })),
+      );
     });
   }
 
