@@ -3,7 +3,7 @@
  * postings laid out flat. Build-time only; searching reads what `PostingsBuilder.finish` returns.
  */
 import type { Point } from './model.js';
-import type { TermTable } from './text.js';
+import type { TermTable } from './term-table.js';
 
 /**
  * The context term ids of points (weighted by `contextWeight` in the postings), distinct, in first-seen order: a topic's
@@ -157,7 +157,7 @@ export class PostingsBuilder {
 }
 
 /** A copy of `a` with room for at least `n` entries (doubling), zero-filled beyond the old end. */
-function grow<A extends Int32Array | Float32Array | Float64Array>(a: A, n: number): A {
+export function grow<A extends Int32Array | Float32Array | Float64Array>(a: A, n: number): A {
   let size = a.length;
   while (size < n) size *= 2;
   const b = new (a.constructor as new (n: number) => A)(size);

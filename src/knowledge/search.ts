@@ -1,9 +1,10 @@
 import Fuse from 'fuse.js';
 import type { Knowledge, Point, Topic } from './model.js';
-import { Contexts, PostingsBuilder } from './postings.js';
+import { Contexts, grow, PostingsBuilder } from './postings.js';
 import { pointFeatures } from './intent.js';
 import { type Analysis, connectedSides, QuestionAnalyzer, spanText } from './question.js';
-import { normalizeKey, TermTable, terms } from './text.js';
+import { TermTable } from './term-table.js';
+import { normalizeKey, terms } from './text.js';
 
 /** Fuse score at or below which a topic name counts as a match (0 = exact). */
 const TOPIC_ACCEPT = 0.3;
@@ -240,7 +241,7 @@ export class SearchIndex {
 
   /** Term `id` (one stem) names topic number `k`, unless a key before named another. */
   private setStemTerm(id: number, k: number): void {
-    if (id >= this.stemTopic.length) this.stemTopic = grownTo(this.stemTopic, id + 1);
+    if (id >= this.stemTopic.length) this.stemTopic = grow(this.stemTopic, id + 1);
     if (this.stemTopic[id] === 0) this.stemTopic[id] = k + 1;
   }
 
@@ -645,15 +646,6 @@ function wordCount(key: string): number {
   let n = 1;
   for (let i = key.indexOf(' '); i >= 0; i = key.indexOf(' ', i + 1)) n++;
   return n;
-}
-
-/** A copy of `a` with room for at least `n` entries (doubling), zero-filled beyond the old end. */
-function grownTo(a: Int32Array, n: number): Int32Array {
-  let size = a.length;
-  while (size < n) size *= 2;
-  const b = new Int32Array(size);
-  b.set(a);
-  return b;
 }
 
 /** `ids.slice(from)` as terms, joined by spaces. */

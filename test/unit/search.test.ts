@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { foldSpace, loadKnowledge } from '../../src/knowledge/load.js';
 import { SearchIndex } from '../../src/knowledge/search.js';
 import { stemmer } from 'stemmer';
-import { normalizeKey, stemOf, TermTable, terms } from '../../src/knowledge/text.js';
+import { TermTable } from '../../src/knowledge/term-table.js';
+import { normalizeKey, stemOf, terms } from '../../src/knowledge/text.js';
 import { accuracy, loadQuestions } from '../support/quality.js';
 
 const search = new SearchIndex(loadKnowledge('knowledge'));

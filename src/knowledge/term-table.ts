@@ -1,0 +1,139 @@
+/** TermTable: the index build's tokeniser, numbering the terms of many texts (see search.ts). */
+import { CharMap, FNV_OFFSET, FNV_PRIME, hashOf } from './char-map.js';
+import { SEPARATOR, splitWord, STOP_WORDS, stemOf, words } from './text.js';
+
+/**
+ * ASCII without quote characters: text `TermTable` scans in place, as for it
+ * normalizeKey comes down to lower-casing, `_` as a space and the UK-spelling rule.
+ */
+const PLAIN_ASCII = /^[\x00-\x21\x23-\x26\x28-\x5f\x61-\x7f]*$/;
+
+/** [a-z0-9] after lower-casing: `[\p{L}\p{N}]` for ASCII. */
+function isAlnum(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
+}
+
+/** `. + - /`: what joins a compound word (`_` is a space after normalizeKey). */
+function isJoin(c: number): boolean {
+  return c === 46 || c === 43 || c === 45 || c === 47;
+}
+
+/**
+ * Whether normalizeKey's UK-to-US rule (`is(ation|e|ed|ing)\b` → `iz…`)
+ * respells the run of letters and digits `s[from, to)` (which a non-word
+ * character or the end follows).
+ */
+function ukSpelling(s: string, from: number, to: number): boolean {
+  // Only the last letter is checked on the hot path: the four suffixes end differently.
+  const last = s.charCodeAt(to - 1);
+  const suffix = last === 101 ? 'ise' : last === 100 ? 'ised' : last === 103 ? 'ising' : last === 110 ? 'isation' : undefined;
+  return suffix !== undefined && to - from >= suffix.length && s.startsWith(suffix, to - suffix.length);
+}
+
+/**
+ * Numbered terms for indexing many texts: `ids(text)` gives the ids of exactly
+ * `terms(text)`, but each distinct word is split, stop-word-checked and stemmed
+ * only once. Plain ASCII text (nearly all of it) is scanned in place after
+ * lower-casing, its words looked up by their characters (CharMap): no
+ * normalized copy and no string per word is made. Other text goes through
+ * `words()` and the same tables.
+ */
+export class TermTable {
+  /** The term of each id. */
+  readonly terms: string[] = [];
+  private readonly termIds: CharMap;
+  /**
+   * Word → its one term id, or -1 - i for `lists[i]` when it has none (a stop-word) or several (a compound): the words
+   * of texts, and apart from them the words of names (`ids(…, true)`). A large knowledge has many more distinct words
+   * in its topic names than in its bullets, each used once: kept apart, the bullets' table stays small enough to stay
+   * in the processor's cache while every bullet word is looked up in it.
+   */
+  private readonly wordRefs: CharMap;
+  private readonly nameRefs: CharMap;
+  private readonly lists: number[][] = [];
+
+  /** `expectedWords`, `expectedNames`: guesses at the number of distinct words in texts and in names. */
+  constructor(expectedWords = 0, expectedNames = 0) {
+    this.termIds = new CharMap(expectedWords + expectedNames);
+    this.wordRefs = new CharMap(expectedWords);
+    this.nameRefs = new CharMap(expectedNames);
+  }
+
+  /** Appends the term ids of `text` (stop-words dropped) to `out`, in `terms(text)` order; `name`: text is a topic's name. */
+  ids(text: string, out: number[], name = false): number[] {
+    const refs = name ? this.nameRefs : this.wordRefs;
+    if (!PLAIN_ASCII.test(text)) {
+      for (const w of words(text)) this.word(refs, w, 0, w.length, out);
+      return out;
+    }
+    // The ASCII case of `normalizeKey(text).match(WORD)`: runs of [a-z0-9] joined by single `. + - /`.
+    const s = text.toLowerCase();
+    const n = s.length;
+    let i = 0;
+    while (i < n) {
+      if (!isAlnum(s.charCodeAt(i))) {
+        i++;
+        continue;
+      }
+      const start = i;
+      let respelt = false;
+      // The word's hash (hashOf) is taken as it is scanned.
+      let h = FNV_OFFSET;
+      for (;;) {
+        const runStart = i;
+        for (let c = s.charCodeAt(i); i < n && isAlnum(c); c = s.charCodeAt(++i)) h = Math.imul(h ^ c, FNV_PRIME);
+        if (ukSpelling(s, runStart, i)) respelt = true;
+        if (i + 1 < n && isJoin(s.charCodeAt(i)) && isAlnum(s.charCodeAt(i + 1))) h = Math.imul(h ^ s.charCodeAt(i++), FNV_PRIME);
+        else break;
+      }
+      if (respelt) {
+        // Rare ("organisation", "otherwise"): build the word as normalizeKey spells it.
+        const w = words(s.slice(start, i))[0]!;
+        this.word(refs, w, 0, w.length, out);
+      } else {
+        this.word(refs, s, start, i, out, h);
+      }
+    }
+    return out;
+  }
+
+  /** The id of a term, added if new. */
+  private termId(t: string): number {
+    const h = hashOf(t, 0, t.length);
+    let id = this.termIds.get(t, 0, t.length, h);
+    if (id === undefined) this.termIds.add(t, 0, t.length, h, (id = this.terms.push(t) - 1));
+    return id;
+  }
+
+  /** The id of a term, if the table has it. */
+  idOf(term: string): number | undefined {
+    return this.termIds.get(term, 0, term.length, hashOf(term, 0, term.length));
+  }
+
+  /** The one term of a word of the indexed texts or names (lower-case, as written), if it was seen and is not a stop-word or a compound. */
+  termOf(word: string): string | undefined {
+    const hash = hashOf(word, 0, word.length);
+    const ref = this.wordRefs.get(word, 0, word.length, hash) ?? this.nameRefs.get(word, 0, word.length, hash);
+    return ref !== undefined && ref >= 0 ? this.terms[ref] : undefined;
+  }
+
+  /** Appends the term ids of the word `s[from, to)` (`hash`: its hashOf), tokenising it if `refs` does not have it yet. */
+  private word(refs: CharMap, s: string, from: number, to: number, out: number[], hash = hashOf(s, from, to)): void {
+    let ref = refs.get(s, from, to, hash);
+    if (ref === undefined) {
+      // Each distinct word comes here once (per table), so its parts are stemmed without the shared stem cache
+      // (which would otherwise also keep every one-off word of a large corpus).
+      const word = s.slice(from, to);
+      if (!SEPARATOR.test(word) && !STOP_WORDS.has(word)) {
+        // A plain word (most): one term.
+        ref = this.termId(stemOf(word));
+      } else {
+        const ids = splitWord(word, false, [], stemOf).map((t) => this.termId(t));
+        ref = ids.length === 1 ? ids[0]! : -1 - (this.lists.push(ids) - 1);
+      }
+      refs.add(s, from, to, hash, ref);
+    }
+    if (ref >= 0) out.push(ref);
+    else for (const id of this.lists[-1 - ref]!) out.push(id);
+  }
+}
