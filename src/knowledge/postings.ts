@@ -1,30 +1,50 @@
 /**
- * Building the question index (src/knowledge/search.ts): each point's context terms, and the BM25
+ * Building the question index (src/knowledge/search.ts): each point's context, and the BM25
  * postings laid out flat. Build-time only; searching reads what `PostingsBuilder.finish` returns.
+ *
+ * A point's context is its topic's names (id, title, aliases), its slide's title and, for a
+ * sub-bullet, its parent bullet: each context term counts `contextWeight` in the point's term
+ * frequency, once. The names are the larger share (a dozen terms, shared by every point of the
+ * topic), so they are not posted point by point: a term's postings are the points whose own words,
+ * slide title or parent use it, plus the topics whose names use it, each standing for all of its
+ * points (`Index`). The scores are the same as with every context term posted on every point.
  */
 import type { Point } from './model.js';
 import type { TermTable } from './term-table.js';
 
+/** A point's context apart from its topic's names: the terms of its slide title and parent that are not names. */
+export interface PointContext {
+  /** Distinct term ids, not among the topic's names. */
+  readonly ids: readonly number[];
+  /** How many distinct terms the whole context has (the topic's names included). */
+  readonly size: number;
+}
+
 /**
- * The context term ids of points (weighted by `contextWeight` in the postings), distinct, in first-seen order: a topic's
- * id, title and aliases and the slide title, plus the parent bullet for a sub-bullet. Worked out
- * once per slide and per parent, keyed by the strings the points share. Tokenising the parts
- * apart gives the same terms as tokenising them joined by spaces, as the index used to.
+ * The contexts of a topic's points, worked out once per slide and per parent (keyed by the
+ * strings the points share). Tokenising the parts apart gives the same terms as tokenising
+ * them joined by spaces.
  */
 export class Contexts {
-  private readonly slides = new Map<string, { ids: number[]; parents?: Map<string, number[]> }>();
+  private readonly slides = new Map<string, PointContext & { parents?: Map<string, PointContext> }>();
   /** Per term id: the number of the `distinct` call that last saw it. */
   private seen = new Int32Array(1 << 12);
   private calls = 0;
-  private keyTerms: readonly number[] = [];
+  /** The current topic's names as distinct term ids. */
+  private names: number[] = [];
   private readonly own: number[] = [];
 
-  constructor(private readonly table: TermTable) {}
+  /** `postings`: where the current topic's names are marked. */
+  constructor(
+    private readonly table: TermTable,
+    private readonly postings: PostingsBuilder,
+  ) {}
 
-  /** The points that follow are a topic's, whose id, title and aliases have these term ids. */
-  startTopic(keyTerms: readonly number[]): void {
-    this.keyTerms = keyTerms;
+  /** The points that follow are topic number `k`'s (`points` of them), whose id, title and aliases have these term ids. */
+  startTopic(k: number, nameIds: readonly number[], points: number): void {
     this.slides.clear();
+    this.names = this.distinct([], nameIds);
+    this.postings.addTopic(k, this.names, points, this.table.terms.length);
   }
 
   /** An empty array for a point's own term ids (reused point after point). */
@@ -33,52 +53,100 @@ export class Contexts {
     return this.own;
   }
 
-  of(p: Point): readonly number[] {
+  of(p: Point): PointContext {
     let slide = this.slides.get(p.slideTitle);
-    if (!slide) this.slides.set(p.slideTitle, (slide = { ids: this.distinct(this.keyTerms, p.slideTitle) }));
-    if (!p.parent) return slide.ids;
+    if (!slide) this.slides.set(p.slideTitle, (slide = this.context([], p.slideTitle)));
+    if (!p.parent) return slide;
     slide.parents ??= new Map();
     let withParent = slide.parents.get(p.parent);
-    if (!withParent) slide.parents.set(p.parent, (withParent = this.distinct(slide.ids, p.parent)));
+    if (!withParent) slide.parents.set(p.parent, (withParent = this.context(slide.ids, p.parent)));
     return withParent;
   }
 
-  /** `base` followed by the term ids of `text`, each once, in first-seen order. */
-  private distinct(base: readonly number[], text: string): number[] {
-    const ids = this.table.ids(text, [...base]);
+  /** `base` followed by the terms of `text` that are neither in `base` nor names, each once. */
+  private context(base: readonly number[], text: string): PointContext {
+    const ids = this.distinct(base, this.table.ids(text, []));
+    let n = base.length;
+    this.postings.reserve(this.table.terms.length);
+    for (let j = base.length; j < ids.length; j++) if (!this.postings.isName(ids[j]!)) ids[n++] = ids[j]!;
+    ids.length = n;
+    return { ids, size: this.names.length + n };
+  }
+
+  /** `base` followed by `more`, each id once, in first-seen order (a new array). */
+  private distinct(base: readonly number[], more: readonly number[]): number[] {
     if (this.table.terms.length > this.seen.length) this.seen = grow(this.seen, this.table.terms.length);
     const { seen } = this;
     const call = ++this.calls;
-    let n = 0;
-    for (const id of ids) {
+    const ids: number[] = [];
+    for (const id of base) {
+      seen[id] = call;
+      ids.push(id);
+    }
+    for (const id of more) {
       if (seen[id] === call) continue;
       seen[id] = call;
-      ids[n++] = id;
+      ids.push(id);
     }
-    ids.length = n;
     return ids;
   }
 }
 
+/** The flat index: per slot (a term some point or topic uses), its points and its topics. */
+export interface Index {
+  /** Term id → slot (-1: no postings), and the reverse. */
+  slotOfTerm: Int32Array;
+  termOfSlot: Int32Array;
+  /**
+   * Slot s's points are `doc[start[s] .. start[s + 1])` (ascending), with their term frequencies in `tf`: own words
+   * count 1 each, and the slide title or parent `contextWeight` (so a frequency is an integer when neither has the term).
+   */
+  start: Int32Array;
+  doc: Int32Array;
+  tf: Float32Array;
+  /**
+   * Slot s's topics, whose names use the term: `topic[topicStart[s] .. topicStart[s + 1])` (ascending). Each of their
+   * points has the term in its context, whether or not it is among the point's postings.
+   */
+  topicStart: Int32Array;
+  topic: Int32Array;
+  /** Per slot: the points whose own words or context use the term (BM25's document frequency). */
+  df: Int32Array;
+  /** Per point: its length, own words plus `contextWeight` per context term. */
+  length: Float32Array;
+}
+
 /**
- * Collects postings point by point (BM25 term frequencies: 1 per own word, `contextWeight` per
- * context term), then lays them out flat (see SearchIndex). A point's frequencies are
- * summed in a scratch array indexed by term id; its (term, frequency) pairs go to one growing
- * buffer, and `finish` moves them to their terms' slots: no Map per point, no list per term.
+ * Collects postings point by point, then lays them out flat (see `Index`). A point's own
+ * frequencies are summed in a scratch array indexed by term id; its (term, frequency) pairs go to
+ * one growing buffer, and `finish` moves them to their terms' slots: no Map per point, no list per term.
  */
 export class PostingsBuilder {
-  /** Per term id: points so far; and the current point's frequency (zeroed after each point). */
-  private df = new Int32Array(1 << 12);
-  private tf = new Float64Array(1 << 12);
-  /** The current point's term ids in first-seen order (own words, then context): its length sums in that order. */
+  /**
+   * Per term id, four ints side by side (one cache line holds what a point's term reads): the current point's own
+   * frequency (zeroed after each point), its postings so far, the number (+1) of the last point whose slide title or
+   * parent has it, and the number (+1) of the last topic whose names have it.
+   */
+  private term = new Int32Array(4 << 12);
+  /** Per term id: topics whose names use it; points of those topics; postings on those topics' points. */
+  private topics = new Int32Array(1 << 12);
+  private namePoints = new Int32Array(1 << 12);
+  private overlap = new Int32Array(1 << 12);
+  /** The current topic's number + 1. */
+  private topic = 0;
+  /** The current point's own term ids in first-seen order: its length sums in that order. */
   private readonly touched: number[] = [];
   private pairTerm = new Int32Array(1 << 16);
   private pairTf = new Float32Array(1 << 16);
   private pairs = 0;
+  /** (term id, topic) pairs of topic names, in topic order. */
+  private nameTerm = new Int32Array(1 << 12);
+  private nameTopic = new Int32Array(1 << 12);
+  private namePairs = 0;
   private points = 0;
   private readonly pointEnd: Int32Array;
   private readonly length: Float32Array;
-  /** Term ids in the order of their first posting: the order of the slots. */
+  /** Term ids in the order they were first posted (points or topics): the order of the slots. */
   private readonly order: number[] = [];
 
   constructor(
@@ -89,70 +157,137 @@ export class PostingsBuilder {
     this.length = new Float32Array(points);
   }
 
-  /** Adds the next point; `terms` is how many term ids exist so far. */
-  add(own: readonly number[], ctx: readonly number[], terms: number): void {
-    if (terms > this.tf.length) {
-      this.tf = grow(this.tf, terms);
-      this.df = grow(this.df, terms);
+  /** Room for term ids below `terms`. */
+  reserve(terms: number): void {
+    if (terms <= this.topics.length) return;
+    this.term = grow(this.term, 4 * terms);
+    this.topics = grow(this.topics, terms);
+    this.namePoints = grow(this.namePoints, terms);
+    this.overlap = grow(this.overlap, terms);
+  }
+
+  /** Whether term `id` is among the current topic's names. */
+  isName(id: number): boolean {
+    return 4 * id + 3 < this.term.length && this.term[4 * id + 3] === this.topic;
+  }
+
+  /** The points that follow (`points` of them) are topic number `k`'s, whose names have these distinct term ids. */
+  addTopic(k: number, names: readonly number[], points: number, terms: number): void {
+    this.reserve(terms);
+    this.topic = k + 1;
+    for (const id of names) this.term[4 * id + 3] = this.topic;
+    if (points === 0) return;
+    if (this.namePairs + names.length > this.nameTerm.length) {
+      this.nameTerm = grow(this.nameTerm, this.namePairs + names.length);
+      this.nameTopic = grow(this.nameTopic, this.namePairs + names.length);
     }
-    const { tf, df, touched } = this;
+    for (const id of names) {
+      if (this.term[4 * id + 1] === 0 && this.topics[id] === 0) this.order.push(id);
+      this.topics[id]! += 1;
+      this.namePoints[id]! += points;
+      this.nameTerm[this.namePairs] = id;
+      this.nameTopic[this.namePairs++] = k;
+    }
+  }
+
+  /** Adds the next point of the current topic: its own term ids, and its context apart from names; `terms` is how many term ids exist so far. */
+  add(own: readonly number[], ctx: PointContext, terms: number): void {
+    this.reserve(terms);
+    const { term, touched, topic, contextWeight: w } = this;
+    const mark = ++this.points;
+    for (const id of ctx.ids) term[4 * id + 2] = mark;
     for (const id of own) {
-      if (tf[id] === 0) touched.push(id);
-      tf[id]! += 1;
+      const x = 4 * id;
+      if (term[x] === 0) touched.push(id);
+      term[x]! += 1;
     }
-    for (const id of ctx) {
-      if (tf[id] === 0) touched.push(id);
-      tf[id]! += this.contextWeight;
-    }
-    if (this.pairs + touched.length > this.pairTerm.length) {
-      this.pairTerm = grow(this.pairTerm, this.pairs + touched.length);
-      this.pairTf = grow(this.pairTf, this.pairs + touched.length);
+    const most = this.pairs + touched.length + ctx.ids.length;
+    if (most > this.pairTerm.length) {
+      this.pairTerm = grow(this.pairTerm, most);
+      this.pairTf = grow(this.pairTf, most);
     }
     const { pairTerm, pairTf } = this;
     let pairs = this.pairs;
+    // The length sums as if every context term were posted after the own ones: own words first (with the context's
+    // share when the context has them too), then one share per context term the point's own words lack.
     let len = 0;
+    let shared = 0;
     for (const id of touched) {
-      const f = tf[id]!;
-      len += f;
-      tf[id] = 0;
-      if (df[id] === 0) this.order.push(id);
-      df[id]! += 1;
-      pairTerm[pairs] = id;
-      pairTf[pairs++] = f;
+      const x = 4 * id;
+      const f = term[x]!;
+      term[x] = 0;
+      if (term[x + 2] === mark) {
+        term[x + 2] = 0; // posted here, not again as context only
+        shared++;
+        len += f + w;
+        pairTf[pairs] = f + w;
+      } else if (term[x + 3] === topic) {
+        shared++;
+        len += f + w;
+        this.overlap[id]! += 1;
+        pairTf[pairs] = f;
+      } else {
+        len += f;
+        pairTf[pairs] = f;
+      }
+      if (term[x + 1] === 0 && this.topics[id] === 0) this.order.push(id);
+      term[x + 1]! += 1;
+      pairTerm[pairs++] = id;
     }
+    for (const id of ctx.ids) {
+      const x = 4 * id;
+      if (term[x + 2] !== mark) continue; // also an own word: posted above
+      if (term[x + 1] === 0 && this.topics[id] === 0) this.order.push(id);
+      term[x + 1]! += 1;
+      pairTerm[pairs] = id;
+      pairTf[pairs++] = w;
+    }
+    for (let j = ctx.size - shared; j > 0; j--) len += w;
     touched.length = 0;
     this.pairs = pairs;
-    this.pointEnd[this.points] = pairs;
-    this.length[this.points++] = len;
+    this.pointEnd[mark - 1] = pairs;
+    this.length[mark - 1] = len;
   }
 
   /**
-   * Slots in first-posting order (`slotOfTerm`: term id → slot, -1 for a term no point uses; `termOfSlot`: the
-   * reverse), then every point's pairs moved to its terms' slots (in point order). `terms`: how many term ids exist.
+   * Slots in first-posting order, then every point's pairs moved to its terms' slots (in point order), and every
+   * topic to its name terms' slots. `terms`: how many term ids exist.
    */
-  finish(terms: number): { slotOfTerm: Int32Array; termOfSlot: Int32Array; start: Int32Array; doc: Int32Array; tf: Float32Array; length: Float32Array } {
-    const { order, df, pairTerm, pairTf, pointEnd } = this;
-    const slotOf = new Int32Array(terms).fill(-1);
+  finish(terms: number): Index {
+    this.reserve(terms);
+    const { order, term, topics, pairTerm, pairTf, pointEnd } = this;
+    const slotOfTerm = new Int32Array(terms).fill(-1);
     const termOfSlot = Int32Array.from(order);
     const start = new Int32Array(order.length + 1);
+    const topicStart = new Int32Array(order.length + 1);
+    const df = new Int32Array(order.length);
     for (let slot = 0; slot < order.length; slot++) {
       const id = order[slot]!;
-      slotOf[id] = slot;
-      start[slot + 1] = start[slot]! + df[id]!;
+      const posted = term[4 * id + 1]!;
+      slotOfTerm[id] = slot;
+      start[slot + 1] = start[slot]! + posted;
+      topicStart[slot + 1] = topicStart[slot]! + topics[id]!;
+      df[slot] = posted + this.namePoints[id]! - this.overlap[id]!;
     }
     const fill = start.slice(0, order.length);
     const doc = new Int32Array(this.pairs);
     const tf = new Float32Array(this.pairs);
     for (let i = 0, j = 0; i < this.points; i++) {
       for (; j < pointEnd[i]!; j++) {
-        const slot = slotOf[pairTerm[j]!]!;
+        const slot = slotOfTerm[pairTerm[j]!]!;
         const k = fill[slot]!;
         fill[slot] = k + 1;
         doc[k] = i;
         tf[k] = pairTf[j]!;
       }
     }
-    return { slotOfTerm: slotOf, termOfSlot, start, doc, tf, length: this.length };
+    const topicFill = topicStart.slice(0, order.length);
+    const topic = new Int32Array(this.namePairs);
+    for (let j = 0; j < this.namePairs; j++) {
+      const slot = slotOfTerm[this.nameTerm[j]!]!;
+      topic[topicFill[slot]!++] = this.nameTopic[j]!;
+    }
+    return { slotOfTerm, termOfSlot, start, doc, tf, topicStart, topic, df, length: this.length };
   }
 }
 

@@ -12,6 +12,8 @@ const TOPIC_ACCEPT = 0.3;
 const TOPIC_SUGGEST = 0.6;
 /** Weight of a point's context (topic title, aliases, slide title, parent bullet) next to its own words. */
 const CONTEXT_WEIGHT = 0.35;
+/** The term frequency of a point that has a term in its context only (as its postings store it). */
+const NAME_ONLY_TF = Math.fround(CONTEXT_WEIGHT);
 /** BM25 parameters. */
 const K1 = 1.2;
 const B = 0.75;
@@ -80,9 +82,10 @@ export class SearchIndex {
   private readonly keyText: string[] = [];
   private readonly keyTopic: string[] = [];
   /**
-   * The inverted index, flat: term → its id in `table` → slot (-1: no postings), and slot s's postings are the points
-   * `postDoc[postStart[s] .. postStart[s + 1])` (ascending) with their term
-   * frequencies in `postTf` (one pair of arrays instead of two small ones per term).
+   * The inverted index, flat (see postings.ts): term → its id in `table` → slot (-1: no postings), and slot s's postings
+   * are the points `postDoc[postStart[s] .. postStart[s + 1])` (ascending) with their term frequencies in `postTf`
+   * (one pair of arrays instead of two small ones per term), plus the topics whose names use the term,
+   * `nameTopic[nameStart[s] .. nameStart[s + 1])` (ascending): all their points have it in their context.
    */
   private readonly slotOfTerm: Int32Array;
   /** Per slot: its term's id in `table`. */
@@ -90,6 +93,10 @@ export class SearchIndex {
   private readonly postStart: Int32Array;
   private readonly postDoc: Int32Array;
   private readonly postTf: Float32Array;
+  private readonly nameStart: Int32Array;
+  private readonly nameTopic: Int32Array;
+  /** Per slot: how many points use the term, in their own words or their context. */
+  private readonly postDf: Int32Array;
   private readonly docLength: Float32Array;
   private readonly avgLength: number;
   /** The build's term table: the talk's words as written, for typo fixes. */
@@ -179,13 +186,13 @@ export class SearchIndex {
     this.receivers = new Int32Array(points.length);
     this.topicMark = new Uint8Array(knowledge.topics.length);
     this.topicStart = new Int32Array(knowledge.topics.length + 1);
-    const contexts = new Contexts(table);
     const postings = new PostingsBuilder(points.length, CONTEXT_WEIGHT);
+    const contexts = new Contexts(table, postings);
     // knowledge.points are the topics' points in topic order.
     let i = 0;
     for (const [k, topic] of knowledge.topics.entries()) {
       this.topicStart[k] = i;
-      contexts.startTopic(keyTerms[k]!);
+      contexts.startTopic(k, keyTerms[k]!, topic.points.length);
       for (const p of topic.points) this.addPoint(p, i++, k, contexts, postings);
     }
     this.topicStart[knowledge.topics.length] = i;
@@ -196,6 +203,9 @@ export class SearchIndex {
     this.postStart = index.start;
     this.postDoc = index.doc;
     this.postTf = index.tf;
+    this.nameStart = index.topicStart;
+    this.nameTopic = index.topic;
+    this.postDf = index.df;
     this.docLength = index.length;
     this.avgLength = points.length ? this.docLength.reduce((a, b) => a + b, 0) / points.length : 1;
     this.docNorm = new Float64Array(points.length);
@@ -209,7 +219,7 @@ export class SearchIndex {
       has: (term) => this.slot(term) !== undefined,
       df: (term) => {
         const slot = this.slot(term);
-        return slot === undefined ? 0 : this.postStart[slot + 1]! - this.postStart[slot]!;
+        return slot === undefined ? 0 : this.postDf[slot]!;
       },
       specificity: (term) => this.specificity(term),
       termOfWord: (word) => this.table.termOf(word),
@@ -301,15 +311,19 @@ export class SearchIndex {
 
   /** Per term slot, the number of topics whose points use it (points of a topic are contiguous). */
   private spreadOf(): Int32Array {
-    const { postStart, postDoc, pointTopic } = this;
+    const { postStart, postDoc, pointTopic, nameStart, nameTopic } = this;
     const spread = new Int32Array(postStart.length);
     for (let slot = 0; slot + 1 < postStart.length; slot++) {
+      // The topics whose names use it, and those of its postings' points that are not among them.
+      let n = nameStart[slot + 1]! - nameStart[slot]!;
+      let named = nameStart[slot]!;
       let last = -1;
-      let n = 0;
       for (let j = postStart[slot]!; j < postStart[slot + 1]!; j++) {
         const topic = pointTopic[postDoc[j]!]!;
-        if (topic !== last) n++;
+        if (topic === last) continue;
         last = topic;
+        while (named < nameStart[slot + 1]! && nameTopic[named]! < topic) named++;
+        if (named === nameStart[slot + 1]! || nameTopic[named] !== topic) n++;
       }
       spread[slot] = n;
     }
@@ -414,18 +428,36 @@ export class SearchIndex {
     return t < 2 ? 1 : Math.log(t / Math.max(1, this.topicSpread[slot]!)) / Math.log(t);
   }
 
-  /** Whether some point is in both postings lists (both are ascending). */
+  /** Whether some point uses both terms (slots), in its own words or its context. */
   private cooccur(a: number, b: number): boolean {
-    let i = this.postStart[a]!;
-    let j = this.postStart[b]!;
-    const ie = this.postStart[a + 1]!;
-    const je = this.postStart[b + 1]!;
-    while (i < ie && j < je) {
-      const x = this.postDoc[i]!;
-      const y = this.postDoc[j]!;
+    return this.namesMeet(a, b) || this.postingsMeet(a, b) || this.postingsMeet(b, a);
+  }
+
+  /** Whether the names of one topic use both terms. */
+  private namesMeet(a: number, b: number): boolean {
+    const { nameStart, nameTopic } = this;
+    for (let i = nameStart[a]!, j = nameStart[b]!; i < nameStart[a + 1]! && j < nameStart[b + 1]!; ) {
+      const x = nameTopic[i]!;
+      const y = nameTopic[j]!;
       if (x === y) return true;
       if (x < y) i++;
       else j++;
+    }
+    return false;
+  }
+
+  /** Whether a point among `a`'s postings is among `b`'s or in a topic whose names use `b` (all lists ascending). */
+  private postingsMeet(a: number, b: number): boolean {
+    const { postStart, postDoc, nameStart, nameTopic, pointTopic } = this;
+    let j = postStart[b]!;
+    let n = nameStart[b]!;
+    for (let i = postStart[a]!; i < postStart[a + 1]!; i++) {
+      const d = postDoc[i]!;
+      while (j < postStart[b + 1]! && postDoc[j]! < d) j++;
+      if (j < postStart[b + 1]! && postDoc[j] === d) return true;
+      const k = pointTopic[d]!;
+      while (n < nameStart[b + 1]! && nameTopic[n]! < k) n++;
+      if (n < nameStart[b + 1]! && nameTopic[n] === k) return true;
     }
     return false;
   }
@@ -480,22 +512,42 @@ export class SearchIndex {
       });
   }
 
-  /** Adds one term's BM25 share to the score of each point in its postings. */
+  /**
+   * Adds one term's BM25 share to the score of each point that uses it: its postings, and every point of a topic
+   * whose names use it (the names' share added to the point's own frequency), in point order.
+   */
   private addTerm(slot: number, weight: number): void {
     // Hot loops read locals only: a property first read inside a branch that an earlier question
     // never took sends V8's optimised code back to the interpreter on every call.
-    const { scores, ownMatch, postDoc, postTf, docNorm, touched } = this;
+    const { scores, ownMatch, postDoc, postTf, docNorm, touched, nameTopic, topicStart } = this;
     const items = touched.items;
     let size = touched.size;
-    const from = this.postStart[slot]!;
+    let j = this.postStart[slot]!;
     const to = this.postStart[slot + 1]!;
-    const idf = this.idf(to - from);
-    for (let j = from; j < to; j++) {
-      const d = postDoc[j]!;
-      const f = postTf[j]!;
-      if (scores[d] === 0) items[size++] = d;
-      if (f >= 1) ownMatch[d] = 1;
-      scores[d]! += weight * idf * ((f * (K1 + 1)) / (f + docNorm[d]!));
+    const idf = this.idf(this.postDf[slot]!);
+    const nameEnd = this.nameStart[slot + 1]!;
+    for (let n = this.nameStart[slot]!; ; n++) {
+      // The postings before the next topic whose names use the term (all that remain after the last one).
+      const first = n < nameEnd ? topicStart[nameTopic[n]!]! : 0x7fffffff;
+      for (; j < to && postDoc[j]! < first; j++) {
+        const d = postDoc[j]!;
+        const f = postTf[j]!;
+        if (scores[d] === 0) items[size++] = d;
+        if (f >= 1) ownMatch[d] = 1;
+        scores[d]! += weight * idf * ((f * (K1 + 1)) / (f + docNorm[d]!));
+      }
+      if (n === nameEnd) break;
+      // That topic's points: the names' share on top of their own frequency (an integer when no other context has it).
+      for (let d = first, end = topicStart[nameTopic[n]! + 1]!; d < end; d++) {
+        let f = NAME_ONLY_TF;
+        if (j < to && postDoc[j] === d) {
+          const g = postTf[j++]!;
+          f = Number.isInteger(g) ? Math.fround(g + CONTEXT_WEIGHT) : g;
+        }
+        if (scores[d] === 0) items[size++] = d;
+        if (f >= 1) ownMatch[d] = 1;
+        scores[d]! += weight * idf * ((f * (K1 + 1)) / (f + docNorm[d]!));
+      }
     }
     touched.size = size;
   }
