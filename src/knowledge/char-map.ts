@@ -49,6 +49,17 @@ export class CharMap {
     return undefined;
   }
 
+  /** The value of the short string whose characters are `a` and `b` (as a slot keeps them: see `slots`), or undefined. */
+  getPacked(hash: number, a: number, b: number): number | undefined {
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    const h = hash | 1;
+    for (let at = home(h, mask), x = slots[at]!; x !== 0; at = (at + 4) & mask, x = slots[at]!) {
+      if (x === h && slots[at + 2] === a && slots[at + 3] === b) return slots[at + 1];
+    }
+    return undefined;
+  }
+
   /** Adds `s[from, to)`, which is not in the map yet. */
   add(s: string, from: number, to: number, hash: number, value: number): void {
     if (++this.size > (this.slots.length >> 2) * MAX_LOAD) this.grow();
@@ -59,10 +70,16 @@ export class CharMap {
     slots[at] = hash | 1;
     slots[at + 1] = value;
     const len = to - from;
-    const short = packed(s, from, to);
-    if (short !== undefined) {
-      slots[at + 2] = short[0];
-      slots[at + 3] = short[1];
+    if (packs(s, from, to)) {
+      let a = 0;
+      let b = len << 24;
+      for (let i = 0; i < len; i++) {
+        const ch = s.charCodeAt(from + i);
+        if (i < 4) a |= ch << (8 * i);
+        else b |= ch << (8 * (i - 4));
+      }
+      slots[at + 2] = a;
+      slots[at + 3] = b;
       return;
     }
     if (this.charsUsed + len > this.chars.length) {
@@ -121,21 +138,13 @@ function home(h: number, mask: number): number {
 }
 
 /**
- * `s[from, to)` packed into two ints when it is short (at most 7 characters, each below 256): characters 0–3 in
- * the first, 4–6 and the length (top byte) in the second; otherwise undefined.
+ * Whether `s[from, to)` is short enough to be kept in its slot (at most 7 characters, each below 256): characters
+ * 0–3 in the slot's third int, 4–6 and the length (top byte) in its fourth.
  */
-function packed(s: string, from: number, to: number): [number, number] | undefined {
-  const len = to - from;
-  if (len > 7) return undefined;
-  let a = 0;
-  let b = len << 24;
-  for (let i = 0; i < len; i++) {
-    const ch = s.charCodeAt(from + i);
-    if (ch > 255) return undefined;
-    if (i < 4) a |= ch << (8 * i);
-    else b |= ch << (8 * (i - 4));
-  }
-  return [a, b];
+function packs(s: string, from: number, to: number): boolean {
+  if (to - from > 7) return false;
+  for (let i = from; i < to; i++) if (s.charCodeAt(i) > 255) return false;
+  return true;
 }
 
 /** Highest share of CharMap slots in use (linear probing stays short below it). */

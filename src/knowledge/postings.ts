@@ -98,12 +98,13 @@ export interface Index {
   slotOfTerm: Int32Array;
   termOfSlot: Int32Array;
   /**
-   * Slot s's points are `doc[start[s] .. start[s + 1])` (ascending), with their term frequencies in `tf`: own words
+   * Slot s's points are postings `start[s] .. start[s + 1]`: posting j is the point `post[2j]` (ascending) and its
+   * term frequency `postTf[2j + 1]` (a Float32Array over the same memory, so a posting is one read): own words
    * count 1 each, and the slide title or parent `contextWeight` (so a frequency is an integer when neither has the term).
    */
   start: Int32Array;
-  doc: Int32Array;
-  tf: Float32Array;
+  post: Int32Array;
+  postTf: Float32Array;
   /**
    * Slot s's topics, whose names use the term: `topic[topicStart[s] .. topicStart[s + 1])` (ascending). Each of their
    * points has the term in its context, whether or not it is among the point's postings.
@@ -116,37 +117,40 @@ export interface Index {
   length: Float32Array;
 }
 
+/** What the builder keeps per term id, side by side (`PostingsBuilder.term`): one cache line holds what a term's posting reads. */
+const TF = 0; // the current point's own frequency (zeroed after each point)
+const POSTED = 1; // postings so far
+const CONTEXT = 2; // the number (+1) of the last point whose slide title or parent has it
+const NAMED = 3; // the number (+1) of the last topic whose names have it
+const TOPICS = 4; // topics whose names use it (with points)
+const NAME_POINTS = 5; // the points of those topics
+const OVERLAP = 6; // postings on those topics' points
+const SLOT = 7; // its slot + 1 (0: none yet)
+const STRIDE = 8;
+
 /**
  * Collects postings point by point, then lays them out flat (see `Index`). A point's own
- * frequencies are summed in a scratch array indexed by term id; its (term, frequency) pairs go to
- * one growing buffer, and `finish` moves them to their terms' slots: no Map per point, no list per term.
+ * frequencies are summed in a scratch array indexed by term id; its (slot, frequency) pairs go to
+ * one growing buffer, and `finish` moves them to their slots: no Map per point, no list per term.
  */
 export class PostingsBuilder {
-  /**
-   * Per term id, four ints side by side (one cache line holds what a point's term reads): the current point's own
-   * frequency (zeroed after each point), its postings so far, the number (+1) of the last point whose slide title or
-   * parent has it, and the number (+1) of the last topic whose names have it.
-   */
-  private term = new Int32Array(4 << 12);
-  /** Per term id: topics whose names use it; points of those topics; postings on those topics' points. */
-  private topics = new Int32Array(1 << 12);
-  private namePoints = new Int32Array(1 << 12);
-  private overlap = new Int32Array(1 << 12);
+  /** Per term id, STRIDE ints (see TF … SLOT). */
+  private term = new Int32Array(STRIDE << 12);
   /** The current topic's number + 1. */
   private topic = 0;
   /** The current point's own term ids in first-seen order: its length sums in that order. */
   private readonly touched: number[] = [];
-  private pairTerm = new Int32Array(1 << 16);
+  private pairSlot = new Int32Array(1 << 16);
   private pairTf = new Float32Array(1 << 16);
   private pairs = 0;
-  /** (term id, topic) pairs of topic names, in topic order. */
-  private nameTerm = new Int32Array(1 << 12);
+  /** (slot, topic) pairs of topic names, in topic order. */
+  private nameSlot = new Int32Array(1 << 12);
   private nameTopic = new Int32Array(1 << 12);
   private namePairs = 0;
   private points = 0;
   private readonly pointEnd: Int32Array;
   private readonly length: Float32Array;
-  /** Term ids in the order they were first posted (points or topics): the order of the slots. */
+  /** Term ids by slot: the order they were first posted in (points or topics). */
   private readonly order: number[] = [];
 
   constructor(
@@ -159,33 +163,38 @@ export class PostingsBuilder {
 
   /** Room for term ids below `terms`. */
   reserve(terms: number): void {
-    if (terms <= this.topics.length) return;
-    this.term = grow(this.term, 4 * terms);
-    this.topics = grow(this.topics, terms);
-    this.namePoints = grow(this.namePoints, terms);
-    this.overlap = grow(this.overlap, terms);
+    if (STRIDE * terms > this.term.length) this.term = grow(this.term, STRIDE * terms);
   }
 
   /** Whether term `id` is among the current topic's names. */
   isName(id: number): boolean {
-    return 4 * id + 3 < this.term.length && this.term[4 * id + 3] === this.topic;
+    return STRIDE * id + NAMED < this.term.length && this.term[STRIDE * id + NAMED] === this.topic;
+  }
+
+  /** The slot of term `id` (at `x` in `term`), given when it is first posted. */
+  private slotOf(id: number, x: number): number {
+    const slot = this.term[x + SLOT]!;
+    if (slot !== 0) return slot - 1;
+    this.term[x + SLOT] = this.order.push(id);
+    return this.order.length - 1;
   }
 
   /** The points that follow (`points` of them) are topic number `k`'s, whose names have these distinct term ids. */
   addTopic(k: number, names: readonly number[], points: number, terms: number): void {
     this.reserve(terms);
+    const { term } = this;
     this.topic = k + 1;
-    for (const id of names) this.term[4 * id + 3] = this.topic;
+    for (const id of names) term[STRIDE * id + NAMED] = this.topic;
     if (points === 0) return;
-    if (this.namePairs + names.length > this.nameTerm.length) {
-      this.nameTerm = grow(this.nameTerm, this.namePairs + names.length);
+    if (this.namePairs + names.length > this.nameSlot.length) {
+      this.nameSlot = grow(this.nameSlot, this.namePairs + names.length);
       this.nameTopic = grow(this.nameTopic, this.namePairs + names.length);
     }
     for (const id of names) {
-      if (this.term[4 * id + 1] === 0 && this.topics[id] === 0) this.order.push(id);
-      this.topics[id]! += 1;
-      this.namePoints[id]! += points;
-      this.nameTerm[this.namePairs] = id;
+      const x = STRIDE * id;
+      term[x + TOPICS]! += 1;
+      term[x + NAME_POINTS]! += points;
+      this.nameSlot[this.namePairs] = this.slotOf(id, x);
       this.nameTopic[this.namePairs++] = k;
     }
   }
@@ -195,51 +204,49 @@ export class PostingsBuilder {
     this.reserve(terms);
     const { term, touched, topic, contextWeight: w } = this;
     const mark = ++this.points;
-    for (const id of ctx.ids) term[4 * id + 2] = mark;
+    for (const id of ctx.ids) term[STRIDE * id + CONTEXT] = mark;
     for (const id of own) {
-      const x = 4 * id;
+      const x = STRIDE * id;
       if (term[x] === 0) touched.push(id);
       term[x]! += 1;
     }
     const most = this.pairs + touched.length + ctx.ids.length;
-    if (most > this.pairTerm.length) {
-      this.pairTerm = grow(this.pairTerm, most);
+    if (most > this.pairSlot.length) {
+      this.pairSlot = grow(this.pairSlot, most);
       this.pairTf = grow(this.pairTf, most);
     }
-    const { pairTerm, pairTf } = this;
+    const { pairSlot, pairTf } = this;
     let pairs = this.pairs;
     // The length sums as if every context term were posted after the own ones: own words first (with the context's
     // share when the context has them too), then one share per context term the point's own words lack.
     let len = 0;
     let shared = 0;
     for (const id of touched) {
-      const x = 4 * id;
-      const f = term[x]!;
-      term[x] = 0;
-      if (term[x + 2] === mark) {
-        term[x + 2] = 0; // posted here, not again as context only
+      const x = STRIDE * id;
+      const f = term[x + TF]!;
+      term[x + TF] = 0;
+      if (term[x + CONTEXT] === mark) {
+        term[x + CONTEXT] = 0; // posted here, not again as context only
         shared++;
         len += f + w;
         pairTf[pairs] = f + w;
-      } else if (term[x + 3] === topic) {
+      } else if (term[x + NAMED] === topic) {
         shared++;
         len += f + w;
-        this.overlap[id]! += 1;
+        term[x + OVERLAP]! += 1;
         pairTf[pairs] = f;
       } else {
         len += f;
         pairTf[pairs] = f;
       }
-      if (term[x + 1] === 0 && this.topics[id] === 0) this.order.push(id);
-      term[x + 1]! += 1;
-      pairTerm[pairs++] = id;
+      term[x + POSTED]! += 1;
+      pairSlot[pairs++] = this.slotOf(id, x);
     }
     for (const id of ctx.ids) {
-      const x = 4 * id;
-      if (term[x + 2] !== mark) continue; // also an own word: posted above
-      if (term[x + 1] === 0 && this.topics[id] === 0) this.order.push(id);
-      term[x + 1]! += 1;
-      pairTerm[pairs] = id;
+      const x = STRIDE * id;
+      if (term[x + CONTEXT] !== mark) continue; // also an own word: posted above
+      term[x + POSTED]! += 1;
+      pairSlot[pairs] = this.slotOf(id, x);
       pairTf[pairs++] = w;
     }
     for (let j = ctx.size - shared; j > 0; j--) len += w;
@@ -249,45 +256,40 @@ export class PostingsBuilder {
     this.length[mark - 1] = len;
   }
 
-  /**
-   * Slots in first-posting order, then every point's pairs moved to its terms' slots (in point order), and every
-   * topic to its name terms' slots. `terms`: how many term ids exist.
-   */
+  /** Every point's pairs moved to their slots (in point order), and every topic to its name terms' slots. `terms`: how many term ids exist. */
   finish(terms: number): Index {
     this.reserve(terms);
-    const { order, term, topics, pairTerm, pairTf, pointEnd } = this;
+    const { order, term, pairSlot, pairTf, pointEnd } = this;
+    const slots = order.length;
     const slotOfTerm = new Int32Array(terms).fill(-1);
     const termOfSlot = Int32Array.from(order);
-    const start = new Int32Array(order.length + 1);
-    const topicStart = new Int32Array(order.length + 1);
-    const df = new Int32Array(order.length);
-    for (let slot = 0; slot < order.length; slot++) {
+    const start = new Int32Array(slots + 1);
+    const topicStart = new Int32Array(slots + 1);
+    const df = new Int32Array(slots);
+    for (let slot = 0; slot < slots; slot++) {
       const id = order[slot]!;
-      const posted = term[4 * id + 1]!;
+      const x = STRIDE * id;
       slotOfTerm[id] = slot;
-      start[slot + 1] = start[slot]! + posted;
-      topicStart[slot + 1] = topicStart[slot]! + topics[id]!;
-      df[slot] = posted + this.namePoints[id]! - this.overlap[id]!;
+      start[slot + 1] = start[slot]! + term[x + POSTED]!;
+      topicStart[slot + 1] = topicStart[slot]! + term[x + TOPICS]!;
+      df[slot] = term[x + POSTED]! + term[x + NAME_POINTS]! - term[x + OVERLAP]!;
     }
-    const fill = start.slice(0, order.length);
-    const doc = new Int32Array(this.pairs);
-    const tf = new Float32Array(this.pairs);
+    const fill = start.slice(0, slots);
+    const post = new Int32Array(2 * this.pairs);
+    const postTf = new Float32Array(post.buffer);
     for (let i = 0, j = 0; i < this.points; i++) {
       for (; j < pointEnd[i]!; j++) {
-        const slot = slotOfTerm[pairTerm[j]!]!;
+        const slot = pairSlot[j]!;
         const k = fill[slot]!;
         fill[slot] = k + 1;
-        doc[k] = i;
-        tf[k] = pairTf[j]!;
+        post[2 * k] = i;
+        postTf[2 * k + 1] = pairTf[j]!;
       }
     }
-    const topicFill = topicStart.slice(0, order.length);
+    const topicFill = topicStart.slice(0, slots);
     const topic = new Int32Array(this.namePairs);
-    for (let j = 0; j < this.namePairs; j++) {
-      const slot = slotOfTerm[this.nameTerm[j]!]!;
-      topic[topicFill[slot]!++] = this.nameTopic[j]!;
-    }
-    return { slotOfTerm, termOfSlot, start, doc, tf, topicStart, topic, df, length: this.length };
+    for (let j = 0; j < this.namePairs; j++) topic[topicFill[this.nameSlot[j]!]!++] = this.nameTopic[j]!;
+    return { slotOfTerm, termOfSlot, start, post, postTf, topicStart, topic, df, length: this.length };
   }
 }
 

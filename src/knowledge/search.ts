@@ -83,15 +83,15 @@ export class SearchIndex {
   private readonly keyTopic: string[] = [];
   /**
    * The inverted index, flat (see postings.ts): term → its id in `table` → slot (-1: no postings), and slot s's postings
-   * are the points `postDoc[postStart[s] .. postStart[s + 1])` (ascending) with their term frequencies in `postTf`
-   * (one pair of arrays instead of two small ones per term), plus the topics whose names use the term,
-   * `nameTopic[nameStart[s] .. nameStart[s + 1])` (ascending): all their points have it in their context.
+   * `postStart[s] .. postStart[s + 1]` (posting j: point `post[2j]`, ascending, term frequency `postTf[2j + 1]`), plus
+   * the topics whose names use the term, `nameTopic[nameStart[s] .. nameStart[s + 1])` (ascending): all their points
+   * have it in their context.
    */
   private readonly slotOfTerm: Int32Array;
   /** Per slot: its term's id in `table`. */
   private readonly termOfSlot: Int32Array;
   private readonly postStart: Int32Array;
-  private readonly postDoc: Int32Array;
+  private readonly post: Int32Array;
   private readonly postTf: Float32Array;
   private readonly nameStart: Int32Array;
   private readonly nameTopic: Int32Array;
@@ -201,8 +201,8 @@ export class SearchIndex {
     this.slotOfTerm = index.slotOfTerm;
     this.termOfSlot = index.termOfSlot;
     this.postStart = index.start;
-    this.postDoc = index.doc;
-    this.postTf = index.tf;
+    this.post = index.post;
+    this.postTf = index.postTf;
     this.nameStart = index.topicStart;
     this.nameTopic = index.topic;
     this.postDf = index.df;
@@ -311,7 +311,7 @@ export class SearchIndex {
 
   /** Per term slot, the number of topics whose points use it (points of a topic are contiguous). */
   private spreadOf(): Int32Array {
-    const { postStart, postDoc, pointTopic, nameStart, nameTopic } = this;
+    const { postStart, post, pointTopic, nameStart, nameTopic } = this;
     const spread = new Int32Array(postStart.length);
     for (let slot = 0; slot + 1 < postStart.length; slot++) {
       // The topics whose names use it, and those of its postings' points that are not among them.
@@ -319,7 +319,7 @@ export class SearchIndex {
       let named = nameStart[slot]!;
       let last = -1;
       for (let j = postStart[slot]!; j < postStart[slot + 1]!; j++) {
-        const topic = pointTopic[postDoc[j]!]!;
+        const topic = pointTopic[post[2 * j]!]!;
         if (topic === last) continue;
         last = topic;
         while (named < nameStart[slot + 1]! && nameTopic[named]! < topic) named++;
@@ -448,13 +448,13 @@ export class SearchIndex {
 
   /** Whether a point among `a`'s postings is among `b`'s or in a topic whose names use `b` (all lists ascending). */
   private postingsMeet(a: number, b: number): boolean {
-    const { postStart, postDoc, nameStart, nameTopic, pointTopic } = this;
+    const { postStart, post, nameStart, nameTopic, pointTopic } = this;
     let j = postStart[b]!;
     let n = nameStart[b]!;
     for (let i = postStart[a]!; i < postStart[a + 1]!; i++) {
-      const d = postDoc[i]!;
-      while (j < postStart[b + 1]! && postDoc[j]! < d) j++;
-      if (j < postStart[b + 1]! && postDoc[j] === d) return true;
+      const d = post[2 * i]!;
+      while (j < postStart[b + 1]! && post[2 * j]! < d) j++;
+      if (j < postStart[b + 1]! && post[2 * j] === d) return true;
       const k = pointTopic[d]!;
       while (n < nameStart[b + 1]! && nameTopic[n]! < k) n++;
       if (n < nameStart[b + 1]! && nameTopic[n] === k) return true;
@@ -519,7 +519,7 @@ export class SearchIndex {
   private addTerm(slot: number, weight: number): void {
     // Hot loops read locals only: a property first read inside a branch that an earlier question
     // never took sends V8's optimised code back to the interpreter on every call.
-    const { scores, ownMatch, postDoc, postTf, docNorm, touched, nameTopic, topicStart } = this;
+    const { scores, ownMatch, post, postTf, docNorm, touched, nameTopic, topicStart } = this;
     const items = touched.items;
     let size = touched.size;
     let j = this.postStart[slot]!;
@@ -529,9 +529,9 @@ export class SearchIndex {
     for (let n = this.nameStart[slot]!; ; n++) {
       // The postings before the next topic whose names use the term (all that remain after the last one).
       const first = n < nameEnd ? topicStart[nameTopic[n]!]! : 0x7fffffff;
-      for (; j < to && postDoc[j]! < first; j++) {
-        const d = postDoc[j]!;
-        const f = postTf[j]!;
+      for (; j < to && post[2 * j]! < first; j++) {
+        const d = post[2 * j]!;
+        const f = postTf[2 * j + 1]!;
         if (scores[d] === 0) items[size++] = d;
         if (f >= 1) ownMatch[d] = 1;
         scores[d]! += weight * idf * ((f * (K1 + 1)) / (f + docNorm[d]!));
@@ -540,8 +540,8 @@ export class SearchIndex {
       // That topic's points: the names' share on top of their own frequency (an integer when no other context has it).
       for (let d = first, end = topicStart[nameTopic[n]! + 1]!; d < end; d++) {
         let f = NAME_ONLY_TF;
-        if (j < to && postDoc[j] === d) {
-          const g = postTf[j++]!;
+        if (j < to && post[2 * j] === d) {
+          const g = postTf[2 * j++ + 1]!;
           f = Number.isInteger(g) ? Math.fround(g + CONTEXT_WEIGHT) : g;
         }
         if (scores[d] === 0) items[size++] = d;

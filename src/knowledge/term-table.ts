@@ -2,13 +2,12 @@
 import { CharMap, FNV_OFFSET, FNV_PRIME, hashOf } from './char-map.js';
 import { SEPARATOR, splitWord, STOP_WORDS, stemOf, words } from './text.js';
 
-/**
- * ASCII without quote characters: text `TermTable` scans in place, as for it
- * normalizeKey comes down to lower-casing, `_` as a space and the UK-spelling rule.
- */
-const PLAIN_ASCII = /^[\x00-\x21\x23-\x26\x28-\x5f\x61-\x7f]*$/;
+/** `c` lower-cased if it is an ASCII capital. */
+function lower(c: number): number {
+  return c >= 65 && c <= 90 ? c + 32 : c;
+}
 
-/** [a-z0-9] after lower-casing: `[\p{L}\p{N}]` for ASCII. */
+/** [a-z0-9] (after lower-casing): `[\p{L}\p{N}]` for ASCII. */
 function isAlnum(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
 }
@@ -19,15 +18,25 @@ function isJoin(c: number): boolean {
 }
 
 /**
+ * Whether `c` keeps a text on the fast path: ASCII but a quote character (`" ' \``), for which
+ * normalizeKey comes down to lower-casing, `_` as a space and the UK-spelling rule.
+ */
+function isPlain(c: number): boolean {
+  return c < 128 && c !== 34 && c !== 39 && c !== 96;
+}
+
+/**
  * Whether normalizeKey's UK-to-US rule (`is(ation|e|ed|ing)\b` → `iz…`)
  * respells the run of letters and digits `s[from, to)` (which a non-word
- * character or the end follows).
+ * character or the end follows), letters compared lower-cased.
  */
 function ukSpelling(s: string, from: number, to: number): boolean {
   // Only the last letter is checked on the hot path: the four suffixes end differently.
-  const last = s.charCodeAt(to - 1);
+  const last = lower(s.charCodeAt(to - 1));
   const suffix = last === 101 ? 'ise' : last === 100 ? 'ised' : last === 103 ? 'ising' : last === 110 ? 'isation' : undefined;
-  return suffix !== undefined && to - from >= suffix.length && s.startsWith(suffix, to - suffix.length);
+  if (suffix === undefined || to - from < suffix.length) return false;
+  for (let i = 0, at = to - suffix.length; i < suffix.length; i++) if (lower(s.charCodeAt(at + i)) !== suffix.charCodeAt(i)) return false;
+  return true;
 }
 
 /**
@@ -62,44 +71,73 @@ export class TermTable {
   /** Appends the term ids of `text` (stop-words dropped) to `out`, in `terms(text)` order; `name`: text is a topic's name. */
   ids(text: string, out: number[], name = false): number[] {
     const refs = name ? this.nameRefs : this.wordRefs;
-    if (!PLAIN_ASCII.test(text)) {
-      for (const w of words(text)) this.word(refs, w, 0, w.length, out);
-      return out;
-    }
-    // The ASCII case of `normalizeKey(text).match(WORD)`: runs of [a-z0-9] joined by single `. + - /`.
-    const s = text.toLowerCase();
-    const n = s.length;
+    const mark = out.length;
+    // The ASCII case of `normalizeKey(text).match(WORD)`: runs of [a-z0-9] joined by single `. + - /`, lower-cased
+    // as they are read. A character off the fast path sends the whole text down the general one.
+    const n = text.length;
     let i = 0;
     while (i < n) {
-      if (!isAlnum(s.charCodeAt(i))) {
+      const c = lower(text.charCodeAt(i));
+      if (!isAlnum(c)) {
+        if (!isPlain(c)) {
+          out.length = mark;
+          for (const w of words(text)) this.word(refs, w, 0, w.length, out, hashOf(w, 0, w.length));
+          return out;
+        }
         i++;
         continue;
       }
       const start = i;
       let respelt = false;
-      // The word's hash (hashOf) is taken as it is scanned.
+      let upper = false;
+      // The word's hash (hashOf) and, for a short one, its characters packed (CharMap) as it is scanned.
       let h = FNV_OFFSET;
+      let a = 0;
+      let b = 0;
       for (;;) {
         const runStart = i;
-        for (let c = s.charCodeAt(i); i < n && isAlnum(c); c = s.charCodeAt(++i)) h = Math.imul(h ^ c, FNV_PRIME);
-        if (ukSpelling(s, runStart, i)) respelt = true;
-        if (i + 1 < n && isJoin(s.charCodeAt(i)) && isAlnum(s.charCodeAt(i + 1))) h = Math.imul(h ^ s.charCodeAt(i++), FNV_PRIME);
-        else break;
+        for (; i < n; i++) {
+          let ch = text.charCodeAt(i);
+          if (ch >= 65 && ch <= 90) {
+            ch += 32;
+            upper = true;
+          } else if (!isAlnum(ch)) break;
+          h = Math.imul(h ^ ch, FNV_PRIME);
+          const at = i - start;
+          if (at < 4) a |= ch << (8 * at);
+          else if (at < 7) b |= ch << (8 * (at - 4));
+        }
+        if (ukSpelling(text, runStart, i)) respelt = true;
+        if (i + 1 < n && isJoin(text.charCodeAt(i)) && isAlnum(lower(text.charCodeAt(i + 1)))) {
+          const ch = text.charCodeAt(i);
+          h = Math.imul(h ^ ch, FNV_PRIME);
+          const at = i - start;
+          if (at < 4) a |= ch << (8 * at);
+          else if (at < 7) b |= ch << (8 * (at - 4));
+          i++;
+        } else break;
       }
+      const len = i - start;
       if (respelt) {
         // Rare ("organisation", "otherwise"): build the word as normalizeKey spells it.
-        const w = words(s.slice(start, i))[0]!;
-        this.word(refs, w, 0, w.length, out);
-      } else {
-        this.word(refs, s, start, i, out, h);
+        const w = words(text.slice(start, i))[0]!;
+        this.word(refs, w, 0, w.length, out, hashOf(w, 0, w.length));
+        continue;
       }
+      if (upper) {
+        // Rarer: a capital in a long word. Look it up lower-cased.
+        const w = text.slice(start, i).toLowerCase();
+        this.word(refs, w, 0, len, out, h);
+        continue;
+      }
+      const ref = len <= 7 ? refs.getPacked(h, a, b | (len << 24)) : refs.get(text, start, i, h);
+      this.push(ref ?? this.newWord(refs, text, start, i, h), out);
     }
     return out;
   }
 
-  /** The id of a term, added if new. */
-  private termId(t: string): number {
-    const h = hashOf(t, 0, t.length);
+  /** The id of a term (`h`: its hashOf), added if new. */
+  private termId(t: string, h: number): number {
     let id = this.termIds.get(t, 0, t.length, h);
     if (id === undefined) this.termIds.add(t, 0, t.length, h, (id = this.terms.push(t) - 1));
     return id;
@@ -118,21 +156,30 @@ export class TermTable {
   }
 
   /** Appends the term ids of the word `s[from, to)` (`hash`: its hashOf), tokenising it if `refs` does not have it yet. */
-  private word(refs: CharMap, s: string, from: number, to: number, out: number[], hash = hashOf(s, from, to)): void {
-    let ref = refs.get(s, from, to, hash);
-    if (ref === undefined) {
-      // Each distinct word comes here once (per table), so its parts are stemmed without the shared stem cache
-      // (which would otherwise also keep every one-off word of a large corpus).
-      const word = s.slice(from, to);
-      if (!SEPARATOR.test(word) && !STOP_WORDS.has(word)) {
-        // A plain word (most): one term.
-        ref = this.termId(stemOf(word));
-      } else {
-        const ids = splitWord(word, false, [], stemOf).map((t) => this.termId(t));
-        ref = ids.length === 1 ? ids[0]! : -1 - (this.lists.push(ids) - 1);
-      }
-      refs.add(s, from, to, hash, ref);
+  private word(refs: CharMap, s: string, from: number, to: number, out: number[], hash: number): void {
+    this.push(refs.get(s, from, to, hash) ?? this.newWord(refs, s, from, to, hash), out);
+  }
+
+  /** Tokenises the word `s[from, to)` (`hash`: its hashOf), which `refs` does not have yet, into it; returns its reference. */
+  private newWord(refs: CharMap, s: string, from: number, to: number, hash: number): number {
+    // Each distinct word comes here once (per table), so its parts are stemmed without the shared stem cache
+    // (which would otherwise also keep every one-off word of a large corpus).
+    const word = s.slice(from, to);
+    let ref: number;
+    if (!SEPARATOR.test(word) && !STOP_WORDS.has(word)) {
+      // A plain word (most): one term.
+      const stem = stemOf(word);
+      ref = this.termId(stem, stem === word ? hash : hashOf(stem, 0, stem.length));
+    } else {
+      const ids = splitWord(word, false, [], stemOf).map((t) => this.termId(t, hashOf(t, 0, t.length)));
+      ref = ids.length === 1 ? ids[0]! : -1 - (this.lists.push(ids) - 1);
     }
+    refs.add(s, from, to, hash, ref);
+    return ref;
+  }
+
+  /** Appends the term ids a word's reference stands for. */
+  private push(ref: number, out: number[]): void {
     if (ref >= 0) out.push(ref);
     else for (const id of this.lists[-1 - ref]!) out.push(id);
   }
