@@ -60,6 +60,12 @@ export class TermTable {
   private readonly wordRefs: CharMap;
   private readonly nameRefs: CharMap;
   private readonly lists: number[][] = [];
+  /**
+   * Per term id: 1 if a word of a name is that term as written. A name word with a digit and no joining character (most
+   * words of generated names, and many real ones: "ext4", "x86") is its own term (never stemmed, never a stop-word),
+   * so it is numbered through `termIds` alone and marked here instead of also being kept in `nameRefs`.
+   */
+  private writtenInName = new Uint8Array(1 << 10);
 
   /** `expectedWords`, `expectedNames`: guesses at the number of distinct words in texts and in names. */
   constructor(expectedWords = 0, expectedNames = 0) {
@@ -90,6 +96,8 @@ export class TermTable {
       const start = i;
       let respelt = false;
       let upper = false;
+      let digit = false;
+      let joined = false;
       // The word's hash (hashOf) and, for a short one, its characters packed (CharMap) as it is scanned.
       let h = FNV_OFFSET;
       let a = 0;
@@ -101,7 +109,8 @@ export class TermTable {
           if (ch >= 65 && ch <= 90) {
             ch += 32;
             upper = true;
-          } else if (!isAlnum(ch)) break;
+          } else if (ch <= 57 && ch >= 48) digit = true;
+          else if (!isAlnum(ch)) break;
           h = Math.imul(h ^ ch, FNV_PRIME);
           const at = i - start;
           if (at < 4) a |= ch << (8 * at);
@@ -110,6 +119,7 @@ export class TermTable {
         if (ukSpelling(text, runStart, i)) respelt = true;
         if (i + 1 < n && isJoin(text.charCodeAt(i)) && isAlnum(lower(text.charCodeAt(i + 1)))) {
           const ch = text.charCodeAt(i);
+          joined = true;
           h = Math.imul(h ^ ch, FNV_PRIME);
           const at = i - start;
           if (at < 4) a |= ch << (8 * at);
@@ -130,6 +140,10 @@ export class TermTable {
         this.word(refs, w, 0, len, out, h);
         continue;
       }
+      if (name && digit && !joined) {
+        out.push(this.nameTerm(text, start, i, h, len <= 7 ? b | (len << 24) : -1, a));
+        continue;
+      }
       const ref = len <= 7 ? refs.getPacked(h, a, b | (len << 24)) : refs.get(text, start, i, h);
       this.push(ref ?? this.newWord(refs, text, start, i, h), out);
     }
@@ -143,6 +157,26 @@ export class TermTable {
     return id;
   }
 
+  /**
+   * The id of the name word `s[from, to)` (lower-case, with a digit, not a compound: its own term), added if new;
+   * `hash`: its hashOf; `a`, `b`: its packed characters if it is short (`b` is -1 if not).
+   */
+  private nameTerm(s: string, from: number, to: number, hash: number, b: number, a: number): number {
+    let id = b >= 0 ? this.termIds.getPacked(hash, a, b) : this.termIds.get(s, from, to, hash);
+    if (id === undefined) {
+      const t = s.slice(from, to);
+      id = this.terms.push(t) - 1;
+      this.termIds.add(t, 0, t.length, hash, id);
+    }
+    if (id >= this.writtenInName.length) {
+      const grown = new Uint8Array(Math.max(2 * this.writtenInName.length, id + 1));
+      grown.set(this.writtenInName);
+      this.writtenInName = grown;
+    }
+    this.writtenInName[id] = 1;
+    return id;
+  }
+
   /** The id of a term, if the table has it. */
   idOf(term: string): number | undefined {
     return this.termIds.get(term, 0, term.length, hashOf(term, 0, term.length));
@@ -152,7 +186,9 @@ export class TermTable {
   termOf(word: string): string | undefined {
     const hash = hashOf(word, 0, word.length);
     const ref = this.wordRefs.get(word, 0, word.length, hash) ?? this.nameRefs.get(word, 0, word.length, hash);
-    return ref !== undefined && ref >= 0 ? this.terms[ref] : undefined;
+    if (ref !== undefined) return ref >= 0 ? this.terms[ref] : undefined;
+    const id = this.termIds.get(word, 0, word.length, hash);
+    return id !== undefined && this.writtenInName[id] === 1 ? word : undefined;
   }
 
   /** Appends the term ids of the word `s[from, to)` (`hash`: its hashOf), tokenising it if `refs` does not have it yet. */

@@ -4,7 +4,7 @@ import { foldSpace, loadKnowledge } from '../../src/knowledge/load.js';
 import { SearchIndex } from '../../src/knowledge/search.js';
 import { stemmer } from 'stemmer';
 import { TermTable } from '../../src/knowledge/term-table.js';
-import { normalizeKey, stemOf, terms } from '../../src/knowledge/text.js';
+import { normalizeKey, stemOf, terms, words } from '../../src/knowledge/text.js';
 import { accuracy, loadQuestions } from '../support/quality.js';
 
 const search = new SearchIndex(loadKnowledge('knowledge'));
@@ -122,6 +122,36 @@ describe('index tokeniser', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('GIVEN words of names and of texts THEN termOf gives the term of exactly the words as written', () => {
+    const unit = fc.constantFrom(...'aeisdnrt049'.split(''));
+    const word = fc.string({ unit, minLength: 1, maxLength: 9 });
+    const text = fc
+      .array(
+        fc.oneof(
+          word,
+          fc.tuple(word, word).map(([x, y]) => `${x}-${y}`),
+        ),
+        { maxLength: 6 },
+      )
+      .map((w) => w.join(' '));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(text, fc.boolean()), { maxLength: 8 }), fc.array(word, { maxLength: 10 }), (texts, probes) => {
+        const table = new TermTable();
+        // A word as written has a term when terms() makes exactly one of it (not a stop-word, not a compound of several).
+        const written = new Map<string, string | undefined>();
+        for (const [t, name] of texts) {
+          table.ids(t, [], name);
+          for (const w of words(t)) written.set(w, terms(w).length === 1 ? terms(w)[0] : undefined);
+        }
+        for (const w of [...written.keys(), ...probes]) expect(table.termOf(w), w).toBe(written.get(w));
+      }),
+      { numRuns: 1000 },
+    );
+    const table = new TermTable();
+    table.ids('ext4 x86-64 Schedulers', [], true);
+    expect([table.termOf('ext4'), table.termOf('schedulers'), table.termOf('x86'), table.termOf('schedul')]).toEqual(['ext4', 'schedul', undefined, undefined]);
   });
 
   it('GIVEN 60,000 distinct words THEN each keeps its one term id while the tables grow', () => {
