@@ -3,12 +3,21 @@
 export const FNV_OFFSET = 0x811c9dc5;
 export const FNV_PRIME = 0x01000193;
 
-/** FNV-1a over `s[from, to)`. */
+/**
+ * A hash keeps its low 30 bits: V8 keeps such a number as a small integer wherever it goes (a call, a property), where
+ * a full 32-bit one would be boxed as a heap number on each word looked up.
+ */
+export const HASH_MASK = 0x3fffffff;
+
+/** FNV-1a over `s[from, to)`, its low 30 bits. */
 export function hashOf(s: string, from: number, to: number): number {
   let h = FNV_OFFSET;
   for (let i = from; i < to; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
-  return h;
+  return h & HASH_MASK;
 }
+
+/** Bits per character in a slot's packed characters (see `CharMap.slots`): ASCII only, so the ints stay small. */
+export const PACK_BITS = 7;
 
 /**
  * Strings (or slices of strings) to ints, for the build's million look-ups:
@@ -22,8 +31,8 @@ export function hashOf(s: string, from: number, to: number): number {
 export class CharMap {
   /**
    * Four ints per slot: the hash with its lowest bit set (0: empty slot), the value, and the characters: a short
-   * string's packed (characters 0–3, then 4–6 and its length in the top byte), a long one's start in `chars` and
-   * its length as −1 − length.
+   * string's packed, PACK_BITS to a character (characters 0–3, then 4–6 and its length from bit 21), a long one's
+   * start in `chars` and its length as −1 − length.
    */
   private slots: Int32Array;
   private size = 0;
@@ -72,11 +81,11 @@ export class CharMap {
     const len = to - from;
     if (packs(s, from, to)) {
       let a = 0;
-      let b = len << 24;
+      let b = len << (3 * PACK_BITS);
       for (let i = 0; i < len; i++) {
         const ch = s.charCodeAt(from + i);
-        if (i < 4) a |= ch << (8 * i);
-        else b |= ch << (8 * (i - 4));
+        if (i < 4) a |= ch << (PACK_BITS * i);
+        else b |= ch << (PACK_BITS * (i - 4));
       }
       slots[at + 2] = a;
       slots[at + 3] = b;
@@ -101,16 +110,16 @@ export class CharMap {
     const b = slots[at + 3]!;
     const len = to - from;
     if (b >= 0) {
-      if (b >>> 24 !== len) return false;
+      if (b >>> (3 * PACK_BITS) !== len) return false;
       let a = 0;
       let c = 0;
       for (let i = 0; i < len; i++) {
         const ch = s.charCodeAt(from + i);
-        if (ch > 255) return false;
-        if (i < 4) a |= ch << (8 * i);
-        else c |= ch << (8 * (i - 4));
+        if (ch > 127) return false;
+        if (i < 4) a |= ch << (PACK_BITS * i);
+        else c |= ch << (PACK_BITS * (i - 4));
       }
-      return a === slots[at + 2] && (c | (len << 24)) === b;
+      return a === slots[at + 2] && (c | (len << (3 * PACK_BITS))) === b;
     }
     if (-1 - b !== len) return false;
     const start = slots[at + 2]!;
@@ -138,12 +147,12 @@ function home(h: number, mask: number): number {
 }
 
 /**
- * Whether `s[from, to)` is short enough to be kept in its slot (at most 7 characters, each below 256): characters
- * 0–3 in the slot's third int, 4–6 and the length (top byte) in its fourth.
+ * Whether `s[from, to)` is short enough to be kept in its slot (at most 7 characters, all ASCII): characters 0–3 in
+ * the slot's third int, 4–6 and the length in its fourth.
  */
 function packs(s: string, from: number, to: number): boolean {
   if (to - from > 7) return false;
-  for (let i = from; i < to; i++) if (s.charCodeAt(i) > 255) return false;
+  for (let i = from; i < to; i++) if (s.charCodeAt(i) > 127) return false;
   return true;
 }
 

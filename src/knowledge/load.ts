@@ -85,8 +85,8 @@ export function buildKnowledge(files: { file: string; data: TalkFile; source?: s
       if (topicById.has(t.id)) throw new KnowledgeError(file, `${where}.id`, `topic id "${t.id}" is used twice`);
       const names = [t.id, t.title, ...t.aliases];
       const keys = names.map(normalizeKey);
-      for (const [ki, k] of keys.entries()) {
-        const owner = topicByKey.get(k);
+      for (let ki = 0; ki < keys.length; ki++) {
+        const owner = topicByKey.get(keys[ki]!);
         if (owner !== undefined) {
           const path = ki === 0 ? 'id' : ki === 1 ? 'title' : `aliases.${ki - 2}`;
           throw new KnowledgeError(file, `${where}.${path}`, `"${names[ki]}" already names topic "${owner.id}"`);

@@ -32,7 +32,6 @@ export class Contexts {
   private calls = 0;
   /** The current topic's names as distinct term ids. */
   private names: number[] = [];
-  private readonly own: number[] = [];
 
   /** `postings`: where the current topic's names are marked. */
   constructor(
@@ -45,12 +44,6 @@ export class Contexts {
     this.slides.clear();
     this.names = this.distinct([], nameIds);
     this.postings.addTopic(k, this.names, points, this.table.terms.length);
-  }
-
-  /** An empty array for a point's own term ids (reused point after point). */
-  scratch(): number[] {
-    this.own.length = 0;
-    return this.own;
   }
 
   of(p: Point): PointContext {
@@ -138,10 +131,12 @@ export class PostingsBuilder {
   private term = new Int32Array(STRIDE << 12);
   /** The current topic's number + 1. */
   private topic = 0;
-  /** The current point's own term ids in first-seen order: its length sums in that order. */
-  private readonly touched: number[] = [];
-  private pairSlot = new Int32Array(1 << 16);
-  private pairTf = new Float32Array(1 << 16);
+  /** The current point's own term ids (`own`, as scanned), and its distinct ones in first-seen order (`touched`): its length sums in that order. */
+  private own = new Int32Array(256);
+  private touched = new Int32Array(256);
+  /** Sized for about 16 pairs per point (own words and slide title): grown if need be. */
+  private pairSlot: Int32Array;
+  private pairTf: Float32Array;
   private pairs = 0;
   /** (slot, topic) pairs of topic names, in topic order. */
   private nameSlot = new Int32Array(1 << 12);
@@ -159,6 +154,8 @@ export class PostingsBuilder {
   ) {
     this.pointEnd = new Int32Array(points);
     this.length = new Float32Array(points);
+    this.pairSlot = new Int32Array(16 * points + 1024);
+    this.pairTf = new Float32Array(16 * points + 1024);
   }
 
   /** Room for term ids below `terms`. */
@@ -199,18 +196,31 @@ export class PostingsBuilder {
     }
   }
 
-  /** Adds the next point of the current topic: its own term ids, and its context apart from names; `terms` is how many term ids exist so far. */
-  add(own: readonly number[], ctx: PointContext, terms: number): void {
+  /** The next point's own term ids: `ids[0 .. n)` (copied). */
+  setOwn(ids: Int32Array, n: number): void {
+    if (n > this.own.length) {
+      this.own = new Int32Array(2 * n);
+      this.touched = new Int32Array(2 * n);
+    }
+    for (let j = 0; j < n; j++) this.own[j] = ids[j]!;
+    this.ownCount = n;
+  }
+
+  private ownCount = 0;
+
+  /** Adds the next point of the current topic: its own term ids (`setOwn`), and its context apart from names; `terms` is how many term ids exist so far. */
+  add(ctx: PointContext, terms: number): void {
     this.reserve(terms);
-    const { term, touched, topic, contextWeight: w } = this;
+    const { term, own, touched, topic, contextWeight: w } = this;
     const mark = ++this.points;
     for (const id of ctx.ids) term[STRIDE * id + CONTEXT] = mark;
-    for (const id of own) {
-      const x = STRIDE * id;
-      if (term[x] === 0) touched.push(id);
+    let distinct = 0;
+    for (let j = 0; j < this.ownCount; j++) {
+      const x = STRIDE * own[j]!;
+      if (term[x] === 0) touched[distinct++] = own[j]!;
       term[x]! += 1;
     }
-    const most = this.pairs + touched.length + ctx.ids.length;
+    const most = this.pairs + distinct + ctx.ids.length;
     if (most > this.pairSlot.length) {
       this.pairSlot = grow(this.pairSlot, most);
       this.pairTf = grow(this.pairTf, most);
@@ -221,7 +231,8 @@ export class PostingsBuilder {
     // share when the context has them too), then one share per context term the point's own words lack.
     let len = 0;
     let shared = 0;
-    for (const id of touched) {
+    for (let j = 0; j < distinct; j++) {
+      const id = touched[j]!;
       const x = STRIDE * id;
       const f = term[x + TF]!;
       term[x + TF] = 0;
@@ -250,7 +261,6 @@ export class PostingsBuilder {
       pairTf[pairs++] = w;
     }
     for (let j = ctx.size - shared; j > 0; j--) len += w;
-    touched.length = 0;
     this.pairs = pairs;
     this.pointEnd[mark - 1] = pairs;
     this.length[mark - 1] = len;

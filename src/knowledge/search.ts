@@ -146,16 +146,20 @@ export class SearchIndex {
     // The work is split into small per-key and per-point functions: V8 optimises those quickly and
     // steadily, where one long loop body is left to on-stack replacement and deoptimises repeatedly.
     const names = knowledge.topics.reduce((n, t) => n + t.keys.length, 0);
-    const table = (this.table = new TermTable(knowledge.points.length >> 1, 2 * names));
+    const table = (this.table = new TermTable(knowledge.points.length >> 1, names));
     /** Each topic's id, title and aliases as term ids, in that order: the topic's share of its points' context. */
     const keyTerms: number[][] = [];
     let longest = 1;
-    for (const [k, t] of knowledge.topics.entries()) this.topicNumber.set(t, k);
-    for (const t of knowledge.topics) {
+    // Index loops throughout: a for-of over entries() makes an array per step until V8 has optimised the loop.
+    const topics = knowledge.topics;
+    for (let k = 0; k < topics.length; k++) {
+      const t = topics[k]!;
+      this.topicNumber.set(t, k);
       const ids: number[] = [];
-      const names = [t.id, t.title, ...t.aliases];
-      for (let i = 0; i < names.length; i++)
-        longest = Math.max(longest, this.addKey(t, keyTerms.length, names[i]!, t.keys[i]!, t.keys.indexOf(t.keys[i]!) === i, ids));
+      for (let i = 0; i < t.keys.length; i++) {
+        const name = i === 0 ? t.id : i === 1 ? t.title : t.aliases[i - 2]!;
+        longest = Math.max(longest, this.addKey(t, k, name, t.keys[i]!, t.keys.indexOf(t.keys[i]!) === i, ids));
+      }
       keyTerms.push(ids);
     }
     let longestPhrase = 1;
@@ -190,12 +194,13 @@ export class SearchIndex {
     const contexts = new Contexts(table, postings);
     // knowledge.points are the topics' points in topic order.
     let i = 0;
-    for (const [k, topic] of knowledge.topics.entries()) {
+    for (let k = 0; k < topics.length; k++) {
+      const topicPoints = topics[k]!.points;
       this.topicStart[k] = i;
-      contexts.startTopic(k, keyTerms[k]!, topic.points.length);
-      for (const p of topic.points) this.addPoint(p, i++, k, contexts, postings);
+      contexts.startTopic(k, keyTerms[k]!, topicPoints.length);
+      for (let j = 0; j < topicPoints.length; j++) this.addPoint(topicPoints[j]!, i++, k, contexts, postings);
     }
-    this.topicStart[knowledge.topics.length] = i;
+    this.topicStart[topics.length] = i;
     this.nearFeatures = this.nearFeaturesOf();
     const index = postings.finish(table.terms.length);
     this.slotOfTerm = index.slotOfTerm;
@@ -211,8 +216,8 @@ export class SearchIndex {
     this.docNorm = new Float64Array(points.length);
     for (let d = 0; d < points.length; d++) this.docNorm[d] = K1 * (1 - B + (B * this.docLength[d]!) / this.avgLength);
     this.topicSpread = this.spreadOf();
-    for (const id of this.termOfSlot) {
-      const term = table.terms[id]!;
+    for (let slot = 0; slot < this.termOfSlot.length; slot++) {
+      const term = table.terms[this.termOfSlot[slot]!]!;
       if ((term.includes('-') || term.includes('/')) && /^[a-z]+([-/][a-z]+)+$/.test(term)) this.joinedCompounds.set(term.replace(/[-/]/g, ''), term);
     }
     this.analyzer = new QuestionAnalyzer({
@@ -257,8 +262,9 @@ export class SearchIndex {
 
   /** Indexes point `i` (`p`, of topic number `k`): its postings, intents, topic and slide. */
   private addPoint(p: Point, i: number, k: number, contexts: Contexts, postings: PostingsBuilder): void {
-    const own = this.table.ids(p.text, contexts.scratch());
-    postings.add(own, contexts.of(p), this.table.terms.length);
+    const n = this.table.scan(p.text);
+    postings.setOwn(this.table.scanned, n);
+    postings.add(contexts.of(p), this.table.terms.length);
     this.pointTopic[i] = k;
     this.features[i] = pointFeatures(p.text, p.slideTitle);
     const prev = this.knowledge.points[i - 1];

@@ -1,5 +1,5 @@
 /** TermTable: the index build's tokeniser, numbering the terms of many texts (see search.ts). */
-import { CharMap, FNV_OFFSET, FNV_PRIME, hashOf } from './char-map.js';
+import { CharMap, FNV_OFFSET, FNV_PRIME, HASH_MASK, hashOf, PACK_BITS } from './char-map.js';
 import { SEPARATOR, splitWord, STOP_WORDS, stemOf, words } from './text.js';
 
 /** `c` lower-cased if it is an ASCII capital. */
@@ -74,10 +74,24 @@ export class TermTable {
     this.nameRefs = new CharMap(expectedNames);
   }
 
+  /**
+   * The term ids of the last `scan`: `scanned[0 .. count)`. A buffer reused text after text (an array emptied with
+   * `length = 0` gives up its storage, and refilling it allocates again, several times per text).
+   */
+  scanned = new Int32Array(256);
+  private count = 0;
+
   /** Appends the term ids of `text` (stop-words dropped) to `out`, in `terms(text)` order; `name`: text is a topic's name. */
   ids(text: string, out: number[], name = false): number[] {
+    const n = this.scan(text, name);
+    for (let i = 0; i < n; i++) out.push(this.scanned[i]!);
+    return out;
+  }
+
+  /** The term ids of `text` (see `ids`) into `scanned`; returns how many. */
+  scan(text: string, name = false): number {
     const refs = name ? this.nameRefs : this.wordRefs;
-    const mark = out.length;
+    this.count = 0;
     // The ASCII case of `normalizeKey(text).match(WORD)`: runs of [a-z0-9] joined by single `. + - /`, lower-cased
     // as they are read. A character off the fast path sends the whole text down the general one.
     const n = text.length;
@@ -86,9 +100,9 @@ export class TermTable {
       const c = lower(text.charCodeAt(i));
       if (!isAlnum(c)) {
         if (!isPlain(c)) {
-          out.length = mark;
-          for (const w of words(text)) this.word(refs, w, 0, w.length, out, hashOf(w, 0, w.length));
-          return out;
+          this.count = 0;
+          for (const w of words(text)) this.word(refs, w, 0, w.length, hashOf(w, 0, w.length));
+          return this.count;
         }
         i++;
         continue;
@@ -113,8 +127,8 @@ export class TermTable {
           else if (!isAlnum(ch)) break;
           h = Math.imul(h ^ ch, FNV_PRIME);
           const at = i - start;
-          if (at < 4) a |= ch << (8 * at);
-          else if (at < 7) b |= ch << (8 * (at - 4));
+          if (at < 4) a |= ch << (PACK_BITS * at);
+          else if (at < 7) b |= ch << (PACK_BITS * (at - 4));
         }
         if (ukSpelling(text, runStart, i)) respelt = true;
         if (i + 1 < n && isJoin(text.charCodeAt(i)) && isAlnum(lower(text.charCodeAt(i + 1)))) {
@@ -122,32 +136,33 @@ export class TermTable {
           joined = true;
           h = Math.imul(h ^ ch, FNV_PRIME);
           const at = i - start;
-          if (at < 4) a |= ch << (8 * at);
-          else if (at < 7) b |= ch << (8 * (at - 4));
+          if (at < 4) a |= ch << (PACK_BITS * at);
+          else if (at < 7) b |= ch << (PACK_BITS * (at - 4));
           i++;
         } else break;
       }
       const len = i - start;
+      h &= HASH_MASK;
       if (respelt) {
         // Rare ("organisation", "otherwise"): build the word as normalizeKey spells it.
         const w = words(text.slice(start, i))[0]!;
-        this.word(refs, w, 0, w.length, out, hashOf(w, 0, w.length));
+        this.word(refs, w, 0, w.length, hashOf(w, 0, w.length));
         continue;
       }
       if (upper) {
         // Rarer: a capital in a long word. Look it up lower-cased.
         const w = text.slice(start, i).toLowerCase();
-        this.word(refs, w, 0, len, out, h);
+        this.word(refs, w, 0, len, h);
         continue;
       }
       if (name && digit && !joined) {
-        out.push(this.nameTerm(text, start, i, h, len <= 7 ? b | (len << 24) : -1, a));
+        this.emit(this.nameTerm(text, start, i, h, len <= 7 ? b | (len << (3 * PACK_BITS)) : -1, a));
         continue;
       }
-      const ref = len <= 7 ? refs.getPacked(h, a, b | (len << 24)) : refs.get(text, start, i, h);
-      this.push(ref ?? this.newWord(refs, text, start, i, h), out);
+      const ref = len <= 7 ? refs.getPacked(h, a, b | (len << (3 * PACK_BITS))) : refs.get(text, start, i, h);
+      this.push(ref ?? this.newWord(refs, text, start, i, h));
     }
-    return out;
+    return this.count;
   }
 
   /** The id of a term (`h`: its hashOf), added if new. */
@@ -192,8 +207,8 @@ export class TermTable {
   }
 
   /** Appends the term ids of the word `s[from, to)` (`hash`: its hashOf), tokenising it if `refs` does not have it yet. */
-  private word(refs: CharMap, s: string, from: number, to: number, out: number[], hash: number): void {
-    this.push(refs.get(s, from, to, hash) ?? this.newWord(refs, s, from, to, hash), out);
+  private word(refs: CharMap, s: string, from: number, to: number, hash: number): void {
+    this.push(refs.get(s, from, to, hash) ?? this.newWord(refs, s, from, to, hash));
   }
 
   /** Tokenises the word `s[from, to)` (`hash`: its hashOf), which `refs` does not have yet, into it; returns its reference. */
@@ -214,9 +229,18 @@ export class TermTable {
     return ref;
   }
 
-  /** Appends the term ids a word's reference stands for. */
-  private push(ref: number, out: number[]): void {
-    if (ref >= 0) out.push(ref);
-    else for (const id of this.lists[-1 - ref]!) out.push(id);
+  /** Appends the term ids a word's reference stands for to `scanned`. */
+  private push(ref: number): void {
+    if (ref >= 0) this.emit(ref);
+    else for (const id of this.lists[-1 - ref]!) this.emit(id);
+  }
+
+  private emit(id: number): void {
+    if (this.count === this.scanned.length) {
+      const grown = new Int32Array(2 * this.count);
+      grown.set(this.scanned);
+      this.scanned = grown;
+    }
+    this.scanned[this.count++] = id;
   }
 }
