@@ -57,10 +57,21 @@ const ANY_UNCASED = new RegExp(
   'i',
 );
 
-/** The intents a point can answer (bit mask of INTENTS), from its text and its slide's title. */
-export function pointFeatures(text: string, slideTitle = ''): number {
+/**
+ * Whether `text` can match a case-sensitive pattern of CARRIES: only if it has a capital or a digit (`capitalOrDigit`,
+ * which the build's tokeniser notes as it reads the text), or one of their lower-case words.
+ */
+export function mayMatchCased(text: string, capitalOrDigit: boolean): boolean {
+  return capitalOrDigit || text.includes('vendors') || text.includes('distr');
+}
+
+/**
+ * The intents a point can answer (bit mask of INTENTS), from its text and its slide's title; `cased: false` when
+ * `mayMatchCased` has ruled out the case-sensitive patterns.
+ */
+export function pointFeatures(text: string, slideTitle = '', cased = true): number {
   let mask = WHY_SLIDE.test(slideTitle) ? INTENTS.why : 0;
-  if (!ANY_CASED.test(text) && !ANY_UNCASED.test(text)) return mask;
-  for (const [bit, re] of CARRIES) if (re.test(text)) mask |= bit;
+  if (!(cased && ANY_CASED.test(text)) && !ANY_UNCASED.test(text)) return mask;
+  for (const [bit, re] of CARRIES) if ((cased || re.flags.includes('i')) && re.test(text)) mask |= bit;
   return mask;
 }

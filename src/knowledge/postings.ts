@@ -30,6 +30,9 @@ export class Contexts {
   /** Per term id: the number of the `distinct` call that last saw it. */
   private seen = new Int32Array(1 << 12);
   private calls = 0;
+  /** The previous point's slide title and context. */
+  private lastTitle: string | undefined;
+  private lastSlide: (PointContext & { parents?: Map<string, PointContext> }) | undefined;
   /** The current topic's names as distinct term ids. */
   private names: number[] = [];
 
@@ -42,13 +45,17 @@ export class Contexts {
   /** The points that follow are topic number `k`'s (`points` of them), whose id, title and aliases have these term ids. */
   startTopic(k: number, nameIds: readonly number[], points: number): void {
     this.slides.clear();
+    this.lastTitle = undefined;
     this.names = this.distinct([], nameIds);
     this.postings.addTopic(k, this.names, points, this.table.terms.length);
   }
 
   of(p: Point): PointContext {
-    let slide = this.slides.get(p.slideTitle);
+    // A slide's points come one after another: most points have the previous one's slide.
+    let slide = this.lastTitle === p.slideTitle ? this.lastSlide : this.slides.get(p.slideTitle);
     if (!slide) this.slides.set(p.slideTitle, (slide = this.context([], p.slideTitle)));
+    this.lastTitle = p.slideTitle;
+    this.lastSlide = slide;
     if (!p.parent) return slide;
     slide.parents ??= new Map();
     let withParent = slide.parents.get(p.parent);

@@ -1,7 +1,7 @@
 import Fuse from 'fuse.js';
 import type { Knowledge, Point, Topic } from './model.js';
 import { Contexts, grow, PostingsBuilder } from './postings.js';
-import { pointFeatures } from './intent.js';
+import { mayMatchCased, pointFeatures } from './intent.js';
 import { type Analysis, connectedSides, QuestionAnalyzer, spanText } from './question.js';
 import { TermTable } from './term-table.js';
 import { normalizeKey, terms } from './text.js';
@@ -263,10 +263,11 @@ export class SearchIndex {
   /** Indexes point `i` (`p`, of topic number `k`): its postings, intents, topic and slide. */
   private addPoint(p: Point, i: number, k: number, contexts: Contexts, postings: PostingsBuilder): void {
     const n = this.table.scan(p.text);
+    const cased = mayMatchCased(p.text, this.table.capitalOrDigit);
     postings.setOwn(this.table.scanned, n);
     postings.add(contexts.of(p), this.table.terms.length);
     this.pointTopic[i] = k;
-    this.features[i] = pointFeatures(p.text, p.slideTitle);
+    this.features[i] = pointFeatures(p.text, p.slideTitle, cased);
     const prev = this.knowledge.points[i - 1];
     this.slideOf[i] = i === 0 ? 0 : this.slideOf[i - 1]! + (prev!.topicId === p.topicId && prev!.page === p.page && prev!.slideTitle === p.slideTitle ? 0 : 1);
   }

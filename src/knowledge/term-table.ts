@@ -80,6 +80,8 @@ export class TermTable {
    */
   scanned = new Int32Array(256);
   private count = 0;
+  /** Whether the last `scan` read an ASCII capital or digit (or took the general path, which does not tell). */
+  capitalOrDigit = false;
 
   /** Appends the term ids of `text` (stop-words dropped) to `out`, in `terms(text)` order; `name`: text is a topic's name. */
   ids(text: string, out: number[], name = false): number[] {
@@ -92,6 +94,7 @@ export class TermTable {
   scan(text: string, name = false): number {
     const refs = name ? this.nameRefs : this.wordRefs;
     this.count = 0;
+    this.capitalOrDigit = false;
     // The ASCII case of `normalizeKey(text).match(WORD)`: runs of [a-z0-9] joined by single `. + - /`, lower-cased
     // as they are read. A character off the fast path sends the whole text down the general one.
     const n = text.length;
@@ -101,6 +104,7 @@ export class TermTable {
       if (!isAlnum(c)) {
         if (!isPlain(c)) {
           this.count = 0;
+          this.capitalOrDigit = true;
           for (const w of words(text)) this.word(refs, w, 0, w.length, hashOf(w, 0, w.length));
           return this.count;
         }
@@ -143,6 +147,7 @@ export class TermTable {
       }
       const len = i - start;
       h &= HASH_MASK;
+      if (upper || digit) this.capitalOrDigit = true;
       if (respelt) {
         // Rare ("organisation", "otherwise"): build the word as normalizeKey spells it.
         const w = words(text.slice(start, i))[0]!;

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { foldSpace, loadKnowledge } from '../../src/knowledge/load.js';
+import { mayMatchCased, pointFeatures } from '../../src/knowledge/intent.js';
 import { SearchIndex } from '../../src/knowledge/search.js';
 import { stemmer } from 'stemmer';
 import { TermTable } from '../../src/knowledge/term-table.js';
@@ -152,6 +153,21 @@ describe('index tokeniser', () => {
     const table = new TermTable();
     table.ids('ext4 x86-64 Schedulers', [], true);
     expect([table.termOf('ext4'), table.termOf('schedulers'), table.termOf('x86'), table.termOf('schedul')]).toEqual(['ext4', 'schedul', undefined, undefined]);
+  });
+
+  it('GIVEN any text THEN the tokeniser rules out the case-sensitive intent patterns only where none can match', () => {
+    const table = new TermTable();
+    const unit = fc.constantFrom(...'ae sR M12%.-'.split(''), 'vendors', 'distros', 'distributors', 'Ubuntu', 'Linus Torvalds', '42', 'é', "'");
+    fc.assert(
+      fc.property(fc.string({ unit, maxLength: 12 }), (text) => {
+        table.scan(text);
+        expect(pointFeatures(text, '', mayMatchCased(text, table.capitalOrDigit)), text).toBe(pointFeatures(text));
+      }),
+      { numRuns: 3000 },
+    );
+    // Lower-case text without digits or those words skips them: the prefilter does cut work.
+    table.scan('merged into the mainline soon');
+    expect(mayMatchCased('merged into the mainline soon', table.capitalOrDigit)).toBe(false);
   });
 
   it('GIVEN 60,000 distinct words THEN each keeps its one term id while the tables grow', () => {
