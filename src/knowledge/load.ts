@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { talkFileSchema, type TalkFile } from './schema.js';
-import type { GlossaryEntry, Knowledge, Point, Talk, Topic } from './model.js';
+import type { GlossaryEntry, Knowledge, Point, Talk, Topic, Verdict } from './model.js';
 import { normalizeKey } from './text.js';
 import { StartupError } from '../startup-error.js';
 
@@ -74,6 +74,7 @@ export function buildKnowledge(files: { file: string; data: TalkFile; source?: s
   const topics: Topic[] = [];
   const topicById = new Map<string, Topic>();
   const topicByKey = new Map<string, Topic>();
+  const allPoints: Point[] = [];
   const whole = createHash('sha256');
   const glossary: GlossaryEntry[] = [];
 
@@ -109,22 +110,8 @@ export function buildKnowledge(files: { file: string; data: TalkFile; source?: s
       if (quote !== null && !points.some((p) => p.text.includes(quote))) {
         throw new KnowledgeError(file, `${where}.verdict_quote`, "the quote is not in any of the topic's bullets");
       }
-      let hash: string | undefined;
-      const topic: Topic = {
-        id: t.id,
-        title: t.title,
-        aliases: t.aliases,
-        keys,
-        summary: foldSpace(t.summary),
-        verdict: t.verdict,
-        verdictQuote: quote,
-        pages: [...new Set(t.slides.map((s) => s.page))],
-        points,
-        // Worked out when first read (digests read it; a start-up does not).
-        get hash() {
-          return (hash ??= digestOf('sha256', JSON.stringify(t), 'hex').slice(0, 12));
-        },
-      };
+      const topic = new LoadedTopic(t, keys, quote, points);
+      for (const p of points) allPoints.push(p);
       topicById.set(t.id, topic);
       for (const k of keys) topicByKey.set(k, topic);
       talkTopics.push(topic);
@@ -151,12 +138,42 @@ export function buildKnowledge(files: { file: string; data: TalkFile; source?: s
     topics,
     topicById,
     topicByKey,
-    points: topics.flatMap((t) => t.points),
+    points: allPoints,
     glossary,
     version: whole.digest('hex').slice(0, 12),
     loadedAt: new Date(),
     loadMs: performance.now() - started,
   };
+}
+
+/** A topic as loaded from its entry in a knowledge file. */
+class LoadedTopic implements Topic {
+  readonly id: string;
+  readonly title: string;
+  readonly aliases: readonly string[];
+  readonly summary: string;
+  readonly verdict: Verdict;
+  readonly pages: readonly number[];
+  private digest: string | undefined;
+
+  constructor(
+    private readonly entry: TalkFile['topics'][number],
+    readonly keys: readonly string[],
+    readonly verdictQuote: string | null,
+    readonly points: readonly Point[],
+  ) {
+    this.id = entry.id;
+    this.title = entry.title;
+    this.aliases = entry.aliases;
+    this.summary = foldSpace(entry.summary);
+    this.verdict = entry.verdict;
+    this.pages = [...new Set(entry.slides.map((s) => s.page))];
+  }
+
+  /** Worked out when first read (digests read it; a start-up does not). */
+  get hash(): string {
+    return (this.digest ??= digestOf('sha256', JSON.stringify(this.entry), 'hex').slice(0, 12));
+  }
 }
 
 /**
