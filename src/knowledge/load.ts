@@ -23,10 +23,26 @@ export class KnowledgeError extends StartupError {
 
 /** Folds whitespace the way the text export wraps lines. */
 export function foldSpace(s: string): string {
-  // Most text is folded already: then keep the string itself (no copy per bullet). Folded means no
-  // whitespace but single spaces, none doubled, none at either end.
-  const folded = !/[^\S ]/.test(s) && !s.includes('  ') && !s.startsWith(' ') && !s.endsWith(' ');
-  return folded ? s : s.replace(/\s+/g, ' ').trim();
+  // Most text is folded already: then keep the string itself (no copy per bullet).
+  return folded(s) ? s : s.replace(/\s+/g, ' ').trim();
+}
+
+/** Whether `s` has no whitespace but single spaces, none doubled, none at either end (one pass over it). */
+function folded(s: string): boolean {
+  if (s.charCodeAt(0) === 32 || s.charCodeAt(s.length - 1) === 32) return false;
+  let space = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 32) {
+      if (space) return false;
+      space = true;
+      continue;
+    }
+    space = false;
+    // Other whitespace: tab to carriage return, and from U+0085 on what `\s` matches (rare: checked by it).
+    if ((c >= 9 && c <= 13) || (c >= 0x85 && /\s/.test(s[i]!))) return false;
+  }
+  return true;
 }
 
 /** Parses and validates one YAML file; throws KnowledgeError. */

@@ -201,7 +201,22 @@ describe('index tokeniser', () => {
   const generalFold = (s: string) => s.replace(/\s+/g, ' ').trim();
 
   it('GIVEN any text THEN normalizeKey and foldSpace follow their general rules', () => {
-    const units = fc.constantFrom(...'aeisdgnotzAIS09 .-_/"\'`~'.split(''), '  ', '\t', '\n', '\u00a0', '’', 'é', 'ﬁ');
+    const units = fc.constantFrom(
+      ...'aeisdgnotzAIS09 .-_/"\'`~'.split(''),
+      '  ',
+      '\t',
+      '\n',
+      '\v',
+      '\u00a0',
+      '\u0085',
+      '\u1680',
+      '\u2028',
+      '\u3000',
+      '\ufeff',
+      '’',
+      'é',
+      'ﬁ',
+    );
     fc.assert(
       fc.property(fc.string({ unit: units, maxLength: 30 }), (text) => {
         expect(normalizeKey(text), JSON.stringify(text)).toBe(generalKey(text));
