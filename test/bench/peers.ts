@@ -14,7 +14,7 @@ import { stemmer } from 'stemmer';
 import { eng } from 'stopword';
 import type { Knowledge } from '../../src/knowledge/model.js';
 import { figures, gradeAnswer, type Figures, type LabelledQuestion } from '../support/quality.js';
-import { percentile, round } from './stats.js';
+import { heapBytes, percentile, round } from './stats.js';
 
 /** One point as the peers index it. */
 type Doc = {
@@ -150,12 +150,12 @@ export async function measurePeers(
   const docs = docsOf(k);
   for (const { name, build } of PEERS) {
     globalThis.gc?.();
-    const before = process.memoryUsage().heapUsed;
+    const before = heapBytes();
     const t0 = performance.now();
     const peer = await build(docs);
     const buildMs = performance.now() - t0;
     globalThis.gc?.();
-    const heap = (process.memoryUsage().heapUsed - before) / 1024 / 1024;
+    const heap = (heapBytes() - before) / 1024 / 1024;
     for (let i = 0; i < Math.min(20, questions.length); i++) await peer.ask(questions[i]!);
     const times: number[] = [];
     const started = performance.now();

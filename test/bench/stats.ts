@@ -53,3 +53,12 @@ export async function alternate(
   }
   return [as, bs];
 }
+
+/**
+ * What an index holds in memory: the JavaScript heap plus the array buffers (typed arrays keep their contents outside
+ * the heap, and heapUsed alone would leave out most of an index built on them).
+ */
+export function heapBytes(): number {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
