@@ -71,7 +71,8 @@ export class TermTable {
   constructor(expectedWords = 0, expectedNames = 0) {
     this.termIds = new CharMap(expectedWords + expectedNames);
     this.wordRefs = new CharMap(expectedWords);
-    this.nameRefs = new CharMap(expectedNames);
+    // Names' words with a digit skip this table (see writtenInName): start it small, it grows if need be.
+    this.nameRefs = new CharMap(expectedNames >> 2);
   }
 
   /**
