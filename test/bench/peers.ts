@@ -14,7 +14,7 @@ import { stemmer } from 'stemmer';
 import { eng } from 'stopword';
 import type { Knowledge } from '../../src/knowledge/model.js';
 import { figures, gradeAnswer, type Figures, type LabelledQuestion } from '../support/quality.js';
-import { heapBytes, percentile, round } from './stats.js';
+import { percentile, round, settledHeapBytes } from './stats.js';
 
 /** One point as the peers index it. */
 type Doc = {
@@ -148,38 +148,49 @@ export async function measurePeers(
 ): Promise<PeerRow[]> {
   const rows: PeerRow[] = [];
   const docs = docsOf(k);
-  for (const { name, build } of PEERS) {
-    globalThis.gc?.();
-    const before = heapBytes();
-    const t0 = performance.now();
-    const peer = await build(docs);
-    const buildMs = performance.now() - t0;
-    globalThis.gc?.();
-    const heap = (heapBytes() - before) / 1024 / 1024;
-    for (let i = 0; i < Math.min(20, questions.length); i++) await peer.ask(questions[i]!);
-    const times: number[] = [];
-    const started = performance.now();
-    // Every question once (five times over at most), but a slow peer stops after its time budget and at least 5 samples.
-    for (let i = 0; i < questions.length * 5 && (i < questions.length || performance.now() - started < budgetMs); i++) {
-      if (performance.now() - started > budgetMs && times.length >= 5) break;
-      const t = performance.now();
-      await peer.ask(questions[i % questions.length]!);
-      times.push(performance.now() - t);
-    }
-    const row: PeerRow = {
-      peer: name,
-      talks,
-      build_ms: round(buildMs, 1),
-      question_p50: round(percentile(times, 50), 4),
-      question_p99: round(percentile(times, 99), 4),
-      heap_mb: round(heap, 1),
-      questions: times.length,
-    };
-    if (talks === 1) {
-      row.words = await peerFigures(peer, k, sets.words);
-      row.chat = await peerFigures(peer, k, sets.chat);
-    }
-    rows.push(row);
-  }
+  // One function call per peer: its index is garbage once the call returns (a loop's suspended async frame can
+  // keep the previous peer alive into the next one's heap figure).
+  for (const { name, build } of PEERS) rows.push(await measurePeer(name, build, docs, k, talks, questions, sets, budgetMs));
   return rows;
+}
+
+async function measurePeer(
+  name: string,
+  build: (docs: Doc[]) => Peer | Promise<Peer>,
+  docs: Doc[],
+  k: Knowledge,
+  talks: number,
+  questions: readonly string[],
+  sets: { words: LabelledQuestion[]; chat: LabelledQuestion[] },
+  budgetMs: number,
+): Promise<PeerRow> {
+  const before = await settledHeapBytes();
+  const t0 = performance.now();
+  const peer = await build(docs);
+  const buildMs = performance.now() - t0;
+  const heap = ((await settledHeapBytes()) - before) / 1024 / 1024;
+  for (let i = 0; i < Math.min(20, questions.length); i++) await peer.ask(questions[i]!);
+  const times: number[] = [];
+  const started = performance.now();
+  // Every question once (five times over at most), but a slow peer stops after its time budget and at least 5 samples.
+  for (let i = 0; i < questions.length * 5 && (i < questions.length || performance.now() - started < budgetMs); i++) {
+    if (performance.now() - started > budgetMs && times.length >= 5) break;
+    const t = performance.now();
+    await peer.ask(questions[i % questions.length]!);
+    times.push(performance.now() - t);
+  }
+  const row: PeerRow = {
+    peer: name,
+    talks,
+    build_ms: round(buildMs, 1),
+    question_p50: round(percentile(times, 50), 4),
+    question_p99: round(percentile(times, 99), 4),
+    heap_mb: round(heap, 1),
+    questions: times.length,
+  };
+  if (talks === 1) {
+    row.words = await peerFigures(peer, k, sets.words);
+    row.chat = await peerFigures(peer, k, sets.chat);
+  }
+  return row;
 }

@@ -3,7 +3,7 @@ import { buildKnowledge, parseTalkFile } from '../../src/knowledge/load.js';
 import { SearchIndex } from '../../src/knowledge/search.js';
 import { accuracy, loadQuestions } from '../support/quality.js';
 import { distractorTalks } from './distractors.js';
-import { heapBytes, percentile, round, timeIt } from './stats.js';
+import { percentile, round, settledHeapBytes, timeIt } from './stats.js';
 
 export interface ScaleRow {
   talks: number;
@@ -44,14 +44,12 @@ export async function measureScale(talks: number): Promise<ScaleRow> {
     { file: realFile, data: real, source },
     ...distractorTalks(real, talks).map((data, i) => ({ file: `distractor-${i + 1}`, data, source: JSON.stringify(data) })),
   ];
-  globalThis.gc?.();
-  const heapBefore = heapBytes();
+  const heapBefore = await settledHeapBytes();
   const t0 = performance.now();
   const knowledge = buildKnowledge(files);
   const search = new SearchIndex(knowledge);
   const build = performance.now() - t0;
-  globalThis.gc?.();
-  const heap = (heapBytes() - heapBefore) / 1024 / 1024;
+  const heap = ((await settledHeapBytes()) - heapBefore) / 1024 / 1024;
 
   const questions = benchQuestions();
   const qIters = Math.max(questions.length * 20, 2000);

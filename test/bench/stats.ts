@@ -62,3 +62,15 @@ export function heapBytes(): number {
   const m = process.memoryUsage();
   return m.heapUsed + m.arrayBuffers;
 }
+
+/**
+ * `heapBytes()` after collecting garbage and letting V8 release the freed array buffers (it frees them after the
+ * collection, so a figure read at once can still count an earlier index's, and a difference come out negative).
+ */
+export async function settledHeapBytes(): Promise<number> {
+  for (let i = 0; i < 2; i++) {
+    globalThis.gc?.();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return heapBytes();
+}
