@@ -1,15 +1,12 @@
-import Fuse from 'fuse.js';
 import type { Knowledge, Point, Topic } from './model.js';
-import { Contexts, grow, PostingsBuilder } from './postings.js';
+import { Contexts, PostingsBuilder } from './postings.js';
 import { mayMatchCased, pointFeatures } from './intent.js';
 import { type Analysis, connectedSides, QuestionAnalyzer, spanText } from './question.js';
 import { TermTable } from './term-table.js';
-import { normalizeKey, terms } from './text.js';
+import { terms } from './text.js';
+import { TopicIndex, type TopicLookup } from './topic-index.js';
 
-/** Fuse score at or below which a topic name counts as a match (0 = exact). */
-const TOPIC_ACCEPT = 0.3;
-/** Fuse score at or below which a topic name is offered as a suggestion. */
-const TOPIC_SUGGEST = 0.6;
+export type { TopicLookup };
 /** Weight of a point's context (topic title, aliases, slide title, parent bullet) next to its own words. */
 const CONTEXT_WEIGHT = 0.35;
 /** The term frequency of a point that has a term in its context only (as its postings store it). */
@@ -36,8 +33,6 @@ const ADJACENT_REACH = 3;
 /** Points cited per subject in a two-subject answer. */
 const PER_SUBJECT = 2;
 
-export type TopicLookup = { kind: 'match'; topic: Topic; exact: boolean } | { kind: 'none'; suggestions: Topic[] };
-
 export interface PointHit {
   point: Point;
   topic: Topic;
@@ -57,11 +52,6 @@ export interface QuestionResult {
   uncovered?: string;
 }
 
-interface KeyEntry {
-  key: string;
-  topicId: string;
-}
-
 /**
  * The search indexes over one Knowledge, built once (at start-up or reload):
  * topic lookup (exact keys, then fuse.js over ids, titles and aliases) and
@@ -69,18 +59,8 @@ interface KeyEntry {
  * adjacency), the question taken apart by question.ts against this index's vocabulary.
  */
 export class SearchIndex {
-  /** Glossary names that name a topic (normalized); topic keys themselves are `knowledge.topicByKey`. */
-  private readonly glossaryExact = new Map<string, Topic>();
-  /**
-   * fuse.js over topic keys, one per two-letter prefix: a typo rarely hits the first two letters, and each search stays
-   * small at any scale. Each is built on the first lookup with its prefix (most prefixes are never looked up).
-   */
-  private readonly topicBuckets = new Map<string, Fuse<KeyEntry>>();
-  /** Topic keys by their first two letters (indexes into `keyText`). */
-  private readonly keyGroups: Map<string, number[]>;
-  /** Every topic key (normalized) in talk order, and the id of the topic it names. */
-  private readonly keyText: string[] = [];
-  private readonly keyTopic: string[] = [];
+  /** Topic lookup: exact, glossary, stemmed and fuzzy keys. */
+  private readonly topicIndex: TopicIndex;
   /**
    * The inverted index, flat (see postings.ts): term → its id in `table` → slot (-1: no postings), and slot s's postings
    * `postStart[s] .. postStart[s + 1]` (posting j: point `post[2j]`, ascending, term frequency `postTf[2j + 1]`), plus
@@ -108,18 +88,10 @@ export class SearchIndex {
   /** Each topic's points (by its number in `knowledge.topics`): `knowledge.points[topicStart[k] .. topicStart[k + 1])`. */
   private readonly topicStart: Int32Array;
   private readonly ownMatch: Uint8Array;
-  /**
-   * Topic keys and glossary names as stems: one stem by its term id (`stemTopic`: the topic's number + 1, 0 for none),
-   * and several (or a stem the table does not have) by the stems joined with spaces (`stemKeys`). The first key wins.
-   */
-  private stemTopic: Int32Array = new Int32Array(1 << 10);
-  private readonly stemKeys = new Map<string, Topic>();
   private readonly longestKey: number;
   /** Glossary names as stem sequences (joined by spaces) → the term's stems. */
   private readonly glossary = new Map<string, string[]>();
   private readonly longestPhrase: number;
-  /** Per topic: the glossary names that look it up. */
-  private readonly glossaryKeys = new Map<Topic, string[]>();
   /** Per point: the intents it answers (bit mask of INTENTS). */
   private readonly features: Uint8Array;
   /** Per point: its slide, numbered across the knowledge (a slide's points are contiguous). */
@@ -147,6 +119,7 @@ export class SearchIndex {
     // steadily, where one long loop body is left to on-stack replacement and deoptimises repeatedly.
     const names = knowledge.topics.reduce((n, t) => n + t.keys.length, 0);
     const table = (this.table = new TermTable(knowledge.points.length >> 1, names));
+    const topicIndex = (this.topicIndex = new TopicIndex(knowledge, table, this.topicNumber));
     /** Each topic's id, title and aliases as term ids, in that order: the topic's share of its points' context. */
     const keyTerms: number[][] = [];
     let longest = 1;
@@ -158,26 +131,26 @@ export class SearchIndex {
       const ids: number[] = [];
       for (let i = 0; i < t.keys.length; i++) {
         const name = i === 0 ? t.id : i === 1 ? t.title : t.aliases[i - 2]!;
-        longest = Math.max(longest, this.addKey(t, k, name, t.keys[i]!, t.keys.indexOf(t.keys[i]!) === i, ids));
+        longest = Math.max(longest, topicIndex.addKey(t, k, name, t.keys[i]!, t.keys.indexOf(t.keys[i]!) === i, ids));
       }
       keyTerms.push(ids);
     }
     let longestPhrase = 1;
     for (const g of knowledge.glossary) {
       const term = terms(g.term);
-      const named = this.stemKey(term.join(' '));
+      const named = topicIndex.stemKey(term.join(' '));
       for (const name of g.also) {
         const stems = terms(name);
         if (stems.length === 0) continue;
         const key = stems.join(' ');
         if (!this.glossary.has(key)) this.glossary.set(key, term);
         longestPhrase = Math.max(longestPhrase, stems.length);
-        if (named) longest = Math.max(longest, this.addGlossaryKey(named, name, key));
+        if (named) longest = Math.max(longest, topicIndex.addGlossaryKey(named, name, key));
       }
     }
     this.longestPhrase = this.glossary.size === 0 ? 0 : Math.min(6, longestPhrase);
     this.longestKey = Math.min(4, longest);
-    this.keyGroups = groupByPrefix(this.keyText);
+    topicIndex.seal();
 
     const points = knowledge.points;
     this.scores = new Float64Array(points.length);
@@ -232,32 +205,9 @@ export class SearchIndex {
       cooccur: (a, b) => this.cooccur(this.slot(a)!, this.slot(b)!),
       glossaryTerm: (stems) => this.glossary.get(stems),
       longestPhrase: this.longestPhrase,
-      topicNamed: (key, stems) => this.exactKey(key) ?? this.stemKey(stems),
+      topicNamed: (key, stems) => topicIndex.exactKey(key) ?? topicIndex.stemKey(stems),
       longestKey: this.longestKey,
     });
-  }
-
-  /**
-   * Indexes one id, title or alias of a topic (number `n`; `k`: normalized; `fresh`: no earlier name of the topic has the same
-   * key) for stemmed and fuzzy lookup; appends its term ids to `ids`. Returns its number of words if fresh, else 1.
-   */
-  private addKey(t: Topic, n: number, key: string, k: string, fresh: boolean, ids: number[]): number {
-    const from = ids.length;
-    this.table.ids(key, ids, true);
-    if (ids.length === from + 1) this.setStemTerm(ids[from]!, n);
-    else if (ids.length > from) {
-      const stemmed = joinTerms(this.table.terms, ids, from); // terms(key).join(' ')
-      if (!this.stemKeys.has(stemmed)) this.stemKeys.set(stemmed, t);
-    }
-    this.keyText.push(k);
-    this.keyTopic.push(t.id);
-    return fresh ? wordCount(k) : 1;
-  }
-
-  /** Term `id` (one stem) names topic number `k`, unless a key before named another. */
-  private setStemTerm(id: number, k: number): void {
-    if (id >= this.stemTopic.length) this.stemTopic = grow(this.stemTopic, id + 1);
-    if (this.stemTopic[id] === 0) this.stemTopic[id] = k + 1;
   }
 
   /** Indexes point `i` (`p`, of topic number `k`): its postings, intents, topic and slide. */
@@ -270,37 +220,6 @@ export class SearchIndex {
     this.features[i] = pointFeatures(p.text, p.slideTitle, cased);
     const prev = this.knowledge.points[i - 1];
     this.slideOf[i] = i === 0 ? 0 : this.slideOf[i - 1]! + (prev!.topicId === p.topicId && prev!.page === p.page && prev!.slideTitle === p.slideTitle ? 0 : 1);
-  }
-
-  /** The topic whose key has these stems (joined by spaces). */
-  private stemKey(stems: string): Topic | undefined {
-    if (!stems.includes(' ')) {
-      const id = this.table.idOf(stems);
-      const n = id === undefined || id >= this.stemTopic.length ? 0 : this.stemTopic[id]!;
-      if (n > 0) return this.knowledge.topics[n - 1];
-    }
-    return this.stemKeys.get(stems);
-  }
-
-  /** The topic a normalized key names exactly: its id, title or alias, or a glossary name of it. */
-  private exactKey(k: string): Topic | undefined {
-    return this.knowledge.topicByKey.get(k) ?? this.glossaryExact.get(k);
-  }
-
-  /** A glossary name of a term that names a topic ("solid-state disk" for SSD) also names the topic, unless it names another one. */
-  private addGlossaryKey(t: Topic, name: string, stemmed: string): number {
-    const k = normalizeKey(name);
-    if (this.exactKey(k) || this.stemKey(stemmed)) return 1;
-    this.glossaryExact.set(k, t);
-    const id = stemmed.includes(' ') ? undefined : this.table.idOf(stemmed);
-    if (id === undefined) this.stemKeys.set(stemmed, t);
-    else this.setStemTerm(id, this.topicNumber.get(t)!);
-    this.keyText.push(k);
-    this.keyTopic.push(t.id);
-    const names = this.glossaryKeys.get(t);
-    if (names) names.push(name);
-    else this.glossaryKeys.set(t, [name]);
-    return wordCount(k);
   }
 
   private nearFeaturesOf(): Uint8Array {
@@ -344,18 +263,6 @@ export class SearchIndex {
     return slot < 0 ? undefined : slot;
   }
 
-  /** The fuzzy searcher over the topic keys that start with `prefix`, built on first use. */
-  private bucket(prefix: string): Fuse<KeyEntry> | undefined {
-    let fuse = this.topicBuckets.get(prefix);
-    if (fuse) return fuse;
-    const group = this.keyGroups.get(prefix);
-    if (!group) return undefined;
-    const list = group.map((i): KeyEntry => ({ key: this.keyText[i]!, topicId: this.keyTopic[i]! }));
-    fuse = new Fuse(list, { keys: ['key'], includeScore: true, threshold: TOPIC_SUGGEST });
-    this.topicBuckets.set(prefix, fuse);
-    return fuse;
-  }
-
   private idf(df: number): number {
     const n = this.knowledge.points.length;
     return Math.log(1 + (n - df + 0.5) / (df + 0.5));
@@ -363,45 +270,17 @@ export class SearchIndex {
 
   /** The glossary's other names that look `topic` up (for /topics). */
   glossaryNames(topic: Topic): string[] {
-    return this.glossaryKeys.get(topic) ?? [];
+    return this.topicIndex.glossaryNames(topic);
   }
 
   /** `/status <query>`: exact id, title or alias first, then fuzzy; below the confidence threshold, suggestions. */
   findTopic(query: string): TopicLookup {
-    const k = normalizeKey(query);
-    const exact = this.exactKey(k);
-    if (exact) return { kind: 'match', topic: exact, exact: true };
-    if (k.length === 0) return { kind: 'none', suggestions: [] };
-    const ranked = this.rankTopics(k, 3);
-    const best = ranked[0];
-    if (best && best.score <= TOPIC_ACCEPT) return { kind: 'match', topic: best.topic, exact: false };
-    return { kind: 'none', suggestions: ranked.map((r) => r.topic) };
+    return this.topicIndex.findTopic(query);
   }
 
   /** Autocomplete choices for a topic option: talk order for empty input, best first otherwise. */
   completeTopics(input: string, limit = 25): Topic[] {
-    const k = normalizeKey(input);
-    if (k.length === 0) return this.knowledge.topics.slice(0, limit);
-    const exact = this.exactKey(k);
-    const ranked = this.rankTopics(k, limit).map((r) => r.topic);
-    return exact ? [exact, ...ranked.filter((t) => t !== exact)].slice(0, limit) : ranked;
-  }
-
-  private rankTopics(k: string, limit: number): { topic: Topic; score: number }[] {
-    const seen = new Set<string>();
-    const out: { topic: Topic; score: number }[] = [];
-    const add = (topicId: string, score: number) => {
-      if (seen.has(topicId) || out.length >= limit) return;
-      seen.add(topicId);
-      out.push({ topic: this.knowledge.topicById.get(topicId)!, score });
-    };
-    if (k.length < 2) {
-      // One letter: keys that start with it, in talk order.
-      for (let i = 0; i < this.keyText.length; i++) if (this.keyText[i]!.startsWith(k)) add(this.keyTopic[i]!, 0.5);
-      return out;
-    }
-    for (const r of this.bucket(k.slice(0, 2))?.search(k.slice(0, 64)) ?? []) add(r.item.topicId, r.score ?? 1);
-    return out;
+    return this.topicIndex.completeTopics(input, limit);
   }
 
   /**
@@ -421,7 +300,7 @@ export class SearchIndex {
     const pair = this.twoSubjects(question, a);
     if (pair) return { hits: pair, suggestions: [], terms: [...a.weighted.keys()] };
     const hits = this.rank(a, limit);
-    return { hits, suggestions: hits.length === 0 ? this.suggestFor(question) : [], terms: [...a.weighted.keys()] };
+    return { hits, suggestions: hits.length === 0 ? this.topicIndex.suggest(question) : [], terms: [...a.weighted.keys()] };
   }
 
   /**
@@ -638,22 +517,6 @@ export class SearchIndex {
     touched.size = 0;
     return top;
   }
-
-  private suggestFor(question: string): Topic[] {
-    const words = terms(question, true)
-      .filter((w) => w.length >= 2)
-      .slice(0, 4);
-    const seen = new Map<Topic, number>();
-    for (const w of words) {
-      for (const r of this.rankTopics(w, 3)) {
-        if (r.score <= 0.5) seen.set(r.topic, Math.min(seen.get(r.topic) ?? 1, r.score));
-      }
-    }
-    return [...seen.entries()]
-      .sort((a, b) => a[1] - b[1])
-      .slice(0, 3)
-      .map(([t]) => t);
-  }
 }
 
 /** Point numbers, each added at most once per question: a fixed buffer, so no array grows per question. */
@@ -673,18 +536,6 @@ interface Ranked {
   own: boolean;
 }
 
-/** Indexes of keys grouped by their first two letters. */
-function groupByPrefix(keys: readonly string[]): Map<string, number[]> {
-  const groups = new Map<string, number[]>();
-  for (let i = 0; i < keys.length; i++) {
-    const prefix = keys[i]!.slice(0, 2);
-    const list = groups.get(prefix);
-    if (list) list.push(i);
-    else groups.set(prefix, [i]);
-  }
-  return groups;
-}
-
 /** Whether point `d` scoring `score` ranks above `r` (ties: talk order). */
 function beats(score: number, d: number, r: Ranked): boolean {
   return r.score < score || (r.score === score && r.d > d);
@@ -698,18 +549,4 @@ function insertTop(top: Ranked[], r: Ranked, limit: number): void {
   while (i > 0 && worse(top[i - 1]!, r)) i--;
   top.splice(i, 0, r);
   if (top.length > limit) top.pop();
-}
-
-/** Words in a normalized key (they are separated by single spaces). */
-function wordCount(key: string): number {
-  let n = 1;
-  for (let i = key.indexOf(' '); i >= 0; i = key.indexOf(' ', i + 1)) n++;
-  return n;
-}
-
-/** `ids.slice(from)` as terms, joined by spaces. */
-function joinTerms(terms: readonly string[], ids: readonly number[], from: number): string {
-  let s = '';
-  for (let j = from; j < ids.length; j++) s += j > from ? ` ${terms[ids[j]!]!}` : terms[ids[j]!]!;
-  return s;
 }
