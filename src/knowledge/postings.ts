@@ -141,6 +141,7 @@ export class PostingsBuilder {
   /** The current point's own term ids (`own`, as scanned), and its distinct ones in first-seen order (`touched`): its length sums in that order. */
   private own = new Int32Array(256);
   private touched = new Int32Array(256);
+  private ownCount = 0;
   /** Sized for about 16 pairs per point (own words and slide title): grown if need be. */
   private pairSlot: Int32Array;
   private pairTf: Float32Array;
@@ -212,8 +213,6 @@ export class PostingsBuilder {
     for (let j = 0; j < n; j++) this.own[j] = ids[j]!;
     this.ownCount = n;
   }
-
-  private ownCount = 0;
 
   /** Adds the next point of the current topic: its own term ids (`setOwn`), and its context apart from names; `terms` is how many term ids exist so far. */
   add(ctx: PointContext, terms: number): void {
