@@ -126,7 +126,7 @@ async function main() {
     const { samples, ...row } = await measureScale(talks);
     scale.push(row);
     say(
-      `${String(talks).padStart(5)}  ${String(row.points).padStart(6)}  ${String(row.build_ms).padStart(8)}  ${String(row.status_p99).padStart(10)}  ${String(row.question_p50).padStart(12)}  ${String(row.question_p99).padStart(12)}  ${String(row.accuracy).padStart(8)}  ${String(row.accuracy_chat).padStart(13)}  ${String(row.heap_mb).padStart(7)}   (samples: ${samples.status} status, ${samples.question} questions)`,
+      `${String(talks).padStart(5)}  ${String(row.points).padStart(6)}  ${String(row.build_ms).padStart(8)}  ${String(row.status_p99).padStart(10)}  ${String(row.question_p50).padStart(12)}  ${String(row.question_p99).padStart(12)}  ${String(row.accuracy).padStart(8)}  ${String(row.accuracy_chat).padStart(13)}  ${String(row.heap_mb).padStart(7)}   (builds ${Math.min(...row.build_runs_ms)}–${Math.max(...row.build_runs_ms)}, median of ${row.build_runs_ms.length}; samples: ${samples.status} status, ${samples.question} questions)`,
     );
   }
   const peers = await measurePeersAllScales(scale);
