@@ -46,12 +46,12 @@ const WHY_SLIDE = /^why\b/i;
  * Few points match either, and only those are then tested pattern by pattern.
  */
 const ANY_CASED = new RegExp(
-  CARRIES.filter(([, re]) => !re.flags.includes('i'))
+  CARRIES.filter(([, re]) => !re.ignoreCase)
     .map(([, re]) => `(?:${re.source})`)
     .join('|'),
 );
 const ANY_UNCASED = new RegExp(
-  CARRIES.filter(([, re]) => re.flags.includes('i'))
+  CARRIES.filter(([, re]) => re.ignoreCase)
     .map(([, re]) => `(?:${re.source})`)
     .join('|'),
   'i',
@@ -72,6 +72,9 @@ export function mayMatchCased(text: string, capitalOrDigit: boolean): boolean {
 export function pointFeatures(text: string, slideTitle = '', cased = true): number {
   let mask = WHY_SLIDE.test(slideTitle) ? INTENTS.why : 0;
   if (!(cased && ANY_CASED.test(text)) && !ANY_UNCASED.test(text)) return mask;
-  for (const [bit, re] of CARRIES) if ((cased || re.flags.includes('i')) && re.test(text)) mask |= bit;
+  for (let i = 0; i < CARRIES.length; i++) {
+    const [bit, re] = CARRIES[i]!;
+    if ((cased || re.ignoreCase) && re.test(text)) mask |= bit;
+  }
   return mask;
 }
