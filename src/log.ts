@@ -1,5 +1,14 @@
-import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import type { PrettyOptions } from 'pino-pretty';
+
+/**
+ * pino-pretty, loaded when a logger writes to a terminal: piped and production logs never use it, and loading it
+ * anyway cost start-up time and resident memory in every process.
+ */
+function pretty(options: PrettyOptions): DestinationStream {
+  return (createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty')).build(options);
+}
 
 /**
  * Top-level fields whose values never reach a log line. Only errors carry nested objects we did not build
