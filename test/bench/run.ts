@@ -80,7 +80,7 @@ async function measurePeersAllScales(
     }
     speed.push(...rows);
   }
-  say('peers: speed (ms) and heap (MB) at each scale');
+  say('peers: speed (ms) and heap (MB) at each scale (build: ours the median of the scale step, each peer one build)');
   say('engine               talks  build_ms  question_p50  question_p99  heap_mb  (questions timed)');
   for (const talks of [1, 10, 100, 1000]) {
     const o = scale.find((s) => s.talks === talks)!;
