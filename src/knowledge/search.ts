@@ -120,21 +120,8 @@ export class SearchIndex {
     const names = knowledge.topics.reduce((n, t) => n + t.keys.length, 0);
     const table = (this.table = new TermTable(knowledge.points.length >> 1, names));
     const topicIndex = (this.topicIndex = new TopicIndex(knowledge, table, this.topicNumber));
-    /** Each topic's id, title and aliases as term ids, in that order: the topic's share of its points' context. */
-    const keyTerms: number[][] = [];
-    let longest = 1;
-    // Index loops throughout: a for-of over entries() makes an array per step until V8 has optimised the loop.
-    const topics = knowledge.topics;
-    for (let k = 0; k < topics.length; k++) {
-      const t = topics[k]!;
-      this.topicNumber.set(t, k);
-      const ids: number[] = [];
-      for (let i = 0; i < t.keys.length; i++) {
-        const name = i === 0 ? t.id : i === 1 ? t.title : t.aliases[i - 2]!;
-        longest = Math.max(longest, topicIndex.addKey(t, k, name, t.keys[i]!, t.keys.indexOf(t.keys[i]!) === i, ids));
-      }
-      keyTerms.push(ids);
-    }
+    const { keyTerms, longest: longestName } = this.indexNames();
+    let longest = longestName;
     let longestPhrase = 1;
     for (const g of knowledge.glossary) {
       const term = terms(g.term);
@@ -164,16 +151,7 @@ export class SearchIndex {
     this.topicMark = new Uint8Array(knowledge.topics.length);
     this.topicStart = new Int32Array(knowledge.topics.length + 1);
     const postings = new PostingsBuilder(points.length, CONTEXT_WEIGHT);
-    const contexts = new Contexts(table, postings);
-    // knowledge.points are the topics' points in topic order.
-    let i = 0;
-    for (let k = 0; k < topics.length; k++) {
-      const topicPoints = topics[k]!.points;
-      this.topicStart[k] = i;
-      contexts.startTopic(k, keyTerms[k]!, topicPoints.length);
-      for (let j = 0; j < topicPoints.length; j++) this.addPoint(topicPoints[j]!, i++, k, contexts, postings);
-    }
-    this.topicStart[topics.length] = i;
+    this.indexPoints(keyTerms, postings);
     this.nearFeatures = this.nearFeaturesOf();
     const index = postings.finish(table.terms.length);
     this.slotOfTerm = index.slotOfTerm;
@@ -186,13 +164,9 @@ export class SearchIndex {
     this.postDf = index.df;
     this.docLength = index.length;
     this.avgLength = points.length ? this.docLength.reduce((a, b) => a + b, 0) / points.length : 1;
-    this.docNorm = new Float64Array(points.length);
-    for (let d = 0; d < points.length; d++) this.docNorm[d] = K1 * (1 - B + (B * this.docLength[d]!) / this.avgLength);
+    this.docNorm = this.docNormOf();
     this.topicSpread = this.spreadOf();
-    for (let slot = 0; slot < this.termOfSlot.length; slot++) {
-      const term = table.terms[this.termOfSlot[slot]!]!;
-      if ((term.includes('-') || term.includes('/')) && /^[a-z]+([-/][a-z]+)+$/.test(term)) this.joinedCompounds.set(term.replace(/[-/]/g, ''), term);
-    }
+    this.findJoinedCompounds();
     this.analyzer = new QuestionAnalyzer({
       has: (term) => this.slot(term) !== undefined,
       df: (term) => {
@@ -208,6 +182,62 @@ export class SearchIndex {
       topicNamed: (key, stems) => topicIndex.exactKey(key) ?? topicIndex.stemKey(stems),
       longestKey: this.longestKey,
     });
+  }
+
+  // The build's loops each sit in a method of their own: V8 optimises a loop on the stack of the function it is in,
+  // and in one long constructor the optimised code met the next loop's code without type feedback and was dropped
+  // again (five times in a first build at 1,000 talks).
+
+  /** Each topic's id, title and aliases, tokenised and added to topic lookup: their term ids per topic, and the most words in a fresh key. */
+  private indexNames(): { keyTerms: number[][]; longest: number } {
+    const topics = this.knowledge.topics;
+    /** Each topic's id, title and aliases as term ids, in that order: the topic's share of its points' context. */
+    const keyTerms: number[][] = [];
+    let longest = 1;
+    // Index loops throughout: a for-of over entries() makes an array per step until V8 has optimised the loop.
+    for (let k = 0; k < topics.length; k++) {
+      const t = topics[k]!;
+      this.topicNumber.set(t, k);
+      const ids: number[] = [];
+      for (let i = 0; i < t.keys.length; i++) {
+        const name = i === 0 ? t.id : i === 1 ? t.title : t.aliases[i - 2]!;
+        longest = Math.max(longest, this.topicIndex.addKey(t, k, name, t.keys[i]!, t.keys.indexOf(t.keys[i]!) === i, ids));
+      }
+      keyTerms.push(ids);
+    }
+    return { keyTerms, longest };
+  }
+
+  /** Every point, topic by topic (`keyTerms`: each topic's names as term ids), into `postings` and the per-point arrays. */
+  private indexPoints(keyTerms: readonly number[][], postings: PostingsBuilder): void {
+    const topics = this.knowledge.topics;
+    const contexts = new Contexts(this.table, postings);
+    // knowledge.points are the topics' points in topic order.
+    let i = 0;
+    for (let k = 0; k < topics.length; k++) {
+      const topicPoints = topics[k]!.points;
+      this.topicStart[k] = i;
+      contexts.startTopic(k, keyTerms[k]!, topicPoints.length);
+      for (let j = 0; j < topicPoints.length; j++) this.addPoint(topicPoints[j]!, i++, k, contexts, postings);
+    }
+    this.topicStart[topics.length] = i;
+  }
+
+  /** Per point: BM25's length normalisation. */
+  private docNormOf(): Float64Array {
+    const { docLength, avgLength } = this;
+    const norm = new Float64Array(docLength.length);
+    for (let d = 0; d < norm.length; d++) norm[d] = K1 * (1 - B + (B * docLength[d]!) / avgLength);
+    return norm;
+  }
+
+  /** Compound terms of letters joined by `-` or `/`, by their letters alone. */
+  private findJoinedCompounds(): void {
+    const { terms } = this.table;
+    for (let slot = 0; slot < this.termOfSlot.length; slot++) {
+      const term = terms[this.termOfSlot[slot]!]!;
+      if ((term.includes('-') || term.includes('/')) && /^[a-z]+([-/][a-z]+)+$/.test(term)) this.joinedCompounds.set(term.replace(/[-/]/g, ''), term);
+    }
   }
 
   /** Indexes point `i` (`p`, of topic number `k`): its postings, intents, topic and slide. */
