@@ -290,23 +290,44 @@ export class PostingsBuilder {
       topicStart[slot + 1] = topicStart[slot]! + term[x + TOPICS]!;
       df[slot] = term[x + POSTED]! + term[x + NAME_POINTS]! - term[x + OVERLAP]!;
     }
-    const fill = start.slice(0, slots);
     const post = new Int32Array(2 * this.pairs);
     const postTf = new Float32Array(post.buffer);
-    for (let i = 0, j = 0; i < this.points; i++) {
-      for (; j < pointEnd[i]!; j++) {
-        const slot = pairSlot[j]!;
-        const k = fill[slot]!;
-        fill[slot] = k + 1;
-        post[2 * k] = i;
-        postTf[2 * k + 1] = pairTf[j]!;
-      }
-    }
-    const topicFill = topicStart.slice(0, slots);
+    placePairs(start, pairSlot, pairTf, pointEnd, this.points, post, postTf);
     const topic = new Int32Array(this.namePairs);
-    for (let j = 0; j < this.namePairs; j++) topic[topicFill[this.nameSlot[j]!]!++] = this.nameTopic[j]!;
+    placeTopics(topicStart, this.nameSlot, this.nameTopic, this.namePairs, topic);
     return { slotOfTerm, termOfSlot, start, post, postTf, topicStart, topic, df, length: this.length };
   }
+}
+
+// finish's loops are functions of their own: V8 optimises a loop on the stack of the function it is in, and in one
+// function the optimised code met the next loop's code without type feedback and was dropped (three times per build).
+
+/** Moves the first `points` points' pairs (`pairSlot`, `pairTf`, point i's ending at `pointEnd[i]`) to their slots' postings. */
+function placePairs(
+  start: Int32Array,
+  pairSlot: Int32Array,
+  pairTf: Float32Array,
+  pointEnd: Int32Array,
+  points: number,
+  post: Int32Array,
+  postTf: Float32Array,
+): void {
+  const fill = start.slice(0, start.length - 1);
+  for (let i = 0, j = 0; i < points; i++) {
+    for (; j < pointEnd[i]!; j++) {
+      const slot = pairSlot[j]!;
+      const k = fill[slot]!;
+      fill[slot] = k + 1;
+      post[2 * k] = i;
+      postTf[2 * k + 1] = pairTf[j]!;
+    }
+  }
+}
+
+/** Moves the first `pairs` (slot, topic) name pairs to their slots' topics. */
+function placeTopics(topicStart: Int32Array, nameSlot: Int32Array, nameTopic: Int32Array, pairs: number, topic: Int32Array): void {
+  const fill = topicStart.slice(0, topicStart.length - 1);
+  for (let j = 0; j < pairs; j++) topic[fill[nameSlot[j]!]!++] = nameTopic[j]!;
 }
 
 /** A copy of `a` with room for at least `n` entries (doubling), zero-filled beyond the old end. */
