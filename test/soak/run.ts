@@ -115,6 +115,33 @@ function rssMb(pid: number): number {
   return m ? Math.round(Number(m[1]) / 102.4) / 10 : 0;
 }
 
+/** The bot's HTTP port, from its "http listening" log line. */
+function botPort(logs: string): string | undefined {
+  return /"port":(\d+)/.exec(logs.split('\n').find((l) => l.includes('http listening')) ?? '')?.[1];
+}
+
+/** One reading of the bot's memory (MB): resident, and from its /metrics the V8 heap in use and the memory outside it. */
+interface MemorySample {
+  minute: number;
+  rss: number;
+  heap: number;
+  external: number;
+}
+
+async function sampleMemory(pid: number, port: string | undefined, minute: number): Promise<MemorySample> {
+  const text = port
+    ? await fetch(`http://127.0.0.1:${port}/metrics`).then(
+        (r) => r.text(),
+        () => '',
+      )
+    : '';
+  const mb = (name: string) => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    return line ? Math.round(Number(line.split(' ')[1]) / 104_857.6) / 10 : Number.NaN;
+  };
+  return { minute, rss: rssMb(pid), heap: mb('nodejs_heap_size_used_bytes'), external: mb('nodejs_external_memory_bytes') };
+}
+
 async function main(): Promise<void> {
   const discord = await startFakeDiscord({ interactionDeadlineMs: 3000 });
   const matrix = await startFakeMatrix();
@@ -180,6 +207,9 @@ async function main(): Promise<void> {
   await discord.waitForReady(1, 60_000);
   await matrix.waitForSync(1, 60_000);
   const rssStart = rssMb(child.pid!);
+  // The bot's memory once a minute: a rise that lasts is a leak, where start and end alone cannot tell it from the heap's breathing.
+  const loadStartedAt = Date.now();
+  const memory = [await sampleMemory(child.pid!, botPort(logs), 0)];
 
   // Steady load: about 6 questions a second from many users, spread over the three kinds.
   const asked = { slash: 0, mention: 0, matrix: 0 };
@@ -223,6 +253,9 @@ async function main(): Promise<void> {
       else dProxy.outage(1000 + rand(2000));
       nextFault = Date.now() + 15_000 + rand(30_000);
     }
+    if (Date.now() - loadStartedAt >= memory.length * 60_000) {
+      memory.push(await sampleMemory(child.pid!, botPort(logs), Math.round((Date.now() - loadStartedAt) / 60_000)));
+    }
     await sleep(160);
   }
   const loadStoppedAt = Date.now();
@@ -255,7 +288,7 @@ async function main(): Promise<void> {
   const unique = new Set(keys);
 
   let metrics = '';
-  const port = /"port":(\d+)/.exec(logs.split('\n').find((l) => l.includes('http listening')) ?? '')?.[1];
+  const port = botPort(logs);
   if (port && exitCode === null) metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text().catch(() => '');
   const sum = (re: RegExp) =>
     metrics
@@ -302,6 +335,7 @@ async function main(): Promise<void> {
       ),
     },
     rssMb: { start: rssStart, end: rssEnd },
+    memory,
     unhandledErrors: unhandled,
     errorLogLines: errorKinds,
     exit: { duringRun: exitDuringRun, onSigterm: code },
@@ -317,6 +351,7 @@ async function main(): Promise<void> {
         `questions asked ${q.asked} / answered ${q.answered} / shed ${q.shed} (rate-limited ${q.rateLimited}; slash ${q.byKind.slash.join('/')}, mentions ${q.byKind.mention.join('/')}, matrix ${q.byKind.matrix.join('/')})`,
         `digests due ${d.due} / posted ${d.posted} / duplicated ${d.duplicated} (outcomes ${JSON.stringify(d.outcomes)})`,
         `RSS start ${summary.rssMb.start} MB / end ${summary.rssMb.end} MB`,
+        `memory (minute: RSS / heap / external MB): ${memory.map((m) => `${m.minute}: ${m.rss} / ${m.heap} / ${m.external}`).join(', ')}`,
         `unhandled errors ${summary.unhandledErrors}; exit during run: ${summary.exit.duringRun ?? 'none'}, on SIGTERM: ${summary.exit.onSigterm}`,
         `error log lines: ${JSON.stringify(summary.errorLogLines)}`,
         `faults: ${JSON.stringify(faults)}`,
