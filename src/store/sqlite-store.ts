@@ -61,6 +61,8 @@ const MIGRATIONS: string[] = [
   `CREATE INDEX deliveries_finished ON deliveries (finished_at) WHERE state <> 'claimed';`,
   // 3: leases in the file, so two processes started on one DATA_DIR never both hold a role (src/lease.ts DataDirLock).
   `CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);`,
+  // 4: small state by key that outlives a restart (the Discord channels seen on the gateway, read back after one).
+  `CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
 ];
 
 /** Columns this version reads and writes, by table. */
@@ -282,9 +284,7 @@ export class SqliteDigestStore implements DigestStore {
     return 0;
   }
 
-  // Leases live in the file: processes on one machine share its clock. (Small state, the Matrix sync token,
-  // stays in DATA_DIR/matrix-sync.json in this mode; this map only serves the interface.)
-  private readonly state = new Map<string, string>();
+  // Leases live in the file: processes on one machine share its clock.
 
   acquireLease(name: string, holder: string, ttlMs: number): boolean {
     const now = Date.now();
@@ -315,13 +315,14 @@ export class SqliteDigestStore implements DigestStore {
     return (this.db.prepare('SELECT holder FROM leases WHERE name = ? AND expires_at >= ?').get(name, Date.now()) as { holder: string } | undefined)?.holder;
   }
 
+  // Small state (the Matrix sync token stays in DATA_DIR/matrix-sync.json in this mode, beside the crypto store).
   getState(key: string): string | undefined {
-    return this.state.get(key);
+    return (this.db.prepare('SELECT value FROM state WHERE key = ?').get(key) as { value: string } | undefined)?.value;
   }
 
   setState(key: string, value: string | null): void {
-    if (value === null) this.state.delete(key);
-    else this.state.set(key, value);
+    if (value === null) this.db.prepare('DELETE FROM state WHERE key = ?').run(key);
+    else this.db.prepare('INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
   close(): void {

@@ -112,7 +112,7 @@ describe('start-up on a database the bot cannot use', () => {
     raw.close();
     const r = await runNode(['dist/src/main.js'], '', cleanEnv({ DATA_DIR: dir }));
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^kernel-status-bot: DATA_DIR \(.*\): the digest database digests\.sqlite has schema version 7, newer than this bot knows \(3\)/m);
+    expect(r.stderr).toMatch(/^kernel-status-bot: DATA_DIR \(.*\): the digest database digests\.sqlite has schema version 7, newer than this bot knows \(4\)/m);
     const check = new Database(join(dir, 'digests.sqlite'), { readonly: true });
     expect(check.pragma('user_version', { simple: true })).toBe(7);
     check.close();

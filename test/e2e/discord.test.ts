@@ -425,6 +425,58 @@ describe('Discord adapter end to end (real discord.js Client, fake Discord)', ()
       expect(embedOf(req).title).toContain('Memory management');
       expect(adapter.status()).toEqual({ connected: true });
     });
+    it('reads back mentions and DMs sent while an invalidated session was down and answers each once, every time', { timeout: 60_000 }, async () => {
+      const { lines } = await start();
+      await fake.waitForReady(1);
+      const answers = (id: string) => fake.requests.filter((r) => isMessagePost(r) && r.status === 200 && r.body?.message_reference?.message_id === id).length;
+      // Live first: the bot has seen the guild channel and a DM channel.
+      const live = [fake.sendUserMessage({ content: 'what about btrfs?', mentionsBot: true }), fake.sendUserMessage({ content: 'and xfs?', dm: true })];
+      for (const m of live) await replyTo(m.id);
+
+      const gap: { id: string }[] = [];
+      for (let round = 1; round <= 2; round++) {
+        fake.dropGateway({ resumable: false });
+        // Sent while no session exists: Discord delivers these to nobody, ever.
+        gap.push(fake.sendUserMessage({ content: `round ${round}: what about btrfs?`, mentionsBot: true }));
+        gap.push(fake.sendUserMessage({ content: `round ${round}: who maintains x86?`, dm: true }));
+        await fake.waitForReady(1 + round, 20_000);
+        // And one on the new session, which must not be answered twice by the read-back.
+        const after = fake.sendUserMessage({ content: `round ${round}: what is happening with kvm?`, mentionsBot: true });
+        gap.push(after);
+        for (const m of gap) await replyTo(m.id);
+      }
+      expect(fake.gatewayReceived.filter((p) => p.op === 2)).toHaveLength(3);
+      // Time for any second answer (a read-back racing the live message) to arrive.
+      await new Promise((r) => setTimeout(r, 500));
+      for (const m of [...live, ...gap]) expect(answers(m.id)).toBe(1);
+      expect(lines.filter((l) => l.msg === 'read back messages sent while no session held the gateway').length).toBeGreaterThanOrEqual(2);
+    });
+  });
+
+  describe('restarts', () => {
+    it('answers a mention sent while the bot was down once it is back (seen channels kept in DATA_DIR), and nothing twice', { timeout: 60_000 }, async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'ksb-restart-'));
+      try {
+        const answers = (id: string) =>
+          fake.requests.filter((r) => isMessagePost(r) && r.status === 200 && r.body?.message_reference?.message_id === id).length;
+        const asked: { id: string }[] = [];
+        for (let run = 1; run <= 3; run++) {
+          const b = await start({ dataDir });
+          asked.push(fake.sendUserMessage({ content: `run ${run}: what about btrfs?`, mentionsBot: true }));
+          for (const m of asked) await replyTo(m.id);
+          await b.stop();
+          // Sent while no bot runs: answered by the next run.
+          asked.push(fake.sendUserMessage({ content: `between runs ${run} and ${run + 1}: who maintains x86?`, mentionsBot: true }));
+        }
+        const b = await start({ dataDir });
+        for (const m of asked) await replyTo(m.id);
+        await new Promise((r) => setTimeout(r, 500));
+        await b.stop();
+        for (const m of asked) expect(answers(m.id)).toBe(1);
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    });
   });
 
   describe('digest posts', () => {

@@ -29,6 +29,8 @@ export interface DiscordBotOptions {
   start?: boolean;
   /** Log here instead of into memory (the benchmark passes the production logger); `lines` stays empty. */
   logger?: Logger;
+  /** DATA_DIR to use and keep (a restart of the same bot); default: a temporary one, removed by stop(). */
+  dataDir?: string;
 }
 
 export interface DiscordBot {
@@ -43,7 +45,7 @@ export interface DiscordBot {
 
 /** Builds a bot and its Discord adapter against `fake`; started (logged in, ready, commands synced) unless `start: false`. */
 export async function startDiscordBot(fake: FakeDiscord, o: DiscordBotOptions = {}): Promise<DiscordBot> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'ksb-discord-'));
+  const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'ksb-discord-'));
   const captured = captureLogger();
   const logger = o.logger ?? captured.logger;
   const config = testConfig({
@@ -68,7 +70,7 @@ export async function startDiscordBot(fake: FakeDiscord, o: DiscordBotOptions = 
         await adapter.stop();
       } finally {
         app.digests?.store.close();
-        rmSync(dataDir, { recursive: true, force: true });
+        if (!o.dataDir) rmSync(dataDir, { recursive: true, force: true });
       }
     })());
   if (o.start !== false) {

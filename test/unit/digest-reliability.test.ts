@@ -197,7 +197,7 @@ describe('databases from other versions', () => {
     const raw = new Database(file);
     raw.pragma('user_version = 99');
     raw.close();
-    expect(() => new SqliteDigestStore(file)).toThrow(/schema version 99, newer than this bot knows \(3\)/);
+    expect(() => new SqliteDigestStore(file)).toThrow(/schema version 99, newer than this bot knows \(4\)/);
     expect(new Database(file).pragma('user_version', { simple: true })).toBe(99); // not written
   });
 

@@ -22,7 +22,7 @@ describe('digest store on a real SQLite file', () => {
   it('GIVEN a subscription, a delivered slot and a restart THEN the state is intact', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'ksb-store-')), 'digests.sqlite');
     const a = new SqliteDigestStore(file);
-    expect(a.version).toBe(3);
+    expect(a.version).toBe(4);
     a.add(sub('aaa'));
     a.add(sub('bbb', { channelId: 'c2' }));
     const claim = a.claim('aaa', 5_000, 'aaa-key')!;
@@ -85,6 +85,22 @@ describe('digest store on a real SQLite file', () => {
     s.close();
   });
 
+  it('GIVEN state set by key THEN it outlives closing and reopening the file; null deletes it', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'ksb-store-')), 'digests.sqlite');
+    const a = new SqliteDigestStore(file);
+    expect(a.getState('discord:seen')).toBeUndefined();
+    a.setState('discord:seen', '{"1":"2"}');
+    a.setState('discord:seen', '{"1":"3"}');
+    a.setState('other', 'x');
+    a.close();
+    const b = new SqliteDigestStore(file);
+    expect(b.getState('discord:seen')).toBe('{"1":"3"}');
+    b.setState('other', null);
+    expect(b.getState('other')).toBeUndefined();
+    expect(b.getState('discord:seen')).toBe('{"1":"3"}');
+    b.close();
+  });
+
   it('GIVEN a file at schema version 1 THEN opening it runs the later migrations and keeps the data', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'ksb-store-')), 'digests.sqlite');
     const a = new SqliteDigestStore(file);
@@ -96,7 +112,7 @@ describe('digest store on a real SQLite file', () => {
     raw.close();
 
     const b = new SqliteDigestStore(file);
-    expect(b.version).toBe(3);
+    expect(b.version).toBe(4);
     expect(b.get('aaa')).toMatchObject({ id: 'aaa', schedule: '0 9 * * 1' });
     b.close();
     const check = new Database(file, { readonly: true });

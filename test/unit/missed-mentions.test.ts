@@ -51,6 +51,29 @@ describe('missed mentions', () => {
     await s2!.close();
   });
 
+  it('one process (no shared store): each message is claimed once, again only after twice the grace period', async () => {
+    let now = 1_000_000;
+    const m = new MissedMentions({ log, graceMs: 1000, now: () => now });
+    expect(await m.claim('1')).toBe(true);
+    expect(await m.claim('1')).toBe(false);
+    expect(await m.claim('2')).toBe(true);
+    now += 1999;
+    expect(await m.claim('1')).toBe(false);
+    now += 1;
+    expect(await m.claim('1')).toBe(true);
+    expect(await m.claim('2')).toBe(true);
+    expect(await m.claim('2')).toBe(false);
+  });
+
+  it('one process: a flood of claims is remembered up to a bound, the oldest forgotten first', async () => {
+    const m = new MissedMentions({ log });
+    for (let i = 0; i < 20_500; i++) expect(await m.claim(String(i))).toBe(true);
+    // The newest 20,000 are still claimed; the first ones made room.
+    expect(await m.claim('20499')).toBe(false);
+    expect(await m.claim('600')).toBe(false);
+    expect(await m.claim('0')).toBe(true);
+  });
+
   it('snowflakeAt: the id of a moment, comparable with message ids', () => {
     expect(snowflakeAt(1_420_070_400_000)).toBe('0');
     // Discord's documented example: 175928847299117063 was created at 2016-04-30T11:18:25.796Z.

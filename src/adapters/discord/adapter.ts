@@ -38,7 +38,7 @@ export interface DiscordOptions {
   admins?: readonly string[];
   bot: Bot;
   logger: Logger;
-  /** Several replicas: answers mentions sent while no replica held the gateway, each message once (./missed.ts). */
+  /** Answers mentions sent while no session held the gateway (restart, invalidated session, failover), each once (./missed.ts). */
   missed?: MissedMentions;
 }
 
@@ -129,8 +129,12 @@ export class DiscordAdapter implements ChatAdapter {
     this.client.on(Events.InteractionCreate, (i) => void this.inFlight.track(this.onInteraction(i)));
     this.client.on(Events.MessageCreate, (m) => void this.inFlight.track(this.onMessage(m)));
     this.client.on(Events.ShardReady, (shard) => {
-      if (this.lastReason === 'gateway reconnecting')
-        this.log.warn({ shard }, 'gateway session started anew: messages sent while it was down are not delivered');
+      // A session after start() is a new one (an invalidated session, not a resume): Discord does not deliver
+      // what was sent while there was none, so mentions and DMs are read back (./missed.ts).
+      if (this.accepting) {
+        this.log.warn({ shard }, 'gateway session started anew: reading back mentions sent while it was down');
+        if (this.opts.missed) void this.inFlight.track(this.opts.missed.catchUp(this.client, (m) => this.onMessage(m)));
+      }
       this.setConnected(true, 'ready');
     });
     this.client.on(Events.ShardResume, (shard, replayed) => {
@@ -347,8 +351,9 @@ export class DiscordAdapter implements ChatAdapter {
   }
 
   private async onMessage(m: Message): Promise<void> {
+    if (!this.accepting) return; // not seen: a catch-up reads it back
     this.opts.missed?.seen(m.channelId, m.id);
-    if (!this.accepting || m.author.bot || m.system) return;
+    if (m.author.bot || m.system) return;
     const me = this.client.user!.id;
     const isDM = m.guildId === null;
     const mentioned = m.mentions.users.has(me);
@@ -358,7 +363,7 @@ export class DiscordAdapter implements ChatAdapter {
   }
 
   private async answerMessage(m: Message, isDM: boolean): Promise<void> {
-    if (this.opts.missed && !(await this.opts.missed.claim(m.id))) return; // another replica answers it
+    if (this.opts.missed && !(await this.opts.missed.claim(m.id))) return; // answered already, here or by another replica
     const me = this.client.user!.id;
     const text = m.content.replace(new RegExp(`<@!?${me}>`, 'g'), ' ').trim();
     // Asked only by commands that need a manager (a flood of questions never computes permissions).

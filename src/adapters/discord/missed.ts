@@ -12,11 +12,17 @@ export function snowflakeAt(ms: number): string {
   return ((BigInt(Math.max(0, Math.floor(ms))) - DISCORD_EPOCH) << 22n).toString();
 }
 
+/** Without a shared store, at most this many answered message ids are remembered (a flood ages the oldest out). */
+const MAX_CLAIMED = 20_000;
+
 const later = (a: string, b: string) => (BigInt(a) > BigInt(b) ? a : b);
 
 export interface MissedMentionsOptions {
-  /** The shared store: seen channels (state) and handled message ids. */
-  store: DigestStore;
+  /**
+   * Where the seen channels are kept (state) and, in a shared store, handled message ids. One process on its SQLite
+   * file: the seen channels outlive a restart, and the handled ids are kept in memory (no other process answers).
+   */
+  store?: DigestStore;
   log: Logger;
   /** Messages older than this are not answered after a takeover (default 5 minutes). */
   graceMs?: number;
@@ -28,11 +34,12 @@ export interface MissedMentionsOptions {
 }
 
 /**
- * Mentions and DMs sent while no replica held the Discord gateway: Discord does not replay them to a new
- * session. The holder remembers, per channel, the last message id it saw (written to the shared store every
- * few seconds); a replica that takes the gateway reads the channels back and fetches what came after over
- * REST, and the adapter handles those messages like live ones. Every message is claimed in the store before
- * it is answered (`handled_messages`, with expiry), so two replicas never answer one message.
+ * Mentions and DMs sent while no session held the Discord gateway: Discord does not replay them to a new
+ * session (after an invalidated session, a restart, or a failover to another replica). The holder remembers,
+ * per channel, the last message id it saw (written to the store every few seconds); when a session starts
+ * anew, the channels are read back and what came after is fetched over REST, and the adapter handles those
+ * messages like live ones. Every message is claimed before it is answered (in a shared store
+ * `handled_messages`, with expiry; otherwise in memory), so none is answered twice.
  */
 export class MissedMentions {
   private readonly seenIds = new Map<string, string>();
@@ -41,6 +48,10 @@ export class MissedMentions {
   private timer?: NodeJS.Timeout;
   private readonly graceMs: number;
   private readonly now: () => number;
+  /** Without a shared store: the message ids claimed, with their expiry (in claim order). */
+  private readonly claimed = new Map<string, number>();
+  /** Catch-ups run one after another: a second new session while one reads waits for it. */
+  private reading: Promise<number> = Promise.resolve(0);
 
   constructor(private readonly o: MissedMentionsOptions) {
     this.graceMs = o.graceMs ?? 5 * 60_000;
@@ -64,7 +75,7 @@ export class MissedMentions {
   /** Writes the seen channels (merged with what is stored, newest ids winning). */
   async flush(): Promise<void> {
     this.timer = undefined;
-    if (!this.dirty) return;
+    if (!this.dirty || !this.o.store) return;
     this.dirty = false;
     try {
       const stored = await this.stored();
@@ -80,7 +91,7 @@ export class MissedMentions {
 
   /** True for the first replica to claim `messageId` (it answers); false when another already did. */
   async claim(messageId: string): Promise<boolean> {
-    if (!this.o.store.markHandled) return true;
+    if (!this.o.store?.markHandled) return this.claimHere(messageId);
     try {
       return await this.o.store.markHandled(`discord:${messageId}`, this.graceMs * 2);
     } catch (err) {
@@ -89,20 +100,56 @@ export class MissedMentions {
     }
   }
 
+  /** One process: the first claim of a message id within twice the grace period wins (bounded: MAX_CLAIMED ids). */
+  private claimHere(messageId: string): boolean {
+    const now = this.now();
+    for (const [id, expires] of this.claimed) {
+      if (expires > now && this.claimed.size < MAX_CLAIMED) break;
+      this.claimed.delete(id);
+    }
+    if ((this.claimed.get(messageId) ?? 0) > now) return false;
+    this.claimed.delete(messageId);
+    this.claimed.set(messageId, now + this.graceMs * 2);
+    return true;
+  }
+
   /**
-   * After taking the gateway: reads the channels seen by earlier holders and hands every message sent there
-   * after the last seen one (and within the grace period) to `handle`, oldest first. Returns how many.
+   * After a session starts (taking the gateway, or anew after an invalidated one): reads the channels seen (by this
+   * process and earlier holders) and hands every message sent there after the last seen one (and within the grace
+   * period) to `handle`, oldest first. Returns how many. Catch-ups run one at a time, in order.
    */
-  async catchUp(client: Client, handle: (m: Message) => Promise<void>): Promise<number> {
-    const channels = await this.stored();
+  catchUp(client: Client, handle: (m: Message) => Promise<void>): Promise<number> {
+    this.stopped = false;
+    // Read now, before messages on the new session move the seen ids past the gap.
+    const channels = this.channelsToRead();
+    this.reading = this.reading.catch(() => 0).then(async () => this.readBack(client, handle, await channels));
+    return this.reading;
+  }
+
+  /** The last id seen per channel, by this process (now) and by earlier holders (in the store), newest winning. */
+  private async channelsToRead(): Promise<Record<string, string>> {
+    const mine = [...this.seenIds];
+    let channels: Record<string, string> = {};
+    try {
+      channels = await this.stored();
+    } catch (err) {
+      this.o.log.warn({ err }, 'could not read the channels seen on the gateway; reading back those this process saw');
+    }
+    for (const [c, id] of mine) channels[c] = channels[c] ? later(channels[c], id) : id;
+    return channels;
+  }
+
+  private async readBack(client: Client, handle: (m: Message) => Promise<void>, channels: Record<string, string>): Promise<number> {
     const floor = snowflakeAt(this.now() - this.graceMs);
     let n = 0;
-    this.stopped = false;
     for (const [channelId, lastSeen] of Object.entries(channels)) {
       if (this.stopped) break;
       try {
         const channel = await client.channels.fetch(channelId);
         if (!channel?.isTextBased()) continue;
+        // A guild channel's last message id came with the new session's GUILD_CREATE: nothing newer, nothing to read.
+        // (A DM channel's is only what this process saw, so it is read anyway.)
+        if (!channel.isDMBased() && channel.lastMessageId && BigInt(channel.lastMessageId) <= BigInt(lastSeen)) continue;
         const batch = await channel.messages.fetch({ after: later(lastSeen, floor), limit: 100, cache: false });
         const ordered = [...batch.values()].sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
         for (const m of ordered) {
@@ -114,12 +161,12 @@ export class MissedMentions {
         this.o.log.warn({ err, channel: channelId }, 'could not read messages missed during a gateway failover');
       }
     }
-    if (n > 0) this.o.log.info({ messages: n, channels: Object.keys(channels).length }, 'read messages sent while no replica held the gateway');
+    if (n > 0) this.o.log.info({ messages: n, channels: Object.keys(channels).length }, 'read back messages sent while no session held the gateway');
     return n;
   }
 
   private async stored(): Promise<Record<string, string>> {
-    const raw = await this.o.store.getState(SEEN_KEY);
+    const raw = await this.o.store?.getState(SEEN_KEY);
     if (!raw) return {};
     try {
       const v = JSON.parse(raw) as unknown;
