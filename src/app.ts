@@ -111,7 +111,7 @@ export async function createApp(config: Config, logger: Logger, o: AppOverrides 
   });
 
   const shared = digests?.store.shared ? digests.store : undefined;
-  if (o.chat !== false) adapters.push(...(await chatAdapters(config, bot, logger, o, shared, digests?.store)));
+  if (o.chat !== false) adapters.push(...(await chatAdapters(config, bot, logger, o, digests?.store)));
   for (const a of adapters) posters.set(a.platform, a);
   const terminal = hasChatAdapter(config)
     ? undefined
@@ -175,14 +175,15 @@ async function createDigests(
  * The chat adapters the configuration enables (Discord and Matrix can run together). SDKs are imported only
  * when needed, so the console starts fast.
  */
-async function chatAdapters(config: Config, bot: Bot, logger: Logger, o: AppOverrides, shared?: DigestStore, store?: DigestStore): Promise<ChatAdapter[]> {
+async function chatAdapters(config: Config, bot: Bot, logger: Logger, o: AppOverrides, store?: DigestStore): Promise<ChatAdapter[]> {
+  const shared = store?.shared ? store : undefined;
   const adapters: ChatAdapter[] = [];
   if (config.DISCORD_TOKEN) {
     const { DiscordAdapter } = await import('./adapters/discord/adapter.js');
     // Mentions sent while no session held the gateway (a restart, an invalidated session, a failover between
     // replicas) are read back and answered once.
     const { MissedMentions } = await import('./adapters/discord/missed.js');
-    const missed = new MissedMentions({ store: shared ?? store, log: logger.child({ component: 'missed-mentions' }) });
+    const missed = new MissedMentions({ store, log: logger.child({ component: 'missed-mentions' }) });
     adapters.push(
       new DiscordAdapter({
         token: config.DISCORD_TOKEN,

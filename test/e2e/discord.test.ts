@@ -15,6 +15,7 @@ import type { Reply } from '../../src/core/reply.js';
 import { KnowledgeBase } from '../../src/knowledge/base.js';
 import { startFakeDiscord, type FakeDiscord, type RecordedRequest } from '../fakes/discord/server.js';
 import { captureLogger, makeBot } from '../support/bot.js';
+import { until } from '../support/poll.js';
 import { startDiscordBot, type DiscordBot, type DiscordBotOptions } from '../support/discord-bot.js';
 import { embedSize, isCommandPut, isMessagePost } from '../support/discord.js';
 import { cleanEnv, runNode } from '../support/spawn.js';
@@ -450,6 +451,54 @@ describe('Discord adapter end to end (real discord.js Client, fake Discord)', ()
       await new Promise((r) => setTimeout(r, 500));
       for (const m of [...live, ...gap]) expect(answers(m.id)).toBe(1);
       expect(lines.filter((l) => l.msg === 'read back messages sent while no session held the gateway').length).toBeGreaterThanOrEqual(2);
+    });
+  });
+
+  describe('reply sends that fail', () => {
+    const replyPosts = (id: string) => fake.requests.filter((r) => isMessagePost(r) && r.body?.message_reference?.message_id === id);
+    const repliesIn = (id: string) => fake.channelMessages(fake.channelIds.general).filter((m) => m.message_reference?.message_id === id);
+
+    it('sends a reply again when its connection is lost, before or after Discord created it, and it appears once', { timeout: 30_000 }, async () => {
+      await start();
+      for (const afterCommit of [false, true, false, true]) {
+        const asked = fake.sendUserMessage({ content: 'what about btrfs?', mentionsBot: true });
+        fake.resetConnections((r) => isMessagePost(r) && r.body?.message_reference?.message_id === asked.id, { afterCommit });
+        await fake.waitForRequest((r) => isMessagePost(r) && r.status === 200 && r.body?.message_reference?.message_id === asked.id, 15_000);
+        expect(replyPosts(asked.id).map((r) => r.status)).toEqual([0, 200]);
+        expect(repliesIn(asked.id)).toHaveLength(1);
+      }
+    });
+
+    it('sends a reply again after 5xx beyond discord.js’s own retries; a 403 is final', { timeout: 30_000 }, async () => {
+      const { lines } = await start();
+      fake.failChannelPosts(fake.channelIds.general, 500, 5);
+      const asked = fake.sendUserMessage({ content: 'what about btrfs?', mentionsBot: true });
+      await fake.waitForRequest((r) => isMessagePost(r) && r.status === 200 && r.body?.message_reference?.message_id === asked.id, 15_000);
+      // discord.js sends 4 times at once (3 retries); ours waited and sent again.
+      expect(replyPosts(asked.id).map((r) => r.status)).toEqual([500, 500, 500, 500, 500, 200]);
+      expect(repliesIn(asked.id)).toHaveLength(1);
+
+      fake.failChannelPosts(fake.channelIds.general, 403, 1);
+      const refused = fake.sendUserMessage({ content: 'and xfs?', mentionsBot: true });
+      await until('the refused reply logged', () => lines.some((l) => l.msg === 'reply not sent'));
+      expect(replyPosts(refused.id).map((r) => r.status)).toEqual([403]);
+    });
+
+    it('answers an interaction again when the connection is lost within Discord’s 3 s, once (a resend that finds it acknowledged is done)', {
+      timeout: 30_000,
+    }, async () => {
+      const { lines } = await start();
+      for (const afterCommit of [false, true, false, true]) {
+        const sent = fake.sendInteraction({ commandName: 'status', options: [opt('topic', 'fs')] });
+        const path = `/interactions/${sent.id}/${sent.token}/callback`;
+        fake.resetConnections((r) => r.path === path, { afterCommit });
+        await fake.waitForRequest((r) => r.path === path && r.status !== 0, 10_000);
+        await new Promise((r) => setTimeout(r, 300));
+        const statuses = fake.requests.filter((r) => r.path === path).map((r) => r.status);
+        // Before: lost, then acknowledged. After: acknowledged (the answer lost), then told it already is.
+        expect(statuses).toEqual(afterCommit ? [0, 400] : [0, 204]);
+      }
+      expect(lines.filter((l) => l.msg === 'reply not sent')).toEqual([]);
     });
   });
 

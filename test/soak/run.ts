@@ -4,10 +4,10 @@
  * questions and digests (subscriptions every 15 s), while faults are injected at random: gateway closes, REST
  * and homeserver answers 5xx/429 with and without JSON bodies, homeserver outages (connections reset), slow
  * responses. Faults sit in a small HTTP proxy in front of each fake, so the fakes stay faithful. Prints one
- * summary (JSON with `--json`). Not part of `npm test`.
+ * summary (JSON with `--json`; `--log FILE` keeps the bot's log). Not part of `npm test`.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,9 @@ import { startFakeMatrix } from '../fakes/matrix/server.js';
 const args = process.argv.slice(2);
 const minutes = Number(args[args.indexOf('--minutes') + 1] ?? 1);
 const asJson = args.includes('--json');
-if (!(minutes > 0)) throw new Error('usage: npm run soak -- --minutes N [--json]');
+/** `--log FILE`: the bot's log (JSON lines) is also written there, for tracing what the summary counts. */
+const logFile = args.includes('--log') ? args[args.indexOf('--log') + 1] : undefined;
+if (!(minutes > 0)) throw new Error('usage: npm run soak -- --minutes N [--json] [--log FILE]');
 
 const DIGEST_SCHEDULE = '*/15 * * * * *';
 const QUESTIONS = [
@@ -199,6 +201,7 @@ async function main(): Promise<void> {
   });
   let logs = '';
   child.stderr!.on('data', (d) => {
+    if (logFile) appendFileSync(logFile, d);
     logs += d;
     if (logs.length > 50_000_000) logs = logs.slice(-10_000_000);
   });
@@ -276,9 +279,10 @@ async function main(): Promise<void> {
 
   // Digests: slots due while the bot ran, and what the platforms show (one message per idempotency key is right).
   // Slots up to the end of the load are due (the 15 s after it leave time for retries); later ones are not counted.
-  const slots = new Cron(DIGEST_SCHEDULE, { paused: true, timezone: 'UTC', mode: '5-or-6-parts' })
+  const dueSlots = new Cron(DIGEST_SCHEDULE, { paused: true, timezone: 'UTC', mode: '5-or-6-parts' })
     .nextRuns(100_000, new Date(startAt))
-    .filter((d) => d.getTime() <= loadStoppedAt).length;
+    .filter((d) => d.getTime() <= loadStoppedAt);
+  const slots = dueSlots.length;
   const slotOf = (key: string) => Number.parseInt(key.split('-').pop()!, 36);
   const discordDigests = channels.flatMap((c) => discord.channelMessages(c)).filter((m) => typeof m.nonce === 'string' && m.nonce.startsWith('soak'));
   const matrixDigests = matrix.sent.filter((e) => e.txnId.startsWith('digest-soak'));
@@ -286,6 +290,12 @@ async function main(): Promise<void> {
     (k) => slotOf(k) <= loadStoppedAt,
   );
   const unique = new Set(keys);
+  // Each due slot without a post: which subscription, when, and how long before the end of the load.
+  const missing = subs.flatMap((sub) =>
+    dueSlots
+      .filter((d) => !unique.has(`${sub.id}-${d.getTime().toString(36)}`.slice(0, 25)))
+      .map((d) => ({ subscription: sub.id, platform: sub.platform, slot: d.toISOString(), beforeEndMs: loadStoppedAt - d.getTime() })),
+  );
 
   let metrics = '';
   const port = botPort(logs);
@@ -327,6 +337,7 @@ async function main(): Promise<void> {
       due: slots * subs.length,
       posted: unique.size,
       duplicated: keys.length - unique.size,
+      missing: missing.slice(0, 20),
       outcomes: Object.fromEntries(
         metrics
           .split('\n')
@@ -349,7 +360,7 @@ async function main(): Promise<void> {
       [
         `soak: ${minutes} min, built bot with both adapters against the fakes, faults injected: ${Object.values(faults).reduce((a, b) => a + b, 0)}`,
         `questions asked ${q.asked} / answered ${q.answered} / shed ${q.shed} (rate-limited ${q.rateLimited}; slash ${q.byKind.slash.join('/')}, mentions ${q.byKind.mention.join('/')}, matrix ${q.byKind.matrix.join('/')})`,
-        `digests due ${d.due} / posted ${d.posted} / duplicated ${d.duplicated} (outcomes ${JSON.stringify(d.outcomes)})`,
+        `digests due ${d.due} / posted ${d.posted} / duplicated ${d.duplicated} (outcomes ${JSON.stringify(d.outcomes)})${d.missing.length ? `; not posted: ${JSON.stringify(d.missing)}` : ''}`,
         `RSS start ${summary.rssMb.start} MB / end ${summary.rssMb.end} MB`,
         `memory (minute: RSS / heap / external MB): ${memory.map((m) => `${m.minute}: ${m.rss} / ${m.heap} / ${m.external}`).join(', ')}`,
         `unhandled errors ${summary.unhandledErrors}; exit during run: ${summary.exit.duringRun ?? 'none'}, on SIGTERM: ${summary.exit.onSigterm}`,

@@ -7,6 +7,7 @@ import {
   Options,
   Partials,
   PermissionFlagsBits,
+  RESTJSONErrorCodes,
   Routes,
   Status,
   type AutocompleteInteraction,
@@ -28,6 +29,7 @@ import { InFlight, type AdapterStatus, type ChatAdapter } from '../types.js';
 import { slashCommands, upToDate } from './commands.js';
 import type { MissedMentions } from './missed.js';
 import { messageBody, renderChoices } from './render.js';
+import { withRetries } from './retry.js';
 
 export interface DiscordOptions {
   token: string;
@@ -69,6 +71,8 @@ function classifyDiscordError(err: unknown, where: string): DeliveryError {
 const REPLY_BUDGET: SendBudget = { perSecond: 50, concurrency: { interaction: 16, message: 8 } };
 /** At shutdown, how long sends already in flight may finish (the queue's waiting replies are dropped at once). */
 const SEND_GRACE_MS = 4000;
+/** Discord takes an interaction's answer for 3 s after the interaction; resends stop a little before that. */
+const INTERACTION_WINDOW_MS = 2800;
 
 /** Gateway close codes after which Discord will not take the bot back until the operator fixes something. */
 const FATAL_CLOSE: Record<number, string> = {
@@ -384,16 +388,29 @@ export class DiscordAdapter implements ChatAdapter {
    * The one way an interaction is answered: the callback is posted as `interaction.reply()` posts it (same
    * route, body and query), without discord.js's message-payload resolution: our body is already the API's JSON.
    */
+  /**
+   * An interaction's answer, sent again after a transient failure while Discord still takes it (3 s from the
+   * interaction); a resend that finds it acknowledged (40060) means an earlier attempt got through.
+   */
   private async sendToInteraction(i: ChatInputCommandInteraction, reply: Reply, hide: boolean): Promise<void> {
-    await this.client.rest.post(Routes.interactionCallback(i.id, i.token), {
-      body: { type: InteractionResponseType.ChannelMessageWithSource, data: messageBody(reply, { ephemeral: hide || reply.private === true }) },
-      auth: false,
-      query: new URLSearchParams({ with_response: 'false' }),
-    });
+    const body = { type: InteractionResponseType.ChannelMessageWithSource, data: messageBody(reply, { ephemeral: hide || reply.private === true }) };
+    let sent = false;
+    const attempt = () =>
+      this.client.rest
+        .post(Routes.interactionCallback(i.id, i.token), { body, auth: false, query: new URLSearchParams({ with_response: 'false' }) })
+        .catch((err: unknown) => {
+          if (!(sent && err instanceof DiscordAPIError && err.code === RESTJSONErrorCodes.InteractionHasAlreadyBeenAcknowledged)) throw err;
+        })
+        .finally(() => (sent = true));
+    await withRetries(attempt, { retries: 3, minTimeoutMs: 200, until: i.createdTimestamp + INTERACTION_WINDOW_MS });
   }
 
-  /** The one way a message is answered: as a reply to it. */
+  /**
+   * The one way a message is answered: as a reply to it, sent again after a transient failure. Its nonce
+   * (with `enforce_nonce`) makes a resend return the message an earlier attempt created instead of a second one.
+   */
   private async sendToMessage(m: Message, reply: Reply): Promise<void> {
-    await this.client.rest.post(Routes.channelMessages(m.channelId), { body: messageBody(reply, { replyTo: m.id }) });
+    const body = messageBody(reply, { replyTo: m.id, nonce: `r${m.id}` });
+    await withRetries(() => this.client.rest.post(Routes.channelMessages(m.channelId), { body }), { retries: 4, minTimeoutMs: 500 });
   }
 }

@@ -158,7 +158,7 @@ export class MissedMentions {
           n++;
         }
       } catch (err) {
-        this.o.log.warn({ err, channel: channelId }, 'could not read messages missed during a gateway failover');
+        this.o.log.warn({ err, channel: channelId }, 'could not read back the messages sent while no session held the gateway');
       }
     }
     if (n > 0) this.o.log.info({ messages: n, channels: Object.keys(channels).length }, 'read back messages sent while no session held the gateway');

@@ -147,6 +147,12 @@ export interface FakeDiscord {
   /** Requests matching `pred` are handled at once but answered `ms` later (a slow API); `null` stops. */
   slowResponses(pred: ((r: RecordedRequest) => boolean) | null, ms?: number): void;
   /**
+   * The next `times` (default 1) requests matching `pred` lose their connection: before they are handled, or
+   * with `afterCommit` after (the message is created, the interaction acknowledged) with no answer sent. The
+   * client sees the other side close the connection. Recorded with status 0.
+   */
+  resetConnections(pred: (r: RecordedRequest) => boolean, o?: { times?: number; afterCommit?: boolean }): void;
+  /**
    * A flood: `count` messages mentioning the bot, each from a different user, dispatched over the gateway in
    * batches (the event loop turns between batches so frames leave). Resolves when all are dispatched.
    */
@@ -327,6 +333,7 @@ class FakeDiscordServer implements FakeDiscord {
   private readyWaiters: { count: number; resolve: () => void; timer: NodeJS.Timeout }[] = [];
   private holdPred: ((r: RecordedRequest) => boolean) | null = null;
   private slow: { pred: (r: RecordedRequest) => boolean; ms: number } | null = null;
+  private readonly resets: { pred: (r: RecordedRequest) => boolean; remaining: number; afterCommit: boolean }[] = [];
   private identifyCloseCode: number | null = null;
   private teamMemberIds: string[] | null = null;
   heldCount = 0;
@@ -661,6 +668,18 @@ class FakeDiscordServer implements FakeDiscord {
     this.holdPred = pred;
   }
 
+  resetConnections(pred: (r: RecordedRequest) => boolean, o: { times?: number; afterCommit?: boolean } = {}): void {
+    this.resets.push({ pred, remaining: o.times ?? 1, afterCommit: o.afterCommit ?? false });
+  }
+
+  /** Whether a resetConnections rule takes this request (and counts it). */
+  private takeReset(rec: RecordedRequest, afterCommit: boolean): boolean {
+    const rule = this.resets.find((r) => r.afterCommit === afterCommit && r.remaining > 0 && r.pred(rec));
+    if (!rule) return false;
+    rule.remaining -= 1;
+    return true;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -900,6 +919,12 @@ class FakeDiscordServer implements FakeDiscord {
       const parsed = await parseBody(req.headers['content-type'], raw);
       rec.body = parsed.body;
       if (parsed.files) rec.files = parsed.files;
+      if (this.takeReset(rec, false)) {
+        rec.status = 0;
+        this.record(rec);
+        res.socket?.destroy();
+        return;
+      }
       if (parsed.invalid) reply = E.invalidJson();
       else if (!versioned) reply = E.notFound();
       else reply = this.route(rec, req.headers.authorization);
@@ -908,6 +933,12 @@ class FakeDiscordServer implements FakeDiscord {
     }
     rec.status = reply.status;
     rec.response = reply.body;
+    if (this.takeReset(rec, true)) {
+      rec.status = 0;
+      this.record(rec);
+      res.socket?.destroy();
+      return;
+    }
     this.record(rec);
     if (res.destroyed) return;
     if (this.holdPred?.(rec)) {
