@@ -332,6 +332,8 @@ async function main(): Promise<void> {
       shed: sum(/^kbot_\w*shed\w*(\{[^}]*\})? \d/) + sum(/^kbot_messages_total\{[^}]*outcome="(shed|dropped)"/),
       rateLimited: sum(/^kbot_rate_limited_total\{/),
       byKind: { slash: [asked.slash, answeredSlash], mention: [asked.mention, answeredMentions], matrix: [asked.matrix, answeredMatrix] },
+      /** Matrix events the homeserver's incremental syncs cut off (timeline `limited: true`): the bot never saw them. */
+      matrixCutFromSync: matrix.droppedSyncEvents,
     },
     digests: {
       due: slots * subs.length,
