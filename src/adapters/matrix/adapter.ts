@@ -17,14 +17,6 @@ import { Session } from './session.js';
 import { SharedSyncStorage, type SharedState } from './shared-sync.js';
 import { SyncStorage } from './sync-storage.js';
 
-/**
- * The sync filter: up to 100 new events per room in each sync. Without one, a homeserver sends its default
- * (Synapse: 10) and cuts the rest (`limited: true`): after an outage or a restart, the questions asked in a
- * busy room before the last ten were never seen. (A new filter starts the sync afresh once; the restart
- * grace and the answered-once check by transaction id apply as on any start.)
- */
-const SYNC_FILTER = { room: { timeline: { limit: 100 } } };
-
 export { HomeserverError, homeserverError } from './errors.js';
 
 export interface MatrixOptions {
@@ -200,7 +192,7 @@ export class MatrixAdapter implements ChatAdapter {
     s.accepting = true;
     this.storage.frozen = false;
     try {
-      await s.client.start(SYNC_FILTER);
+      await s.client.start();
     } catch (err) {
       this.closeCryptoStore();
       throw err;
