@@ -387,10 +387,8 @@ export class DiscordAdapter implements ChatAdapter {
   /**
    * The one way an interaction is answered: the callback is posted as `interaction.reply()` posts it (same
    * route, body and query), without discord.js's message-payload resolution: our body is already the API's JSON.
-   */
-  /**
-   * An interaction's answer, sent again after a transient failure while Discord still takes it (3 s from the
-   * interaction); a resend that finds it acknowledged (40060) means an earlier attempt got through.
+   * Sent again after a transient failure while Discord still takes it (3 s from the interaction); a resend
+   * that finds it acknowledged (40060) means an earlier attempt got through.
    */
   private async sendToInteraction(i: ChatInputCommandInteraction, reply: Reply, hide: boolean): Promise<void> {
     const body = { type: InteractionResponseType.ChannelMessageWithSource, data: messageBody(reply, { ephemeral: hide || reply.private === true }) };
